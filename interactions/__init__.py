@@ -1,0 +1,43 @@
+"""Exact Harsanyi interactions of any torch classifier (pure torch, no Lightning).
+
+See ``SPEC.md`` sections 1, 2, 4 and 6 of the project for the method. Typical use::
+
+    sample_set = build_text_sample_set(sentences, labels, tokenizer, n=10)
+    result = harsanyi_interactions(model, sample_set)   # strict fp32, values and dividends float64
+    result.dividends[sample, mask]                      # mask: bit i = word i
+"""
+from .artifacts import atomic_write_bytes, content_hash, load_artifact, save_artifact
+from .errors import AnnotationError, ConfigError, DataError, HarsanyiError, NumericsError, OfflineError
+from .maskers import FeatureMasker, ImagePatchMasker, WordMasker, keep_units, masker_for
+from .metrics import (
+    jaccard_similarity,
+    knowledge_by_order,
+    knowledge_split,
+    knowledge_totals,
+    matching_error,
+    mean_by_order,
+    mean_jaccard,
+    preserved_ratio,
+    salient_count,
+    salient_mask,
+    strength_by_order,
+)
+from .outputs import log_odds_true_class
+from .precision import PRECISIONS, evaluation_precision, tf32_settings
+from .sample_set import (
+    AnnotatedSampleSet,
+    ImagePool,
+    TextPool,
+    build_feature_sample_set,
+    build_image_sample_set,
+    build_sample_set,
+    build_text_sample_set,
+    central_patches,
+    check_num_variables,
+    mean_image,
+    split_words,
+)
+from .transform import harsanyi_dividends, mask_to_variables, subset_orders, values_from_dividends, variables_to_mask
+from .values import Interactions, audit_precision, compute_values, default_forward, harsanyi_interactions
+
+__all__ = [name for name in dir() if not name.startswith("_")]

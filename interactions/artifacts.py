@@ -1,0 +1,108 @@
+"""Content-hashed, atomically written artifacts (annotation files, interaction epochs).
+
+A file holds ``{"format": ..., "sha256": ..., "content": {...}}``. The hash
+covers every tensor (dtype, shape, bytes) and every other value of the content,
+so a truncated or edited file is detected on load. Files are written to a
+temporary name in the same folder, flushed to disk, then renamed: a crash
+leaves either the old file or the new one, never half of one.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from torch import Tensor
+
+from .errors import AnnotationError
+
+FORMAT_VERSION = 1
+
+
+def _feed(h: "hashlib._Hash", key: str, value: Any) -> None:
+    h.update(key.encode())
+    if isinstance(value, Tensor):
+        t = value.detach().cpu().contiguous()
+        h.update(f"tensor:{t.dtype}:{tuple(t.shape)}".encode())
+        if t.dtype == torch.bfloat16:
+            t = t.view(torch.int16)
+        h.update(t.numpy().tobytes())
+    elif isinstance(value, Mapping):
+        h.update(b"{")
+        for k in sorted(value):
+            _feed(h, f"{key}.{k}", value[k])
+        h.update(b"}")
+    elif isinstance(value, (list, tuple)) and any(isinstance(v, (Tensor, Mapping)) for v in value):
+        h.update(f"list:{len(value)}".encode())
+        for i, v in enumerate(value):
+            _feed(h, f"{key}[{i}]", v)
+    else:
+        h.update(json.dumps(value, sort_keys=True, default=str).encode())
+
+
+def content_hash(content: Mapping[str, Any]) -> str:
+    """sha256 hex digest of a content mapping (tensors by dtype, shape and bytes)."""
+    h = hashlib.sha256()
+    _feed(h, "", content)
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` via a temporary file and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def save_artifact(path: str | os.PathLike, kind: str, content: Mapping[str, Any]) -> str:
+    """Save ``content`` (tensors and JSON-able values) atomically with its hash; return the hash."""
+    digest = content_hash(content)
+    buf = io.BytesIO()
+    torch.save({"format": f"harsanyi-lightning/{kind}/v{FORMAT_VERSION}", "sha256": digest, "content": dict(content)}, buf)
+    atomic_write_bytes(path, buf.getvalue())
+    return digest
+
+
+def load_artifact(path: str | os.PathLike, kind: str) -> tuple[dict[str, Any], str]:
+    """Load and verify an artifact written by :func:`save_artifact`; return ``(content, sha256)``.
+
+    Raises :class:`AnnotationError` naming the file when it is missing, unreadable,
+    of another kind, or fails its hash check (corrupt).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AnnotationError(f"{kind} file {path} does not exist; check the path (or rerun the stage that writes it)")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated, garbage, or not a torch file at all
+        raise AnnotationError(
+            f"{kind} file {path} is corrupt (cannot be read: {type(err).__name__}); delete it and rerun the stage that writes it"
+        ) from None
+    expected = f"harsanyi-lightning/{kind}/v{FORMAT_VERSION}"
+    if not isinstance(blob, dict) or blob.get("format") != expected or not isinstance(blob.get("content"), dict):
+        found = blob.get("format") if isinstance(blob, dict) else type(blob).__name__
+        raise AnnotationError(f"{path} is not a {kind} file (format {found!r}, expected {expected!r})")
+    content = blob["content"]
+    digest = content_hash(content)
+    if digest != blob.get("sha256"):
+        raise AnnotationError(
+            f"{kind} file {path} is corrupt: its content hash {digest[:12]} does not match the stored "
+            f"{str(blob.get('sha256'))[:12]}; delete it and rerun the stage that writes it"
+        )
+    return content, digest

@@ -1,0 +1,129 @@
+"""Metrics over dividends ``I[sample, mask]`` (SPEC sections 1 and 4).
+
+The empty set (mask 0) is stored with the dividends but left out of every
+per-order average, salient set and Jaccard vector. Per-sample numbers are
+averaged over samples; rows that are NaN (skipped samples) are ignored.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .transform import num_variables, subset_orders, values_from_dividends
+
+TAU_RATIO = 0.05
+
+
+def _finite_rows(*tables: Tensor) -> Tensor:
+    ok = torch.ones(tables[0].shape[0], dtype=torch.bool, device=tables[0].device)
+    for t in tables:
+        ok &= torch.isfinite(t).all(dim=1)
+    return ok
+
+
+def salient_mask(dividends: Tensor, tau_ratio: float = TAU_RATIO) -> Tensor:
+    """``salient[sample, mask]``: ``|I(S)| > tau``, ``tau = tau_ratio * max_{S≠∅} |I(S)|`` (footnote 4).
+    The empty set is never salient."""
+    mag = dividends.abs()
+    mag[:, 0] = 0
+    tau = tau_ratio * mag.max(dim=1, keepdim=True).values
+    return mag > tau
+
+
+def salient_count(dividends: Tensor, tau_ratio: float = TAU_RATIO) -> Tensor:
+    """Number of salient interactions per sample, ``count[sample]``."""
+    return salient_mask(dividends, tau_ratio).sum(dim=1)
+
+
+def matching_error(dividends: Tensor, tau_ratio: float = TAU_RATIO) -> Tensor:
+    """Universal-matching error with salient interactions only, ``error[sample]``.
+
+    ``v̂(x_T) = I(∅) + Σ_{S⊆T, S salient} I(S)`` against the exact
+    ``v(x_T) = Σ_{S⊆T} I(S)`` (eq. 4), as ``mean_T |v - v̂| / mean_T |v - v(x_∅)|``:
+    the share of the output change the dropped interactions fail to explain."""
+    keep = salient_mask(dividends, tau_ratio)
+    keep[:, 0] = True
+    exact = values_from_dividends(dividends)
+    approx = values_from_dividends(torch.where(keep, dividends, torch.zeros_like(dividends)))
+    scale = (exact - exact[:, :1]).abs().mean(dim=1).clamp_min(1e-300)
+    return (exact - approx).abs().mean(dim=1) / scale
+
+
+def mean_by_order(per_subset: Tensor) -> Tensor:
+    """``out[order]`` = ``E_x E_{|S|=order} per_subset[x, S]`` for orders 0..n
+    (order 0 is the empty set; callers leave it out of averages). NaN rows are ignored."""
+    n = num_variables(per_subset.shape[-1])
+    orders = subset_orders(n, per_subset.device)
+    rows = per_subset[_finite_rows(per_subset)]
+    sums = torch.zeros(rows.shape[0], n + 1, dtype=rows.dtype, device=rows.device)
+    sums.index_add_(1, orders, rows)
+    counts = torch.bincount(orders, minlength=n + 1).to(rows.dtype)
+    return (sums / counts).mean(dim=0)
+
+
+def strength_by_order(dividends: Tensor) -> Tensor:
+    """Mean ``|I(S)|`` per order ``[0..n]``, averaged over samples."""
+    return mean_by_order(dividends.abs())
+
+
+def knowledge_split(pretrain: Tensor, finetune: Tensor) -> dict[str, Tensor]:
+    """Per subset ``[sample, mask]``: ``preserve = 1(a·b>0)·min(|a|,|b|)`` (eq. 6),
+    ``discard = |a| - preserve``, ``new = |b| - preserve`` (eq. 7)."""
+    a, b = pretrain, finetune
+    preserve = torch.where(a * b > 0, torch.minimum(a.abs(), b.abs()), torch.zeros_like(a))
+    return {"preserve": preserve, "discard": a.abs() - preserve, "new": b.abs() - preserve}
+
+
+def knowledge_by_order(pretrain: Tensor, finetune: Tensor) -> dict[str, Tensor]:
+    """``K^(i)`` for preserve/discard/new/pretrain/finetune, orders ``[0..n]`` (use ``[1:]``)."""
+    split = knowledge_split(pretrain, finetune)
+    out = {k: mean_by_order(v) for k, v in split.items()}
+    out["pretrain"] = mean_by_order(pretrain.abs())
+    out["finetune"] = mean_by_order(finetune.abs())
+    return out
+
+
+def knowledge_totals(by_order: dict[str, Tensor]) -> dict[str, float]:
+    """Sum over orders 1..n of each ``K^(i)`` curve."""
+    return {k: float(v[1:].sum()) for k, v in by_order.items()}
+
+
+def preserved_ratio(pretrain: Tensor, finetune: Tensor, scratch: Tensor) -> dict[str, float]:
+    """Share of preserved knowledge that the scratch model also learns (eq. 8).
+
+    ``ratio(S) = 1(a·c>0)·min(|c|, K_preserve(S)) / K_preserve(S)`` where ``K_preserve(S) > 0``.
+    ``ratio``: the paper's ``E_x E_S ratio(S)`` over those ``S``; ``ratio_weighted``:
+    per sample ``Σ_S min(|c|, K_preserve)·1(a·c>0) / Σ_S K_preserve``, then averaged."""
+    ok = _finite_rows(pretrain, finetune, scratch)
+    a, b, c = pretrain[ok][:, 1:], finetune[ok][:, 1:], scratch[ok][:, 1:]
+    kp = knowledge_split(a, b)["preserve"]
+    shared = torch.where(a * c > 0, torch.minimum(c.abs(), kp), torch.zeros_like(kp))
+    defined = kp > 0
+    per_s = torch.where(defined, shared / kp.clamp_min(1e-300), torch.zeros_like(kp))
+    count = defined.sum(dim=1)
+    has = count > 0
+    if not bool(has.any()):
+        return {"ratio": float("nan"), "ratio_weighted": float("nan")}
+    ratio = (per_s.sum(dim=1)[has] / count[has]).mean()
+    weighted = (shared.sum(dim=1)[has] / kp.sum(dim=1)[has]).mean()
+    return {"ratio": float(ratio), "ratio_weighted": float(weighted)}
+
+
+def jaccard_similarity(first: Tensor, second: Tensor) -> Tensor:
+    """Generalised Jaccard (eq. 9) per sample, ``J[sample]``: each interaction vector
+    (non-empty subsets) becomes ``[max(I,0), -min(I,0)]`` and ``J = ‖min(u,w)‖₁ / ‖max(u,w)‖₁``.
+    Two all-zero vectors count as identical (J = 1)."""
+    def split(t: Tensor) -> Tensor:
+        t = t[:, 1:]
+        return torch.cat([t.clamp_min(0), (-t).clamp_min(0)], dim=1)
+
+    u, w = split(first), split(second)
+    num = torch.minimum(u, w).sum(dim=1)
+    den = torch.maximum(u, w).sum(dim=1)
+    return torch.where(den > 0, num / den.clamp_min(1e-300), torch.ones_like(den))
+
+
+def mean_jaccard(first: Tensor, second: Tensor) -> float:
+    """Jaccard averaged over samples whose rows are finite in both."""
+    ok = _finite_rows(first, second)
+    return float(jaccard_similarity(first[ok], second[ok]).mean())

@@ -1,0 +1,224 @@
+"""Values ``v(x_T)`` of a model on every mask of every sample, and the dividends from them.
+
+``values[sample, mask]`` (float64, mask = integer, bit i = variable i) is
+computed batched across masks *and* samples in chunks of ``batch_size``
+masked inputs, under ``torch.no_grad``, in eval mode (each submodule's flag
+restored afterwards), in strict fp32 unless another precision is asked for
+(SPEC section 6).
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import torch
+from torch import Tensor, nn
+
+from .errors import ConfigError, NumericsError
+from .maskers import masker_for
+from .outputs import OutputFn, log_odds_true_class
+from .precision import check_precision, evaluation_precision
+from .sample_set import DEFAULT_MAX_VARIABLES, AnnotatedSampleSet, check_num_variables
+from .transform import harsanyi_dividends, mask_to_variables
+
+#: ``forward(model, inputs) -> logits[batch, classes]``
+ForwardFn = Callable[[nn.Module, Any], Tensor]
+
+
+def default_forward(model: nn.Module, inputs: Any) -> Tensor:
+    """Call ``model`` on a batch of masked inputs and return its logits.
+
+    A mapping is unpacked as keyword arguments when ``model.forward`` takes
+    ``input_ids`` (Hugging Face models); otherwise the batch is passed as one
+    argument. Outputs with a ``.logits`` attribute are unwrapped."""
+    if isinstance(inputs, Mapping) and "input_ids" in inspect.signature(model.forward).parameters:
+        out = model(**inputs)
+    else:
+        out = model(inputs)
+    out = getattr(out, "logits", out)
+    if isinstance(out, (tuple, list)):
+        out = out[0]
+    return out
+
+
+def model_device(model: nn.Module) -> torch.device:
+    for p in model.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+class train_flags_restored:
+    """Context manager: put ``model`` in eval mode, then restore every submodule's own flag."""
+
+    def __init__(self, model: nn.Module):
+        self.model = model
+
+    def __enter__(self) -> nn.Module:
+        self.flags = [(m, m.training) for m in self.model.modules()]
+        self.model.eval()
+        return self.model
+
+    def __exit__(self, *exc) -> None:
+        for m, flag in self.flags:
+            m.training = flag
+
+
+def _check_weight_dtype(model: nn.Module, precision: str) -> None:
+    if precision not in ("fp32", "tf32", "fp64"):
+        return
+    low = {p.dtype for p in model.parameters() if p.is_floating_point() and p.dtype in (torch.float16, torch.bfloat16)}
+    if low:
+        raise ConfigError(
+            f"the model's weights are {sorted(map(str, low))}, so a strict {precision} evaluation is impossible; "
+            "evaluate a float32 copy (copy.deepcopy(model).float()) or pass precision='bf16'/'fp16' and audit it"
+        )
+
+
+def _resolve_batch_size(masker, batch_size: int | None, memory_budget_mb: float | None) -> int:
+    if memory_budget_mb is not None:
+        if memory_budget_mb <= 0:
+            raise ConfigError(f"memory_budget_mb={memory_budget_mb} must be positive")
+        one = masker(torch.zeros(1, dtype=torch.long, device=masker.device), torch.zeros(1, dtype=torch.long, device=masker.device))
+        tensors = one.values() if isinstance(one, Mapping) else [one]
+        per_input = sum(t.numel() * t.element_size() for t in tensors)
+        return max(1, int(memory_budget_mb * 2**20 // max(per_input, 1)))
+    if batch_size is None:
+        return 256
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ConfigError(f"batch_size={batch_size!r} must be a positive integer number of masked inputs per forward pass")
+    return batch_size
+
+
+@torch.no_grad()
+def compute_values(
+    model: nn.Module, sample_set: AnnotatedSampleSet, *, forward: ForwardFn | None = None,
+    output_fn: OutputFn = log_odds_true_class, batch_size: int | None = 256, memory_budget_mb: float | None = None,
+    precision: str = "fp32", device: torch.device | str | None = None, channels_last: bool = False,
+    progress: bool = False, on_nonfinite: str = "raise", max_variables: int = DEFAULT_MAX_VARIABLES,
+) -> Tensor:
+    """``values[sample, mask] = v(x_T)`` for all ``2**n`` masks of every sample (float64).
+
+    ``batch_size`` masked inputs per forward (or as many as fit in
+    ``memory_budget_mb`` of input tensors); chunks mix samples and masks, so
+    any chunk size gives identical results. ``on_nonfinite="raise"`` stops at a
+    NaN/inf value naming the sample and mask; ``"keep"`` returns it unchanged.
+    """
+    check_precision(precision)
+    check_num_variables(sample_set.n, max_variables)
+    if on_nonfinite not in ("raise", "keep"):
+        raise ConfigError(f"on_nonfinite={on_nonfinite!r} must be 'raise' or 'keep'")
+    forward = forward or default_forward
+    device = torch.device(device) if device is not None else model_device(model)
+    _check_weight_dtype(model, precision)
+    kwargs = {"channels_last": channels_last} if sample_set.kind == "image" else {}
+    masker = masker_for(sample_set, device, **kwargs)
+    batch_size = _resolve_batch_size(masker, batch_size, memory_budget_mb)
+    num_masks = sample_set.num_masks
+    total = len(sample_set) * num_masks
+    values = torch.empty(total, dtype=torch.float64, device=device)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, desc="interactions", unit="input", leave=False)
+    with train_flags_restored(model), evaluation_precision(precision, device):
+        if precision == "fp64":
+            raise ConfigError("precision='fp64' is for reference checks: call model.double() and pass precision='fp32'")
+        for start in range(0, total, batch_size):
+            flat = torch.arange(start, min(start + batch_size, total), device=device)
+            sample_idx, masks = flat // num_masks, flat % num_masks
+            logits = forward(model, masker(sample_idx, masks))
+            values[start : start + flat.numel()] = output_fn(logits, masker.labels[sample_idx]).to(torch.float64)
+            if bar is not None:
+                bar.update(flat.numel())
+    if bar is not None:
+        bar.close()
+    values = values.view(len(sample_set), num_masks)
+    if on_nonfinite == "raise":
+        check_finite(values, sample_set)
+    return values
+
+
+def nonfinite_samples(values: Tensor) -> list[int]:
+    """Indices of samples whose ``values[sample, :]`` contain NaN or inf."""
+    return torch.nonzero(~torch.isfinite(values).all(dim=1)).flatten().tolist()
+
+
+def check_finite(values: Tensor, sample_set: AnnotatedSampleSet | None = None) -> None:
+    """Raise :class:`NumericsError` naming the first sample and mask whose value is NaN or inf."""
+    bad = ~torch.isfinite(values)
+    if bool(bad.any()):
+        s, m = (int(i) for i in torch.nonzero(bad)[0])
+        where = ""
+        if sample_set is not None and "sample_ids" in sample_set.meta:
+            where = f" (pool index {sample_set.meta['sample_ids'][s]})"
+        raise NumericsError(
+            f"the model output is {values[s, m].item()} for sample {s}{where} under mask {m} "
+            f"(kept variables {list(mask_to_variables(m))}); {int(bad.sum())} value(s) are not finite. "
+            "Fix the model, or pass on_nonfinite='skip' to leave such samples out and record them"
+        )
+
+
+@dataclass
+class Interactions:
+    """Values and Harsanyi dividends of one model on one annotated sample set."""
+
+    values: Tensor  #: values[sample, mask], float64
+    dividends: Tensor  #: dividends[sample, mask], float64
+    n: int
+    annotation_hash: str
+    precision: str = "fp32"
+    skipped: list[int] = field(default_factory=list)  #: samples left out (non-finite outputs); rows are NaN
+    audit: dict | None = None
+
+
+def harsanyi_interactions(
+    model: nn.Module, sample_set: AnnotatedSampleSet, *, precision: str = "fp32", audit_samples: int = 2,
+    on_nonfinite: str = "raise", **kwargs: Any,
+) -> Interactions:
+    """Values + dividends (fast Möbius transform, eq. 2) of ``model`` on ``sample_set``.
+
+    ``kwargs`` go to :func:`compute_values`. With a precision other than strict
+    ``fp32``, the first ``audit_samples`` samples are recomputed in strict fp32 and
+    the error of the dividends is reported in ``.audit``. ``on_nonfinite="skip"``
+    leaves samples with NaN/inf outputs out (their rows NaN, listed in ``.skipped``).
+    """
+    if on_nonfinite not in ("raise", "skip"):
+        raise ConfigError(f"on_nonfinite={on_nonfinite!r} must be 'raise' or 'skip'")
+    values = compute_values(
+        model, sample_set, precision=precision, on_nonfinite="raise" if on_nonfinite == "raise" else "keep", **kwargs
+    )
+    skipped = nonfinite_samples(values)
+    values[skipped] = float("nan")
+    dividends = harsanyi_dividends(values)
+    audit = None
+    if precision != "fp32" and audit_samples > 0:
+        audit = audit_precision(model, sample_set, dividends, precision, audit_samples, **kwargs)
+    return Interactions(values, dividends, sample_set.n, sample_set.hash, precision, skipped, audit)
+
+
+def audit_precision(
+    model: nn.Module, sample_set: AnnotatedSampleSet, dividends: Tensor, precision: str, samples: int = 2,
+    **kwargs: Any,
+) -> dict:
+    """Recompute the first ``samples`` samples in strict fp32 and measure the error of ``dividends``
+    (SPEC section 6): ``max_rel_l1 = max_x ||I_p - I_32||_1 / ||I_32||_1`` over non-empty subsets,
+    and the worst overlap (Jaccard of index sets) of the salient sets."""
+    from .metrics import salient_mask
+
+    k = min(samples, len(sample_set))
+    ref_set = sample_set.subset(range(k))
+    ref = harsanyi_dividends(compute_values(model, ref_set, precision="fp32", **kwargs))
+    got = dividends[:k].to(ref.device)
+    err = (got[:, 1:] - ref[:, 1:]).abs().sum(1) / ref[:, 1:].abs().sum(1).clamp_min(1e-300)
+    sal_ref, sal_got = salient_mask(ref), salient_mask(got)
+    overlap = (sal_ref & sal_got).sum(1).double() / (sal_ref | sal_got).sum(1).clamp_min(1).double()
+    return {
+        "precision": precision,
+        "samples": k,
+        "max_rel_l1": float(err.max()),
+        "median_rel_l1": float(err.median()),
+        "salient_changed": bool((sal_ref != sal_got).any()),
+        "salient_overlap_min": float(overlap.min()),
+    }
