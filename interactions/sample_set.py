@@ -288,25 +288,40 @@ def build_text_sample_set(
 
 
 def _tokenize_words(tokenizer, words: list[str]) -> tuple[list[int], list[int]]:
-    """Token ids of a sentence with special tokens, and ``owner[token]`` = word index or -1."""
-    word_ids = [tokenizer.encode(w, add_special_tokens=False) for w in words]
-    for w, ids in zip(words, word_ids):
-        if not ids:
-            raise DataError(f"word {w!r} has no tokens under tokenizer {getattr(tokenizer, 'name_or_path', '')}")
-    flat = [t for ids in word_ids for t in ids]
-    owner = [j for j, ids in enumerate(word_ids) for _ in ids]
-    full = tokenizer.build_inputs_with_special_tokens(flat)
-    mask = tokenizer.get_special_tokens_mask(full, already_has_special_tokens=True)
-    out_owner, k = [], 0
-    for special in mask:
-        if special:
-            out_owner.append(-1)
-        else:
-            out_owner.append(owner[k])
-            k += 1
-    if k != len(flat):
-        raise DataError("tokenizer added or dropped tokens between words; cannot map words to tokens")
-    return full, out_owner
+    """Token ids of a sentence with special tokens, and ``owner[token]`` = word index or -1.
+
+    Uses the tokenizer's own word alignment (``is_split_into_words`` + ``word_ids()``) where it
+    has one (every fast / ``tokenizers``-backed tokenizer, all of them in transformers 5), else
+    tokenises word by word and adds the special tokens with ``build_inputs_with_special_tokens``."""
+    name = getattr(tokenizer, "name_or_path", type(tokenizer).__name__)
+    owner = None
+    try:
+        enc = tokenizer(list(words), is_split_into_words=True, add_special_tokens=True)
+        word_ids = enc.word_ids()
+        full = [int(t) for t in enc["input_ids"]]
+        owner = [-1 if w is None else int(w) for w in word_ids]
+    except (ValueError, TypeError, AttributeError, NotImplementedError):
+        owner = None
+    if owner is None:
+        word_ids = [tokenizer.encode(w, add_special_tokens=False) for w in words]
+        flat = [t for ids in word_ids for t in ids]
+        flat_owner = [j for j, ids in enumerate(word_ids) for _ in ids]
+        full = tokenizer.build_inputs_with_special_tokens(flat)
+        mask = tokenizer.get_special_tokens_mask(full, already_has_special_tokens=True)
+        owner, k = [], 0
+        for special in mask:
+            if special:
+                owner.append(-1)
+            else:
+                owner.append(flat_owner[k])
+                k += 1
+        if k != len(flat):
+            raise DataError("tokenizer added or dropped tokens between words; cannot map words to tokens")
+    present = set(owner)
+    for j, w in enumerate(words):
+        if j not in present:
+            raise DataError(f"word {w!r} has no tokens under tokenizer {name}; choose another sentence")
+    return full, owner
 
 
 # ----------------------------------------------------------------- pools
