@@ -180,8 +180,8 @@ def compute_study(study_dir: str | os.PathLike) -> dict[str, Any]:
     anno = AnnotatedSampleSet.load(study_dir / ANNOTATION)
     numbers: dict[str, Any] = {
         "study_dir": str(study_dir),
-        "model": manifest.get("model"),
-        "data": manifest.get("data"),
+        "model": manifest.get("model") or summaries["finetune"].get("model"),
+        "data": manifest.get("data") or summaries["finetune"].get("dataset"),
         "n": n,
         "num_samples": int(a.shape[0]),
         "annotation_hash": anno.hash,

@@ -1,0 +1,102 @@
+"""The ``study`` and ``report`` subcommands of ``cli.py``, as a LightningCLI mix-in.
+
+They are registered the way LightningCLI registers ``fit``: through
+:meth:`subcommands`, each mapping to a method of the ``trainer_class``
+(:class:`~study.runner.StudyTrainer`), whose signature becomes the
+subcommand's arguments. Unlike ``fit`` they take no top-level
+``model``/``data``/``trainer`` (a study has three models; each stage builds its
+own LightningCLI with ``run=False`` from the stacked configs, see
+:mod:`study.runner`), so nothing is instantiated for them up front.
+``python cli.py study`` without ``--config`` reads the embedded default,
+``configs/sst2_minilm/study.yaml`` (``default_config_files``).
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
+
+from .runner import DEFAULT_STUDY_CONFIG, InteractionSpec, SampleSetSpec, StageSpec, StudyPlan, StudyTrainer, run_study
+
+STUDY_COMMANDS = {"study": {"model", "datamodule"}, "report": {"model", "datamodule"}}
+
+
+def study_parser_kwargs(parser_kwargs: dict | None = None) -> dict:
+    """``parser_kwargs`` for LightningCLI with the embedded default study config added."""
+    kw = dict(parser_kwargs or {})
+    study_kw = dict(kw.get("study", {}))
+    study_kw.setdefault("default_config_files", [str(DEFAULT_STUDY_CONFIG)])
+    kw["study"] = study_kw
+    return kw
+
+
+class StudyCommandsMixin:
+    """Adds ``study`` and ``report`` to a LightningCLI subclass whose ``trainer_class`` is a
+    :class:`~study.runner.StudyTrainer`. Stages are built with ``type(self)(args=..., run=False,
+    **self.stage_cli_kwargs())``."""
+
+    @staticmethod
+    def subcommands() -> dict[str, set[str]]:
+        return {**LightningCLI.subcommands(), **STUDY_COMMANDS}
+
+    def _prepare_subcommand_parser(self, klass: type, subcommand: str, **kwargs: Any) -> LightningArgumentParser:
+        if subcommand not in STUDY_COMMANDS:
+            return super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
+        parser = self.init_parser(**kwargs)
+        added = parser.add_method_arguments(klass, subcommand, skip=set(STUDY_COMMANDS[subcommand]),
+                                            as_positional=subcommand == "report")
+        self._subcommand_method_arguments[subcommand] = added
+        return parser
+
+    def _set_seed(self) -> None:
+        if self.subcommand in STUDY_COMMANDS:
+            return  # each stage seeds itself (its seed_everything)
+        super()._set_seed()
+
+    def instantiate_classes(self) -> None:
+        if self.subcommand not in STUDY_COMMANDS:
+            return super().instantiate_classes()
+        self.config_init = self.parser.instantiate_classes(self.config)
+        self.model = self.datamodule = None
+        self.trainer = StudyTrainer(logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                                    enable_model_summary=False, accelerator="cpu", devices=1)
+
+    def stage_cli_kwargs(self) -> dict:
+        """Constructor arguments for each stage's LightningCLI: the ones this CLI was built with."""
+        return dict(
+            model_class=self.model_class, datamodule_class=self.datamodule_class,
+            save_config_callback=self.save_config_callback, save_config_kwargs=dict(self.save_config_kwargs),
+            trainer_class=self.trainer_class, trainer_defaults=dict(self.trainer_defaults),
+            seed_everything_default=self.seed_everything_default, parser_kwargs=dict(self.parser_kwargs),
+            parser_class=self.parser_class, subclass_mode_model=self.subclass_mode_model,
+            subclass_mode_data=self.subclass_mode_data, auto_configure_optimizers=self.auto_configure_optimizers,
+        )
+
+    def study(self, study_dir: str, shared: dict | None, probe: StageSpec, finetune: StageSpec, scratch: StageSpec,
+              sample_set: SampleSetSpec, interactions: InteractionSpec, test: bool, force: bool, report: bool,
+              **_: Any) -> None:
+        """Run the study described by the parsed config (see :meth:`StudyTrainer.study`)."""
+        plan = StudyPlan(
+            study_dir=Path(study_dir), stages={"probe": probe, "finetune": finetune, "scratch": scratch},
+            shared=dict(shared or {}), sample_set=sample_set, interactions=interactions, test=test, force=force,
+        )
+        cls = type(self)
+        extra = self.stage_cli_kwargs()
+
+        def make_cli(args: list[str], callbacks: list) -> LightningCLI:
+            kw = dict(extra)
+            defaults = dict(kw.pop("trainer_defaults", {}) or {})
+            cbs = defaults.get("callbacks", [])
+            defaults["callbacks"] = (list(cbs) if isinstance(cbs, list) else [cbs]) + list(callbacks)
+            save_kw = {"overwrite": True, **dict(kw.pop("save_config_kwargs", {}) or {})}
+            with warnings.catch_warnings():  # args= is meant here: the stage's stacked configs, not sys.argv
+                warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python.*")
+                return cls(args=args, run=False, trainer_defaults=defaults, save_config_kwargs=save_kw, **kw)
+
+        run_study(plan, make_cli, report=report)
+
+    def report(self, study_dirs: list[str], summary: str | None = None, **_: Any) -> None:
+        """Write the report of each study folder; print one table with a row per study."""
+        self.trainer.report(study_dirs=study_dirs, summary=summary)

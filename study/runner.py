@@ -1,0 +1,395 @@
+"""The study driver: probe -> finetune -> scratch -> report, resumable (paper section 3).
+
+``python cli.py study --config configs/sst2_minilm/study.yaml`` parses a study
+config (see :class:`StudyTrainer.study` and ``/configs/*/study*.yaml``) and,
+for each stage, builds an ordinary LightningCLI from stacked configs (``run=False``)::
+
+    --config <the stage's regime files>   e.g. configs/sst2_minilm/probe.yaml
+    --config <shared>                     settings every stage gets (data, backbone, trainer basics)
+    --config <the stage's overrides>      per-stage settings (lr, epochs, optimizer)
+    --config <managed>                    what the study owns: logger, checkpoint folder
+
+and adds two callbacks through ``trainer_defaults``: an
+:class:`~callbacks.InteractionCallback` on the study's single annotated sample
+set ``<study_dir>/annotation.pt`` (built by the first stage that runs, then
+reused) with the earlier stages' final interactions as references, and a
+``ModelCheckpoint`` writing ``<stage>/checkpoints/last.ckpt``. The stage's
+``summary.json`` is written last, atomically: it is the completion marker.
+
+A rerun skips a stage whose summary, final artifact (hash-checked), annotation,
+references and configuration still agree; resumes an interrupted stage from
+``last.ckpt`` (same configuration); and redoes a stage from the start when
+its configuration, annotation or references changed or its artifacts are
+damaged. ``force=True`` redoes everything.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import pytorch_lightning as pl
+import yaml
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint
+
+from interactions.artifacts import load_artifact
+from interactions.errors import AnnotationError, ConfigError
+
+from .layout import (
+    ANNOTATION,
+    MANIFEST,
+    STAGES,
+    checkpoint_path,
+    interactions_dir,
+    read_json,
+    stage_dir,
+    stage_problems,
+    summary_path,
+    write_json,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_STUDY_CONFIG = REPO_ROOT / "configs" / "sst2_minilm" / "study.yaml"
+STAGE_FILE = "stage.json"  # written when a stage starts: the configuration it runs with
+#: the references each stage is measured against (SPEC section 4)
+REFERENCES = {"probe": (), "finetune": ("pretrain",), "scratch": ("pretrain", "finetune")}
+REFERENCE_STAGE = {"pretrain": "probe", "finetune": "finetune"}
+
+
+@dataclass
+class StageSpec:
+    """One stage: its LightningCLI config files (applied first, e.g. ``configs/sst2_minilm/probe.yaml``;
+    relative paths are taken from the working directory, else from the repository root) and the
+    per-stage settings applied after the study's ``shared`` ones (``model``/``trainer``/``optimizer`` ...)."""
+
+    configs: list[str] = field(default_factory=list)
+    overrides: dict = field(default_factory=dict)
+
+
+@dataclass
+class SampleSetSpec:
+    """The one annotated sample set of the study (SPEC section 2); ``None`` = the text/image default."""
+
+    n: Optional[int] = None
+    num_samples: Optional[int] = None
+    per_class: Optional[int] = None
+    seed: int = 0
+    baseline: str = "mean"
+    background: str = "keep"
+    pool_split: str = "val"
+
+
+@dataclass
+class InteractionSpec:
+    """How every stage evaluates interactions (SPEC section 6: strict ``fp32`` is exact)."""
+
+    every_n_epochs: int = 1
+    batch_size: int = 256
+    precision: str = "fp32"
+    figures: bool = True
+    progress: bool = True
+
+
+def _say(msg: str) -> None:
+    if pl.utilities.rank_zero_only.rank == 0:
+        print(f"[study] {msg}", flush=True)
+
+
+def resolve_config_path(path: str | Path) -> Path:
+    """A stage config path as given (absolute or from the working directory), else from the repository root."""
+    p = Path(path)
+    if p.is_absolute() or p.exists():
+        return p
+    q = REPO_ROOT / p
+    if q.exists():
+        return q
+    raise ConfigError(f"stage config {path} not found (looked in {Path.cwd()} and {REPO_ROOT}); fix the path in the study config")
+
+
+def _yaml(data: dict) -> str:
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def _final_sha(study_dir: Path, stage: str) -> str:
+    return read_json(summary_path(study_dir, stage))["final_artifact_sha256"]
+
+
+@dataclass
+class StudyPlan:
+    """Everything needed to run the stages; built from the parsed study config."""
+
+    study_dir: Path
+    stages: dict[str, StageSpec]
+    shared: dict
+    sample_set: SampleSetSpec
+    interactions: InteractionSpec
+    test: bool = True
+    force: bool = False
+
+    def stage_args(self, stage: str) -> list[str]:
+        """The stacked ``--config`` arguments of one stage's LightningCLI."""
+        spec = self.stages[stage]
+        args: list[str] = []
+        for path in spec.configs:
+            args += ["--config", str(resolve_config_path(path))]
+        for layer in (self.shared, spec.overrides, self.managed(stage)):
+            if layer:
+                args += ["--config", _yaml(layer)]
+        return args
+
+    def managed(self, stage: str) -> dict:
+        """Settings the study owns: TensorBoard logs in ``<stage>/tb`` (fixed version, so reruns reuse it)."""
+        sdir = stage_dir(self.study_dir, stage)
+        return {
+            "trainer": {
+                "default_root_dir": str(sdir),
+                "enable_checkpointing": True,
+                "logger": {
+                    "class_path": "pytorch_lightning.loggers.TensorBoardLogger",
+                    "init_args": {"save_dir": str(sdir), "name": "", "version": "tb", "default_hp_metric": False},
+                },
+            }
+        }
+
+    def callbacks(self, stage: str) -> list[Callback]:
+        """The interaction callback (shared annotation, earlier stages as references) and the checkpointing."""
+        from callbacks import InteractionCallback
+
+        refs = {role: str(self.final_artifact(REFERENCE_STAGE[role])) for role in REFERENCES[stage]}
+        s, i = self.sample_set, self.interactions
+        return [
+            InteractionCallback(
+                sample_set=str(self.study_dir / ANNOTATION), n=s.n, num_samples=s.num_samples, per_class=s.per_class,
+                seed=s.seed, baseline=s.baseline, background=s.background, pool_split=s.pool_split,
+                every_n_epochs=i.every_n_epochs, batch_size=i.batch_size, precision=i.precision, references=refs,
+                output_dir=str(interactions_dir(self.study_dir, stage)), regime=stage, figures=i.figures,
+                progress=i.progress,
+            ),
+            ModelCheckpoint(dirpath=str(checkpoint_path(self.study_dir, stage).parent), filename="epoch{epoch:03d}",
+                            auto_insert_metric_name=False, save_last=True, save_top_k=0),
+        ]
+
+    def final_artifact(self, stage: str) -> Path:
+        return stage_dir(self.study_dir, stage) / read_json(summary_path(self.study_dir, stage))["final_artifact"]
+
+    def fingerprint(self, stage: str) -> str:
+        """sha256 of everything that decides a stage's result: its stacked configs (file contents, not
+        paths), the sample set and interaction settings."""
+        h = hashlib.sha256()
+        for a in self.stage_args(stage):
+            p = Path(a)
+            h.update(p.read_bytes() if a != "--config" and len(a) < 4096 and p.is_file() else a.encode())
+        h.update(json.dumps([asdict(self.sample_set), asdict(self.interactions), self.test], sort_keys=True).encode())
+        return h.hexdigest()
+
+
+def annotation_hash(study_dir: Path) -> str | None:
+    path = study_dir / ANNOTATION
+    if not path.is_file():
+        return None
+    try:
+        return load_artifact(path, "annotation")[1]
+    except AnnotationError as err:
+        _say(f"{path} is damaged ({err}); it will be rebuilt and every stage redone")
+        path.unlink()
+        return None
+
+
+def stage_status(plan: StudyPlan, stage: str) -> tuple[str, list[str]]:
+    """``("complete" | "resume" | "restart" | "new", reasons)`` for one stage."""
+    sdir = stage_dir(plan.study_dir, stage)
+    if not sdir.exists():
+        return "new", []
+    anno = annotation_hash(plan.study_dir)
+    started = sdir / STAGE_FILE
+    intent = read_json(started) if started.is_file() else {}
+    reasons = []
+    if intent.get("fingerprint") != plan.fingerprint(stage):
+        reasons.append("its configuration changed" if intent else f"{started} is missing")
+    if anno is None:
+        reasons.append(f"{plan.study_dir / ANNOTATION} is missing")
+    if not summary_path(plan.study_dir, stage).is_file():
+        if reasons:
+            return "restart", reasons
+        return ("resume" if checkpoint_path(plan.study_dir, stage).is_file() else "restart"), [
+            "it was interrupted before it finished"]
+    reasons += stage_problems(plan.study_dir, stage, anno)
+    summary = read_json(summary_path(plan.study_dir, stage))
+    for role in REFERENCES[stage]:
+        ref = REFERENCE_STAGE[role]
+        if summary.get("references", {}).get(role) != _final_sha(plan.study_dir, ref):
+            reasons.append(f"its {role} reference ({ref}) changed")
+    return ("complete", []) if not reasons else ("restart", reasons)
+
+
+def run_stage(plan: StudyPlan, index: int, stage: str, make_cli: Callable[..., Any]) -> dict:
+    """Run (or skip, or resume) one stage; return its summary."""
+    sdir = stage_dir(plan.study_dir, stage)
+    status, reasons = ("new", []) if plan.force else stage_status(plan, stage)
+    if plan.force and sdir.exists():
+        shutil.rmtree(sdir)
+    head = f"stage {index}/{len(STAGES)}: {stage}"
+    if status == "complete":
+        _say(f"{head}: complete, skipped ({summary_path(plan.study_dir, stage)})")
+        return read_json(summary_path(plan.study_dir, stage))
+    if status == "restart" and sdir.exists():
+        _say(f"{head}: redone from the start because " + "; ".join(reasons))
+        shutil.rmtree(sdir)
+    ckpt = checkpoint_path(plan.study_dir, stage)
+    resume = status == "resume" and ckpt.is_file()
+    _say(f"{head} -> {sdir}" + (f" (resuming from {ckpt})" if resume else ""))
+    sdir.mkdir(parents=True, exist_ok=True)
+    write_json(sdir / STAGE_FILE, {"stage": stage, "fingerprint": plan.fingerprint(stage),
+                                   "args": plan.stage_args(stage)})
+    t0 = time.perf_counter()
+    cli = make_cli(plan.stage_args(stage), plan.callbacks(stage))
+    trainer, model, dm = cli.trainer, cli.model, cli.datamodule
+    trainer.fit(model, datamodule=dm, ckpt_path=str(ckpt) if resume else None)
+    if trainer.interrupted:
+        raise KeyboardInterrupt(f"stage {stage} was interrupted; rerun the study to resume it from {ckpt}")
+    val_acc = _metric(trainer, "val/acc")
+    if val_acc is None:  # resumed at the end: no validation ran in this fit
+        val_acc = _first(trainer.validate(model, datamodule=dm, verbose=False), "val/acc")
+    test_acc = None
+    if plan.test and _has_test_data(dm):
+        test_acc = _first(trainer.test(model, datamodule=dm, verbose=False), "test/acc")
+    final_file = _final_file(interactions_dir(plan.study_dir, stage))
+    content, sha = load_artifact(final_file, "interactions")
+    summary = {
+        "stage": stage,
+        "val_acc": val_acc,
+        "test_acc": test_acc,
+        "final_epoch": int(content["epoch"]),
+        "final_artifact": str(final_file.relative_to(sdir)),
+        "final_artifact_sha256": sha,
+        "annotation_hash": content.get("annotation_hash"),
+        "references": {role: _final_sha(plan.study_dir, REFERENCE_STAGE[role]) for role in REFERENCES[stage]},
+        "model": content.get("model"),
+        "dataset": content.get("dataset"),
+        "checkpoint": str(ckpt.relative_to(sdir)) if ckpt.is_file() else None,
+        "global_step": int(trainer.global_step),
+        "wall_s": round(time.perf_counter() - t0, 2),
+    }
+    write_json(summary_path(plan.study_dir, stage), summary)  # last: the completion marker
+    _say(f"{head} done in {summary['wall_s']:.0f} s: val acc {_fmt(val_acc)}, test acc {_fmt(test_acc)}")
+    return summary
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.4f}"
+
+
+def _metric(trainer: pl.Trainer, key: str) -> float | None:
+    for k in (key, f"{key}_epoch"):
+        if k in trainer.callback_metrics:
+            return float(trainer.callback_metrics[k])
+    return None
+
+
+def _first(results: list[dict], key: str) -> float | None:
+    for r in results or []:
+        for k in (key, f"{key}_epoch"):
+            if k in r:
+                return float(r[k])
+    return None
+
+
+def _has_test_data(dm: Any) -> bool:
+    if dm is None:
+        return False
+    fn = type(dm).test_dataloader
+    return fn is not pl.LightningDataModule.test_dataloader
+
+
+def _final_file(folder: Path) -> Path:
+    from callbacks.history import resolve_interactions_file
+
+    return resolve_interactions_file(folder)
+
+
+def run_study(plan: StudyPlan, make_cli: Callable[..., Any], *, report: bool = True) -> Path:
+    """Run the three stages in order, then the report; return the study folder."""
+    plan.study_dir.mkdir(parents=True, exist_ok=True)
+    if plan.force and (plan.study_dir / ANNOTATION).exists():
+        (plan.study_dir / ANNOTATION).unlink()
+    missing = [s for s in STAGES if s not in plan.stages]
+    if missing:
+        raise ConfigError(f"the study config has no settings for stage(s) {missing}; give probe, finetune and scratch")
+    for s in STAGES:
+        for path in plan.stages[s].configs:
+            resolve_config_path(path)  # fail before any training
+    write_json(plan.study_dir / MANIFEST, {
+        "stages": list(STAGES),
+        "study_dir": str(plan.study_dir),
+        "args": {s: plan.stage_args(s) for s in STAGES},
+        "sample_set": asdict(plan.sample_set),
+        "interactions": asdict(plan.interactions),
+    })
+    t0 = time.perf_counter()
+    for i, stage in enumerate(STAGES, 1):
+        run_stage(plan, i, stage, make_cli)
+    if report:
+        from .report import write_report
+
+        _say(f"report -> {plan.study_dir / 'report'}")
+        out = write_report(plan.study_dir)
+        _say(f"study finished in {time.perf_counter() - t0:.0f} s; open {out / 'report.md'}")
+    return plan.study_dir
+
+
+class StudyTrainer(pl.Trainer):
+    """A ``Trainer`` that also offers the ``study`` and ``report`` subcommands of ``cli.py``."""
+
+    def study(
+        self,
+        model: Optional[pl.LightningModule] = None,
+        datamodule: Optional[pl.LightningDataModule] = None,
+        study_dir: str = "studies/study",
+        shared: Optional[dict] = None,
+        probe: StageSpec = StageSpec(),
+        finetune: StageSpec = StageSpec(),
+        scratch: StageSpec = StageSpec(),
+        sample_set: SampleSetSpec = SampleSetSpec(),
+        interactions: InteractionSpec = InteractionSpec(),
+        test: bool = True,
+        force: bool = False,
+        report: bool = True,
+    ) -> None:
+        """Run probe, finetune and scratch on one annotated sample set, then write the report.
+
+        Args:
+            study_dir: where every stage and the report go (``<study_dir>/<stage>/``, ``<study_dir>/report/``).
+            shared: LightningCLI settings every stage gets (``data``, ``model.init_args.backbone``,
+                ``trainer``, ``seed_everything``), applied after the stage's own config files.
+            probe: the probe stage (frozen pre-trained backbone, linear head): its config files and overrides.
+            finetune: the fine-tuning stage, measured against the probe's final interactions.
+            scratch: the from-scratch stage, measured against probe and finetune.
+            sample_set: the one annotated sample set (SPEC section 2).
+            interactions: evaluation settings of the interaction callback (SPEC section 6).
+            test: also report test accuracy when the data module has a test split.
+            force: redo every stage (and rebuild the sample set) even when complete.
+            report: write ``<study_dir>/report/`` at the end.
+        """
+        raise ConfigError("StudyTrainer.study runs through the command line: `python cli.py study --config <yaml>`")
+
+    def report(self, model: Optional[pl.LightningModule] = None,
+               datamodule: Optional[pl.LightningDataModule] = None, study_dirs: list[str] = (),
+               summary: Optional[str] = None) -> None:
+        """Write the report of each study folder and print one table with a row per study.
+
+        Args:
+            study_dirs: study folders written by ``python cli.py study``.
+            summary: also write the table (markdown) to this file.
+        """
+        from .report import write_report, write_summary
+
+        if not study_dirs:
+            raise ConfigError("report needs at least one study folder: `python cli.py report <study_dir> [...]`")
+        for d in study_dirs:
+            out = write_report(d)
+            print(f"[report] {out}", flush=True)
+        print(write_summary(list(study_dirs), summary), flush=True)
