@@ -45,9 +45,14 @@ class StudyCommandsMixin:
         if subcommand not in STUDY_COMMANDS:
             return super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
         parser = self.init_parser(**kwargs)
-        added = parser.add_method_arguments(klass, subcommand, skip=set(STUDY_COMMANDS[subcommand]),
-                                            as_positional=subcommand == "report")
-        self._subcommand_method_arguments[subcommand] = added
+        skip = set(STUDY_COMMANDS[subcommand])
+        positional = []
+        if subcommand == "report":  # `report A B ...`: the study folders are positional
+            parser.add_argument("study_dirs", nargs="+", type=str, help="study folders written by `cli.py study`")
+            skip.add("study_dirs")
+            positional = ["study_dirs"]
+        added = parser.add_method_arguments(klass, subcommand, skip=skip)
+        self._subcommand_method_arguments[subcommand] = list(added) + positional
         return parser
 
     def _set_seed(self) -> None:

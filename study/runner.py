@@ -376,9 +376,8 @@ class StudyTrainer(pl.Trainer):
         """
         raise ConfigError("StudyTrainer.study runs through the command line: `python cli.py study --config <yaml>`")
 
-    def report(self, model: Optional[pl.LightningModule] = None,
-               datamodule: Optional[pl.LightningDataModule] = None, study_dirs: list[str] = (),
-               summary: Optional[str] = None) -> None:
+    def report(self, study_dirs: list[str], summary: Optional[str] = None,
+               model: Optional[pl.LightningModule] = None, datamodule: Optional[pl.LightningDataModule] = None) -> None:
         """Write the report of each study folder and print one table with a row per study.
 
         Args:
