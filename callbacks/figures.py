@@ -1,0 +1,58 @@
+"""Matplotlib figures of one evaluation (Agg canvas, no pyplot state, closed by the caller).
+
+Figures are built on :class:`matplotlib.figure.Figure` with an Agg canvas, so
+they work headless and leave no global pyplot state behind.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+from torch import Tensor
+
+
+def _figure(title: str):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5, 3.2), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.set_title(title, fontsize=10)
+    return fig, ax
+
+
+def strength_figure(strength: Tensor, epoch: int):
+    """Bar chart of the mean ``|I(S)|`` by order ``|S| = 1..n`` (``strength[order]``, orders 0..n)."""
+    fig, ax = _figure(f"interaction strength by order, epoch {epoch}")
+    orders = list(range(1, strength.numel()))
+    ax.bar(orders, [float(strength[k]) for k in orders], color="tab:blue")
+    ax.set_xlabel("order |S|")
+    ax.set_ylabel("mean |I(S)|")
+    ax.set_xticks(orders)
+    fig.tight_layout()
+    return fig
+
+
+def knowledge_figure(by_order: Mapping[str, Tensor], epoch: int):
+    """Grouped bars of preserved / discarded / new knowledge by order (eqs. 6, 7)."""
+    fig, ax = _figure(f"knowledge vs. pretrain reference, epoch {epoch}")
+    n = by_order["preserve"].numel() - 1
+    orders = list(range(1, n + 1))
+    width = 0.27
+    colors = {"preserve": "tab:green", "discard": "tab:red", "new": "tab:orange"}
+    for j, part in enumerate(("preserve", "discard", "new")):
+        ax.bar([k + (j - 1) * width for k in orders], [float(by_order[part][k]) for k in orders], width,
+               label=part, color=colors[part])
+    ax.set_xlabel("order |S|")
+    ax.set_ylabel("mean knowledge")
+    ax.set_xticks(orders)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def close(fig) -> None:
+    """Release a figure (also closes it in pyplot when pyplot manages it)."""
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)

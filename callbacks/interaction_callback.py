@@ -1,0 +1,449 @@
+"""``InteractionCallback``: Harsanyi interactions of the model at every epoch end, beside the loss.
+
+Add it to any ``pytorch_lightning.Trainer``. On ``fit`` it
+
+1. gets the annotated sample set (SPEC section 2): loads ``sample_set`` when it is an
+   existing annotation file, else builds one from ``trainer.datamodule.annotation_pool(pool_split)``;
+2. evaluates the model once before the first training step (epoch 0) and after every
+   ``every_n_epochs`` epochs and the final epoch: ``values[sample, mask]`` of all ``2**n`` masks
+   in strict fp32 (SPEC section 6), dividends by the fast Möbius transform (eq. 2);
+3. writes ``<output_dir>/epoch_XXX.pt`` atomically and logs, with the epoch as the step,
+   ``interactions/strength/order_k``, ``interactions/salient_count``, ``interactions/matching_error``
+   and, given references, ``knowledge/{preserve,discard,new}/order_k|total`` and
+   ``knowledge/ratio[_weighted]`` (SPEC section 4);
+4. at the end of training logs ``knowledge/jaccard_to_final`` (eq. 9) per epoch and writes
+   ``jaccard.json`` and ``final.json``.
+
+Under DDP each rank evaluates a contiguous share of the samples and the values are
+gathered; rank zero writes files and logs. The evaluated epochs are part of the
+checkpoint (``state_dict``), so a resumed fit continues the same history.
+"""
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from pytorch_lightning import Callback, LightningModule, Trainer
+from pytorch_lightning.utilities import rank_zero_warn
+
+from interactions.artifacts import content_hash, save_artifact
+from interactions.errors import AnnotationError, ConfigError
+from interactions.metrics import strength_by_order
+from interactions.sample_set import DEFAULT_MAX_VARIABLES, AnnotatedSampleSet, build_sample_set, check_num_variables
+from interactions.transform import harsanyi_dividends
+from interactions.values import audit_precision, check_finite, compute_values, default_forward, nonfinite_samples
+
+from . import figures as _figures
+from .history import (
+    ANNOTATION_FILE,
+    FINAL_POINTER,
+    JACCARD_FILE,
+    check_writable,
+    epoch_path,
+    load_interactions,
+    load_reference,
+    verify_history_entry,
+    write_json,
+)
+from .knowledge_logging import interaction_metrics, jaccard_curve, knowledge_metrics, ratio_metrics
+from .sharding import gather_values, shard_indices
+
+EVAL_PRECISIONS = ("fp32", "tf32", "fp16", "bf16")
+REFERENCE_ROLES = ("pretrain", "finetune")
+
+
+def _positive_int(name: str, value: Any, fix: str) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"{name}={value!r} must be an integer >= 1; {fix}")
+
+
+def model_name(pl_module: LightningModule) -> str:
+    """The architecture recorded in artifacts: ``pl_module.backbone`` when it is a string, else the class name."""
+    backbone = getattr(pl_module, "backbone", None)
+    return backbone if isinstance(backbone, str) else type(pl_module).__name__
+
+
+def dataset_name(trainer: Trainer, sample_set: AnnotatedSampleSet) -> str:
+    """The data set recorded in artifacts: the datamodule's class name, else the sample set's pool name."""
+    dm = getattr(trainer, "datamodule", None)
+    if dm is not None:
+        return type(dm).__name__
+    return str(sample_set.meta.get("pool", sample_set.kind))
+
+
+class InteractionCallback(Callback):
+    """Compute, store and log the Harsanyi interactions of the model during ``fit``.
+
+    Args:
+        sample_set: path of an annotation file. Loaded (hash-checked) when it exists; otherwise the
+            sample set is built from the datamodule's ``annotation_pool(pool_split)`` and saved there,
+            so several runs of a study can share it. ``None``: build, save only beside the logs.
+        n, num_samples, per_class, seed, baseline, background: how to build the sample set
+            (SPEC section 2; ``None`` takes the text / image defaults of ``build_sample_set``).
+        pool_split: the datamodule split the samples are drawn from.
+        every_n_epochs: evaluate after every ``every_n_epochs`` epochs (and always at epoch 0 and the end).
+        batch_size: masked inputs per forward pass.
+        precision: ``"fp32"`` (strict, TF32 off; default) or an audited faster one (``"tf32"``,
+            ``"fp16"``, ``"bf16"``; the audit error is logged as ``interactions/audit_rel_l1``).
+        references: ``{"pretrain": path, "finetune": path}``, each an ``epoch_XXX.pt`` file or an
+            interactions folder (its final epoch); checked at ``setup``.
+        output_dir: where artifacts go; default ``<trainer.log_dir>/interactions``.
+        regime: recorded in artifacts; default ``pl_module.regime`` when it exists.
+        forward: ``forward(model, inputs) -> logits[batch, classes]``; default calls the module on the
+            masked inputs (keyword arguments for Hugging Face style ``input_ids``).
+        figures: log a figure per evaluation to TensorBoard loggers.
+        progress: show a progress bar on rank zero.
+        on_nonfinite: ``"raise"`` on a NaN/inf model output, or ``"skip"`` the sample (recorded).
+        max_variables: the cap on ``n`` (cost ``2**n`` forward passes per sample).
+    """
+
+    def __init__(
+        self,
+        sample_set: str | None = None,
+        n: int | None = None,
+        num_samples: int | None = None,
+        per_class: int | None = None,
+        seed: int = 0,
+        baseline: str = "mean",
+        background: str = "keep",
+        pool_split: str = "val",
+        every_n_epochs: int = 1,
+        batch_size: int = 256,
+        precision: str = "fp32",
+        references: dict[str, str] | None = None,
+        output_dir: str | None = None,
+        regime: str | None = None,
+        forward: Callable | None = None,
+        figures: bool = True,
+        progress: bool = True,
+        on_nonfinite: str = "raise",
+        max_variables: int = DEFAULT_MAX_VARIABLES,
+    ) -> None:
+        super().__init__()
+        _positive_int("every_n_epochs", every_n_epochs, "e.g. every_n_epochs=1 evaluates after every epoch")
+        _positive_int("batch_size", batch_size, "it is the number of masked inputs per forward pass, e.g. 256")
+        _positive_int("max_variables", max_variables, "the default is 16")
+        if n is not None:
+            check_num_variables(n, max_variables)
+        if num_samples is not None:
+            _positive_int("num_samples", num_samples, "or None for the default (50 sentences)")
+        if per_class is not None:
+            _positive_int("per_class", per_class, "or None for the default (2 images per class)")
+        if precision not in EVAL_PRECISIONS:
+            raise ConfigError(
+                f"precision={precision!r} is not one of {EVAL_PRECISIONS}; 'fp32' (strict, TF32 off) is the exact default"
+            )
+        if baseline not in ("mean", "zeros"):
+            raise ConfigError(f"baseline={baseline!r} must be 'mean' (paper) or 'zeros'")
+        if background not in ("keep", "baseline"):
+            raise ConfigError(f"background={background!r} must be 'keep' (default) or 'baseline'")
+        if on_nonfinite not in ("raise", "skip"):
+            raise ConfigError(f"on_nonfinite={on_nonfinite!r} must be 'raise' or 'skip'")
+        if forward is not None and not callable(forward):
+            raise ConfigError(f"forward={forward!r} must be a function forward(model, inputs) -> logits")
+        references = dict(references or {})
+        unknown = sorted(set(references) - set(REFERENCE_ROLES))
+        if unknown:
+            raise ConfigError(f"references has unknown key(s) {unknown}; use {list(REFERENCE_ROLES)}")
+        if "finetune" in references and "pretrain" not in references:
+            raise ConfigError("references.finetune needs references.pretrain too (the ratio of eq. 8 uses both)")
+        self.sample_set = None if sample_set is None else str(sample_set)
+        self.n, self.num_samples, self.per_class, self.seed = n, num_samples, per_class, seed
+        self.baseline, self.background, self.pool_split = baseline, background, pool_split
+        self.every_n_epochs, self.batch_size, self.precision = every_n_epochs, batch_size, precision
+        self.references = {k: str(v) for k, v in references.items()}
+        self.output_dir = None if output_dir is None else str(output_dir)
+        self.regime, self.forward, self.figures, self.progress = regime, forward, figures, progress
+        self.on_nonfinite, self.max_variables = on_nonfinite, max_variables
+        # run state (set in setup)
+        self._active = False
+        self._samples: AnnotatedSampleSet | None = None
+        self._annotation_hash: str | None = None
+        self._dir: Path | None = None
+        self._model: str | None = None
+        self._dataset: str | None = None
+        self._regime: str | None = None
+        self._refs: dict[str, torch.Tensor] = {}
+        #: epoch -> {"path": str, "sha256": str}; part of the checkpoint
+        self._history: dict[int, dict[str, str]] = {}
+        self._restored_hash: str | None = None
+        self._verified = False
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def state_key(self) -> str:
+        return self._generate_state_key(
+            sample_set=self.sample_set, n=self.n, num_samples=self.num_samples, per_class=self.per_class,
+            seed=self.seed, baseline=self.baseline, background=self.background, pool_split=self.pool_split,
+            precision=self.precision, regime=self.regime,
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        """The evaluated epochs (artifact path + sha256 each) and the annotation hash."""
+        return {
+            "annotation_hash": self._annotation_hash,
+            "history": {int(e): dict(v) for e, v in sorted(self._history.items())},
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the history of a checkpoint; the files are verified at ``on_train_start``."""
+        self._restored_hash = state_dict.get("annotation_hash")
+        self._history = {int(e): dict(v) for e, v in state_dict.get("history", {}).items()}
+        self._verified = False
+
+    @property
+    def history(self) -> dict[int, dict[str, str]]:
+        """``{epoch: {"path", "sha256"}}`` of the evaluations so far (a copy)."""
+        return {e: dict(v) for e, v in self._history.items()}
+
+    @property
+    def annotated_sample_set(self) -> AnnotatedSampleSet | None:
+        """The sample set of the current fit (after ``setup``)."""
+        return self._samples
+
+    # ------------------------------------------------------------------ hooks
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if stage != "fit":
+            return
+        if trainer.fast_dev_run:
+            rank_zero_warn("InteractionCallback does nothing under fast_dev_run")
+            self._active = False
+            return
+        self._active = True
+        self._dir = self._resolve_output_dir(trainer)
+        self._samples = self._get_sample_set(trainer)
+        self._annotation_hash = self._samples.hash
+        self._model = model_name(pl_module)
+        self._dataset = dataset_name(trainer, self._samples)
+        self._regime = self.regime if self.regime is not None else getattr(pl_module, "regime", None)
+        self._refs = self._load_references()
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if not self._active:
+            return
+        self._verify_restored_history(trainer)
+        epoch = trainer.current_epoch  # 0 on a fresh fit; completed epochs on a resumed one
+        if (epoch == 0 or epoch % self.every_n_epochs == 0) and epoch not in self._history:
+            self._evaluate(trainer, pl_module, epoch)
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if not self._active or trainer.sanity_checking:
+            return
+        epoch = trainer.current_epoch + 1
+        if epoch % self.every_n_epochs == 0 or epoch == trainer.max_epochs:
+            self._evaluate(trainer, pl_module, epoch)
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if not self._active:
+            return
+        epoch = trainer.current_epoch
+        if epoch not in self._history:  # stopped early (max_steps, early stopping, ...)
+            self._evaluate(trainer, pl_module, epoch)
+        if trainer.is_global_zero:
+            self._finish(trainer)
+
+    def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if stage == "fit":
+            self._active = False
+
+    # ------------------------------------------------------------------ setup helpers
+
+    def _resolve_output_dir(self, trainer: Trainer) -> Path:
+        folder = self.output_dir
+        if folder is None:
+            log_dir = trainer.log_dir  # a collective call under DDP: every rank makes it
+            folder = os.path.join(log_dir or trainer.default_root_dir, "interactions")
+        error = None
+        if trainer.is_global_zero:
+            try:
+                check_writable(folder)
+            except ConfigError as err:
+                error = str(err)
+        error = trainer.strategy.broadcast(error, src=0)
+        if error:
+            raise ConfigError(error)
+        return Path(folder).resolve()
+
+    def _get_sample_set(self, trainer: Trainer) -> AnnotatedSampleSet:
+        """Load ``sample_set`` when it is a file, else build it from the datamodule's pool; save copies."""
+        copy_path = self._dir / ANNOTATION_FILE
+        if self.sample_set is not None and Path(self.sample_set).is_file():
+            samples = AnnotatedSampleSet.load(self.sample_set)
+            check_num_variables(samples.n, self.max_variables)
+            if self.n is not None and samples.n != self.n:
+                raise ConfigError(
+                    f"sample_set {self.sample_set} has n={samples.n} variables but n={self.n} was asked; "
+                    "drop n or use another annotation file"
+                )
+            save_to = [] if Path(self.sample_set).resolve() == copy_path else [copy_path]
+        else:
+            samples = self._build_sample_set(trainer)
+            save_to = [copy_path] + ([Path(self.sample_set)] if self.sample_set is not None else [])
+        digest = samples.hash
+        if trainer.strategy.broadcast(digest, src=0) != digest:
+            raise AnnotationError("the ranks built different sample sets; build it once and pass sample_set=<file>")
+        if trainer.is_global_zero:
+            for path in save_to:
+                samples.save(path)
+        return samples
+
+    def _build_sample_set(self, trainer: Trainer) -> AnnotatedSampleSet:
+        dm = getattr(trainer, "datamodule", None)
+        pool_fn = getattr(dm, "annotation_pool", None)
+        if pool_fn is None:
+            where = f"sample_set={self.sample_set!r} is not an existing file and " if self.sample_set else ""
+            raise ConfigError(
+                f"{where}the trainer has no datamodule with annotation_pool(split) to build the sample set from; "
+                "pass sample_set=<annotation file> (see interactions.build_*_sample_set) or fit with such a datamodule"
+            )
+        pool = pool_fn(self.pool_split)
+        return build_sample_set(
+            pool, n=self.n, num_samples=self.num_samples, per_class=self.per_class, seed=self.seed,
+            baseline=self.baseline, background=self.background, max_variables=self.max_variables,
+        )
+
+    def _load_references(self) -> dict[str, torch.Tensor]:
+        refs = {}
+        for role in REFERENCE_ROLES:
+            if role in self.references:
+                content, _ = load_reference(
+                    role, self.references[role], annotation_hash=self._annotation_hash, model=self._model,
+                    dataset=self._dataset,
+                )
+                refs[role] = content["dividends"].to(torch.float64)
+        return refs
+
+    def _verify_restored_history(self, trainer: Trainer) -> None:
+        """After a resume: the checkpoint's history must match this annotation and its files their hashes."""
+        if self._verified:
+            return
+        self._verified = True
+        if not self._history:
+            return
+        if self._restored_hash is not None and self._restored_hash != self._annotation_hash:
+            raise AnnotationError(
+                f"the checkpoint's interaction history was computed on another annotation (hash "
+                f"{self._restored_hash[:12]}, this run uses {self._annotation_hash[:12]}); resume with the same "
+                "sample_set or fit without the checkpoint"
+            )
+        error = None
+        if trainer.is_global_zero:
+            try:
+                for epoch, entry in sorted(self._history.items()):
+                    verify_history_entry(epoch, entry, self._annotation_hash)
+            except AnnotationError as err:
+                error = str(err)
+        error = trainer.strategy.broadcast(error, src=0)
+        if error:
+            raise AnnotationError(error)
+
+    # ------------------------------------------------------------------ evaluation
+
+    def _eval_model(self, pl_module: LightningModule) -> torch.nn.Module:
+        """The module itself, or a float32 copy when its weights are not float32 (``*-true`` precisions)."""
+        dtypes = {p.dtype for p in pl_module.parameters() if p.is_floating_point()}
+        if dtypes <= {torch.float32}:
+            return pl_module
+        return copy.deepcopy(pl_module).float()
+
+    def compute(self, trainer: Trainer, pl_module: LightningModule) -> tuple[torch.Tensor, dict | None]:
+        """``values[sample, mask]`` (float64, CPU) of all samples, gathered over ranks, and the audit (or None)."""
+        samples = self._samples
+        world, rank = trainer.world_size, trainer.global_rank
+        model = self._eval_model(pl_module)
+        local = samples if world == 1 else samples.subset(shard_indices(len(samples), world, rank))
+        kwargs = dict(forward=self.forward or default_forward, batch_size=self.batch_size, device=pl_module.device,
+                      max_variables=self.max_variables)
+        values = compute_values(
+            model, local, precision=self.precision, progress=self.progress and trainer.is_global_zero,
+            on_nonfinite="keep", **kwargs,
+        )
+        values = gather_values(values, len(samples), world, trainer.strategy.all_gather).cpu()
+        if self.on_nonfinite == "raise":
+            check_finite(values, samples)  # same values on every rank: all raise together
+        audit = None
+        if self.precision != "fp32":
+            audit = audit_precision(model, samples, harsanyi_dividends(values), self.precision, 2, **kwargs)
+        return values, audit
+
+    def _evaluate(self, trainer: Trainer, pl_module: LightningModule, epoch: int) -> None:
+        values, audit = self.compute(trainer, pl_module)
+        skipped = nonfinite_samples(values)
+        values[skipped] = float("nan")
+        dividends = harsanyi_dividends(values)
+        content = {
+            "values": values, "dividends": dividends, "epoch": int(epoch), "global_step": int(trainer.global_step),
+            "annotation_hash": self._annotation_hash, "regime": self._regime, "n": int(self._samples.n),
+            "precision": self.precision, "skipped": [int(s) for s in skipped], "model": self._model,
+            "dataset": self._dataset, "audit": audit,
+        }
+        path = epoch_path(self._dir, epoch)
+        if trainer.is_global_zero:
+            digest = save_artifact(path, "interactions", content)
+        else:
+            digest = content_hash(content)
+        self._history[int(epoch)] = {"path": str(path), "sha256": digest}
+        metrics, by_order = self._metrics(dividends, audit)
+        if trainer.is_global_zero:
+            self._log(trainer, metrics, epoch)
+            if self.figures:
+                self._log_figures(trainer, dividends, by_order, epoch)
+
+    def _metrics(self, dividends: torch.Tensor, audit: dict | None) -> tuple[dict[str, float], dict | None]:
+        metrics = interaction_metrics(dividends)
+        if audit is not None:
+            metrics["interactions/audit_rel_l1"] = audit["max_rel_l1"]
+        by_order = None
+        if "pretrain" in self._refs:
+            knowledge, by_order = knowledge_metrics(self._refs["pretrain"], dividends)
+            metrics.update(knowledge)
+            if "finetune" in self._refs:
+                metrics.update(ratio_metrics(self._refs["pretrain"], self._refs["finetune"], dividends))
+        return metrics, by_order
+
+    @staticmethod
+    def _log(trainer: Trainer, metrics: dict[str, float], epoch: int) -> None:
+        for logger in trainer.loggers:
+            logger.log_metrics(metrics, step=epoch)
+
+    @staticmethod
+    def _figure_writers(trainer: Trainer) -> list:
+        from pytorch_lightning.loggers import TensorBoardLogger
+
+        return [lg.experiment for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)]
+
+    def _log_figures(self, trainer: Trainer, dividends: torch.Tensor, by_order: dict | None, epoch: int) -> None:
+        writers = self._figure_writers(trainer)
+        if not writers:
+            return
+        made = [("interactions/strength_by_order", _figures.strength_figure(strength_by_order(dividends), epoch))]
+        if by_order is not None:
+            made.append(("knowledge/by_order", _figures.knowledge_figure(by_order, epoch)))
+        for tag, fig in made:
+            for writer in writers:
+                writer.add_figure(tag, fig, global_step=epoch, close=False)
+            _figures.close(fig)
+
+    # ------------------------------------------------------------------ end of training
+
+    def _finish(self, trainer: Trainer) -> None:
+        """Jaccard of every stored epoch with the final one (eq. 9): logged, and written to ``jaccard.json``."""
+        dividends = {}
+        for epoch, entry in sorted(self._history.items()):
+            content, digest = load_interactions(entry["path"])
+            if digest != entry["sha256"]:
+                raise AnnotationError(f"{entry['path']} (epoch {epoch}) changed while training; it is not this run's")
+            dividends[epoch] = content["dividends"]
+        epochs, jaccard, final = jaccard_curve(dividends)
+        for epoch, value in zip(epochs, jaccard):
+            self._log(trainer, {"knowledge/jaccard_to_final": value}, epoch)
+        write_json(self._dir / JACCARD_FILE, {"epochs": epochs, "jaccard": jaccard, "final_epoch": final})
+        final_entry = self._history[final]
+        write_json(self._dir / FINAL_POINTER, {
+            "epoch": final, "file": os.path.relpath(final_entry["path"], self._dir), "sha256": final_entry["sha256"],
+        })

@@ -1,0 +1,80 @@
+"""Metric dictionaries the interaction callback logs (SPEC sections 1 and 4).
+
+Every function takes dividends ``I[sample, mask]`` (float64, mask = integer,
+bit i = variable i; mask 0 is the empty set, left out of every average) and
+returns plain ``{tag: float}`` dictionaries ready for ``logger.log_metrics``.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import torch
+from torch import Tensor
+
+from interactions.metrics import (
+    knowledge_by_order,
+    knowledge_totals,
+    matching_error,
+    mean_jaccard,
+    preserved_ratio,
+    salient_count,
+    strength_by_order,
+)
+
+KNOWLEDGE_PARTS = ("preserve", "discard", "new")
+
+
+def _finite(dividends: Tensor) -> Tensor:
+    return dividends[torch.isfinite(dividends).all(dim=1)]
+
+
+def interaction_metrics(dividends: Tensor) -> dict[str, float]:
+    """``interactions/strength/order_k`` (mean ``|I(S)|`` over ``|S| = k``, k = 1..n),
+    ``interactions/salient_count`` (mean number of salient S per sample, footnote 4) and
+    ``interactions/matching_error`` (universal matching with salient S only, eq. 4)."""
+    strength = strength_by_order(dividends)
+    out = {f"interactions/strength/order_{k}": float(strength[k]) for k in range(1, strength.numel())}
+    rows = _finite(dividends)
+    if rows.shape[0] > 0:
+        out["interactions/salient_count"] = float(salient_count(rows).double().mean())
+        out["interactions/matching_error"] = float(matching_error(rows).mean())
+    else:
+        out["interactions/salient_count"] = float("nan")
+        out["interactions/matching_error"] = float("nan")
+    return out
+
+
+def knowledge_metrics(pretrain: Tensor, current: Tensor) -> tuple[dict[str, float], dict[str, Tensor]]:
+    """Preserved / discarded / new knowledge of ``current`` (the "finetune" side) against the
+    ``pretrain`` reference (eqs. 6, 7), per order and in total.
+
+    Returns ``({"knowledge/preserve/order_k": ..., "knowledge/preserve/total": ..., ...}, by_order)``
+    with ``by_order[part][order]`` for orders ``0..n`` (for the figure)."""
+    by_order = knowledge_by_order(pretrain, current)
+    totals = knowledge_totals(by_order)
+    out: dict[str, float] = {}
+    for part in KNOWLEDGE_PARTS:
+        curve = by_order[part]
+        for k in range(1, curve.numel()):
+            out[f"knowledge/{part}/order_{k}"] = float(curve[k])
+        out[f"knowledge/{part}/total"] = totals[part]
+    return out, by_order
+
+
+def ratio_metrics(pretrain: Tensor, finetune: Tensor, scratch: Tensor) -> dict[str, float]:
+    """``knowledge/ratio`` (paper eq. 8, mean over S) and ``knowledge/ratio_weighted``
+    (strength-weighted) of the ``scratch`` model (the current epoch)."""
+    r = preserved_ratio(pretrain, finetune, scratch)
+    return {"knowledge/ratio": r["ratio"], "knowledge/ratio_weighted": r["ratio_weighted"]}
+
+
+def jaccard_curve(dividends_by_epoch: Mapping[int, Tensor]) -> tuple[list[int], list[float], int]:
+    """Mean Jaccard similarity (eq. 9) of every epoch's dividends with the final (highest) epoch's.
+
+    Returns ``(epochs ascending, jaccard per epoch, final epoch)``."""
+    epochs = sorted(dividends_by_epoch)
+    if not epochs:
+        return [], [], -1
+    final = epochs[-1]
+    ref = dividends_by_epoch[final]
+    return epochs, [mean_jaccard(dividends_by_epoch[e], ref) for e in epochs], final
