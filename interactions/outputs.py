@@ -38,6 +38,11 @@ def log_odds_true_class(logits: Tensor, labels: Tensor) -> Tensor:
     finite and exact. ``logits[batch, classes]``, ``labels[batch]`` -> ``v[batch]``.
     """
     check_logits(logits, labels)
+    return _log_odds(logits, labels)
+
+
+def _log_odds(logits: Tensor, labels: Tensor) -> Tensor:
+    """:func:`log_odds_true_class` without the checks (no device sync), for validated chunks."""
     z = logits.to(torch.float64)
     true = z.gather(1, labels.view(-1, 1)).squeeze(1)
     others = z.scatter(1, labels.view(-1, 1), float("-inf"))

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from .errors import ConfigError, NumericsError
 from .maskers import masker_for
-from .outputs import OutputFn, log_odds_true_class
+from .outputs import OutputFn, _log_odds, check_logits, log_odds_true_class
 from .precision import check_precision, evaluation_precision
 from .sample_set import DEFAULT_MAX_VARIABLES, AnnotatedSampleSet, check_num_variables
 from .transform import harsanyi_dividends, mask_to_variables
@@ -26,20 +26,43 @@ from .transform import harsanyi_dividends, mask_to_variables
 ForwardFn = Callable[[nn.Module, Any], Tensor]
 
 
-def default_forward(model: nn.Module, inputs: Any) -> Tensor:
-    """Call ``model`` on a batch of masked inputs and return its logits.
+def _unpacks_mapping(model: nn.Module) -> bool:
+    """Whether ``model.forward`` takes the batch as keyword arguments (``input_ids=...`` or ``**kwargs``)."""
+    try:
+        params = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return False
+    return "input_ids" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
-    A mapping is unpacked as keyword arguments when ``model.forward`` takes
-    ``input_ids`` (Hugging Face models); otherwise the batch is passed as one
-    argument. Outputs with a ``.logits`` attribute are unwrapped."""
-    if isinstance(inputs, Mapping) and "input_ids" in inspect.signature(model.forward).parameters:
-        out = model(**inputs)
-    else:
-        out = model(inputs)
+
+def _unwrap_logits(out: Any) -> Tensor:
     out = getattr(out, "logits", out)
     if isinstance(out, (tuple, list)):
         out = out[0]
     return out
+
+
+def default_forward(model: nn.Module, inputs: Any) -> Tensor:
+    """Call ``model`` on a batch of masked inputs and return its logits.
+
+    A mapping is unpacked as keyword arguments when ``model.forward`` takes
+    ``input_ids`` or ``**kwargs`` (Hugging Face models, compiled models); otherwise
+    the batch is passed as one argument. Outputs with a ``.logits`` attribute are unwrapped."""
+    if isinstance(inputs, Mapping) and _unpacks_mapping(model):
+        return _unwrap_logits(model(**inputs))
+    return _unwrap_logits(model(inputs))
+
+
+def _bound_default_forward(model: nn.Module) -> ForwardFn:
+    """:func:`default_forward` with the signature inspected once, not per chunk."""
+    unpack = _unpacks_mapping(model)
+
+    def forward(model: nn.Module, inputs: Any) -> Tensor:
+        if unpack and isinstance(inputs, Mapping):
+            return _unwrap_logits(model(**inputs))
+        return _unwrap_logits(model(inputs))
+
+    return forward
 
 
 def model_device(model: nn.Module) -> torch.device:
@@ -108,7 +131,7 @@ def compute_values(
     check_num_variables(sample_set.n, max_variables)
     if on_nonfinite not in ("raise", "keep"):
         raise ConfigError(f"on_nonfinite={on_nonfinite!r} must be 'raise' or 'keep'")
-    forward = forward or default_forward
+    forward = forward if forward is not None and forward is not default_forward else _bound_default_forward(model)
     device = torch.device(device) if device is not None else model_device(model)
     _check_weight_dtype(model, precision)
     kwargs = {"channels_last": channels_last} if sample_set.kind == "image" else {}
@@ -125,13 +148,22 @@ def compute_values(
     with train_flags_restored(model), evaluation_precision(precision, device):
         if precision == "fp64":
             raise ConfigError("precision='fp64' is for reference checks: call model.double() and pass precision='fp32'")
+        flat_all = torch.arange(total, device=device)
+        sample_all, masks_all = flat_all // num_masks, flat_all % num_masks
         for start in range(0, total, batch_size):
-            flat = torch.arange(start, min(start + batch_size, total), device=device)
-            sample_idx, masks = flat // num_masks, flat % num_masks
+            stop = min(start + batch_size, total)
+            sample_idx, masks = sample_all[start:stop], masks_all[start:stop]
             logits = forward(model, masker(sample_idx, masks))
-            values[start : start + flat.numel()] = output_fn(logits, masker.labels[sample_idx]).to(torch.float64)
+            labels = masker.labels[sample_idx]
+            if start == 0:  # validate once (shape, classes, every label): later chunks need no device sync
+                check_logits(logits, labels)
+                check_logits(logits[:1].expand(len(masker.labels), -1), masker.labels)
+                fast = output_fn is log_odds_true_class
+            elif fast and (logits.dim() != 2 or logits.shape[0] != labels.shape[0]):
+                check_logits(logits, labels)
+            values[start:stop] = (_log_odds if fast else output_fn)(logits, labels).to(torch.float64)
             if bar is not None:
-                bar.update(flat.numel())
+                bar.update(stop - start)
     if bar is not None:
         bar.close()
     values = values.view(len(sample_set), num_masks)
