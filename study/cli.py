@@ -8,7 +8,7 @@ subcommand's arguments. Unlike ``fit`` they take no top-level
 own LightningCLI with ``run=False`` from the stacked configs, see
 :mod:`study.runner`), so nothing is instantiated for them up front.
 ``python cli.py study`` without ``--config`` reads the embedded default,
-``configs/sst2_minilm/study.yaml`` (``default_config_files``).
+``configs/sst2_minilm/study.yaml``.
 """
 from __future__ import annotations
 
@@ -23,13 +23,6 @@ from .runner import DEFAULT_STUDY_CONFIG, InteractionSpec, SampleSetSpec, StageS
 STUDY_COMMANDS = {"study": {"model", "datamodule"}, "report": {"model", "datamodule"}}
 
 
-def study_parser_kwargs(parser_kwargs: dict | None = None) -> dict:
-    """``parser_kwargs`` for LightningCLI with the embedded default study config added."""
-    kw = dict(parser_kwargs or {})
-    study_kw = dict(kw.get("study", {}))
-    study_kw.setdefault("default_config_files", [str(DEFAULT_STUDY_CONFIG)])
-    kw["study"] = study_kw
-    return kw
 
 
 class StudyCommandsMixin:
@@ -54,6 +47,21 @@ class StudyCommandsMixin:
         added = parser.add_method_arguments(klass, subcommand, skip=skip)
         self._subcommand_method_arguments[subcommand] = list(added) + positional
         return parser
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        """Parse as LightningCLI does; ``study`` without ``--config`` then reads the embedded default
+        (``configs/sst2_minilm/study.yaml``) and applies the options given on the command line on top
+        (a study config given with ``--config`` is complete by itself: nothing leaks in from the default)."""
+        super().parse_arguments(parser, args)
+        if self.config.get("subcommand") != "study" or self.config.study.get("config"):
+            return
+        sub = self._subcommand_parsers["study"]
+        given, defaults = self.config.study, sub.get_defaults()
+        merged = sub.parse_path(str(DEFAULT_STUDY_CONFIG))
+        for key in given.keys():
+            if key != "config" and key in defaults and given[key] != defaults[key]:
+                merged[key] = given[key]
+        self.config.study = merged
 
     def _set_seed(self) -> None:
         if self.subcommand in STUDY_COMMANDS:
