@@ -95,7 +95,7 @@ class StudyCommandsMixin:
             study_dir=Path(study_dir), stages={"probe": probe, "finetune": finetune, "scratch": scratch},
             shared=dict(shared or {}), sample_set=sample_set, interactions=interactions, test=test, force=force,
         )
-        cls = type(self)
+        cls = _stage_cli_class(type(self))
         extra = self.stage_cli_kwargs()
 
         def make_cli(args: list[str], callbacks: list) -> LightningCLI:
@@ -113,3 +113,26 @@ class StudyCommandsMixin:
     def report(self, study_dirs: list[str], summary: str | None = None, **_: Any) -> None:
         """Write the report of each study folder; print one table with a row per study."""
         self.trainer.report(study_dirs=study_dirs, summary=summary)
+
+
+#: callbacks the study adds to every stage itself; copies in a stage's own config files are dropped
+STUDY_OWNED_CALLBACKS = ("InteractionCallback", "ModelCheckpoint")
+
+
+def _stage_cli_class(cli_class: type) -> type:
+    """``cli_class`` whose configured ``trainer.callbacks`` lose any InteractionCallback or
+    ModelCheckpoint (the study adds its own, pointed at the study's folders)."""
+
+    class StageCLI(cli_class):
+        def before_instantiate_classes(self) -> None:
+            super().before_instantiate_classes()
+            trainer = self.config.get("trainer")
+            cbs = trainer.get("callbacks") if trainer is not None else None
+            if isinstance(cbs, list):
+                trainer["callbacks"] = [
+                    cb for cb in cbs
+                    if str(getattr(cb, "class_path", "") or "").rsplit(".", 1)[-1] not in STUDY_OWNED_CALLBACKS
+                ]
+
+    StageCLI.__name__ = StageCLI.__qualname__ = f"Stage{cli_class.__name__}"
+    return StageCLI

@@ -362,7 +362,7 @@ def _samples_text(anno, finals, picks, top):
                 if rank < len(tops):
                     mask, val = tops[rank]
                     members = set(mask_to_variables(mask))
-                    ax.text(0.005, y, f"{s:>8} I={val:+7.3f} |S|={len(members):<2}", fontsize=8.5, va="center",
+                    ax.text(0.005, y, f"{s:>8} I={val:+9.3g} |S|={len(members):<2}", fontsize=8.5, va="center",
                             family="monospace", color=COLORS[s])
                     x = 0.005 + 30 * char
                     for j, w in enumerate(words):
@@ -414,7 +414,7 @@ def _samples_image(anno, finals, picks, top):
                             continue
                         ax.add_patch(plt.Rectangle(((p % GRID) * PATCH, (p // GRID) * PATCH), PATCH, PATCH,
                                                    color=color, alpha=0.3 + 0.6 * abs(val) / scale))
-                    ax.set_title(f"{s} I={val:+.2f}", fontsize=7, color=COLORS[s])
+                    ax.set_title(f"{s} I={val:+.3g}", fontsize=7, color=COLORS[s])
         for ax in axes[r]:
             ax.axis("off")
     fig.suptitle("strongest salient interactions of the final models (red: I > 0, blue: I < 0)", fontsize=9)
