@@ -1,0 +1,60 @@
+"""Command line: ``python cli.py fit --config configs/<experiment>/<regime>.yaml`` (LightningCLI).
+
+The model is any :class:`lightning_modules.HarsanyiClassifier` subclass (the
+regime: ProbeClassifier, FinetuneClassifier, ScratchClassifier) and the data
+any :class:`datamodules.HarsanyiDataModule` subclass, chosen by ``class_path``
+(subclass mode). Two links tie them together:
+
+- ``data.num_classes -> model.init_args.num_classes`` (on instantiation), so the
+  head always matches the data;
+- ``model.init_args.backbone -> data.init_args.backbone`` (on parse), so the data
+  module uses the model's tokenizer (text) or normalisation (images). Set the
+  backbone once, on the model.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
+
+from datamodules import HarsanyiDataModule
+from lightning_modules import HarsanyiClassifier
+
+
+class HarsanyiCLI(LightningCLI):
+    """LightningCLI over the regime modules and data modules, with the two links above."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
+        parser.link_arguments("model.init_args.backbone", "data.init_args.backbone")
+
+    @staticmethod
+    def subcommands() -> dict[str, set[str]]:
+        """The subcommands: LightningCLI's (fit, validate, test, predict). Extra ones (``study``,
+        ``report``) are added by overriding this in a subclass or mix-in, as LightningCLI does."""
+        return dict(LightningCLI.subcommands())
+
+
+def cli_kwargs() -> dict[str, Any]:
+    """Constructor arguments of :class:`HarsanyiCLI` shared by :func:`main` and anything that
+    builds a CLI in-process."""
+    return dict(
+        model_class=HarsanyiClassifier,
+        datamodule_class=HarsanyiDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        auto_configure_optimizers=False,  # each module builds its optimiser from its own arguments
+        save_config_kwargs={"overwrite": True},
+    )
+
+
+def main(args: list[str] | None = None, run: bool = True, cli_class: type[LightningCLI] = HarsanyiCLI,
+         **kwargs: Any) -> LightningCLI:
+    """Run the CLI on ``args`` (default ``sys.argv``); return it (``run=False``: parsed and instantiated only)."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    return cli_class(args=args, run=run, **{**cli_kwargs(), **kwargs})
+
+
+if __name__ == "__main__":
+    main()

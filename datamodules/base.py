@@ -1,0 +1,136 @@
+"""The shared DataModule interface (issue 3).
+
+Every data module has ``num_classes``, train/val/test loaders yielding
+``(inputs, labels)`` in the model's input form, and ``annotation_pool(split)``
+returning the held-out samples an interaction sample set is drawn from
+(:class:`interactions.sample_set.TextPool` / :class:`~interactions.sample_set.ImagePool`).
+
+``backbone`` names the model the data is prepared for: text data sets take
+its tokenizer, image data sets its normalisation. The CLI links it from
+``model.init_args.backbone``; left ``None`` in Python, it is taken from the
+trainer's LightningModule at ``setup``.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tarfile
+import tempfile
+import urllib.request
+import zipfile
+from pathlib import Path
+from typing import Any, Callable
+
+import pytorch_lightning as pl
+from torch.utils.data import DataLoader, Dataset
+
+from interactions.errors import ConfigError, OfflineError
+from interactions.sample_set import ImagePool, TextPool
+
+SPLITS = ("train", "val", "test")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DOWNLOAD_TIMEOUT_S = 20.0
+
+
+def default_data_dir(name: str) -> Path:
+    """``../shared/data/<name>`` beside the repository when it exists, else ``$HARSANYI_DATA/<name>``
+    (default ``~/.cache/harsanyi_lightning/data/<name>``), where downloads go."""
+    shared = REPO_ROOT.parent / "shared" / "data" / name
+    if shared.is_dir():
+        return shared
+    root = os.environ.get("HARSANYI_DATA") or Path.home() / ".cache" / "harsanyi_lightning" / "data"
+    return Path(root) / name
+
+
+def download_and_extract(url: str, folder: Path, what: str, timeout: float = DOWNLOAD_TIMEOUT_S) -> None:
+    """Fetch ``url`` (zip or tar) into ``folder`` with a short timeout; :class:`OfflineError` when it fails."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
+    os.close(fd)
+    try:
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as resp, open(tmp, "wb") as out:
+                shutil.copyfileobj(resp, out)
+        except OSError as err:  # URLError, HTTPError, socket.timeout
+            raise OfflineError(
+                f"{what}: the download of {url} into {folder} failed ({err}). Download it on a machine with "
+                f"internet and unpack it into {folder}, or pass data.init_args.data_dir=<a folder that holds it>"
+            ) from None
+        if zipfile.is_zipfile(tmp):
+            with zipfile.ZipFile(tmp) as zf:
+                zf.extractall(folder)
+        else:
+            with tarfile.open(tmp) as tf:
+                tf.extractall(folder, filter="data")
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+class HarsanyiDataModule(pl.LightningDataModule):
+    """Base of every data module: loaders over ``self.datasets[split]`` and the annotation pool.
+
+    Args:
+        backbone: the model the data is for (tokenizer / normalisation); linked from the model by the CLI.
+        batch_size: training batch size; ``eval_batch_size`` (default: the same) for val/test.
+        num_workers: DataLoader worker processes.
+    """
+
+    def __init__(self, backbone: str | None = None, batch_size: int = 32, eval_batch_size: int | None = None,
+                 num_workers: int = 0):
+        super().__init__()
+        if batch_size < 1:
+            raise ConfigError(f"batch_size={batch_size} must be >= 1")
+        self.backbone = backbone
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.num_workers = num_workers
+        self.datasets: dict[str, Dataset] = {}
+
+    # -- interface ------------------------------------------------------------
+
+    @property
+    def num_classes(self) -> int:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def annotation_pool(self, split: str = "val") -> TextPool | ImagePool:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    collate_fn: Callable[[list], Any] | None = None
+
+    # -- helpers --------------------------------------------------------------
+
+    def resolve_backbone_name(self) -> str | None:
+        """``backbone`` if given, else the attached trainer's model's ``backbone``."""
+        if self.backbone is None:
+            trainer = getattr(self, "trainer", None)
+            module = getattr(trainer, "lightning_module", None) if trainer is not None else None
+            self.backbone = getattr(module, "backbone", None)
+        return self.backbone
+
+    def _check_split(self, split: str) -> str:
+        if split not in SPLITS:
+            raise ConfigError(f"split={split!r} must be one of {SPLITS}")
+        return split
+
+    def _dataset(self, split: str) -> Dataset:
+        self._check_split(split)
+        if split not in self.datasets:
+            self.setup("test" if split == "test" else "fit")
+        return self.datasets[split]
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            self._dataset(split), batch_size=self.batch_size if split == "train" else self.eval_batch_size,
+            shuffle=shuffle, num_workers=self.num_workers, collate_fn=self.collate_fn,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)

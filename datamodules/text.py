@@ -1,0 +1,239 @@
+"""Text data modules: SST-2 (GLUE TSV) and a tiny generated sentiment set for tests.
+
+Batches are ``(inputs, labels)`` with ``inputs`` a dict of Hugging Face tensors
+(``input_ids[batch, token]``, ``attention_mask[batch, token]``, maybe
+``token_type_ids``), padded to the longest sentence of the batch. The
+tokenizer is the backbone's (:func:`lightning_modules.backbones.load_tokenizer`).
+"""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from interactions.errors import ConfigError, DataError, OfflineError
+from interactions.sample_set import TextPool
+
+from .base import HarsanyiDataModule, default_data_dir, download_and_extract
+
+SST2_URL = "https://dl.fbaipublicfiles.com/glue/data/SST-2.zip"
+
+
+class SentenceDataset(Dataset):
+    """``(sentence, label)`` pairs; ``targets`` holds the labels."""
+
+    def __init__(self, sentences: Sequence[str], labels: Sequence[int]):
+        self.sentences = list(sentences)
+        self.targets = [int(x) for x in labels]
+
+    def __len__(self) -> int:
+        return len(self.sentences)
+
+    def __getitem__(self, i: int) -> tuple[str, int]:
+        return self.sentences[i], self.targets[i]
+
+
+def read_glue_tsv(path: str | Path, num_classes: int = 2) -> tuple[list[str], list[int]]:
+    """Read a GLUE-format TSV (header with columns ``sentence`` and ``label``); errors name file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path} does not exist")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if not lines:
+        raise DataError(f"{path} is empty; expected a header line 'sentence<TAB>label' and one sample per line")
+    header = lines[0].split("\t")
+    if "sentence" not in header or "label" not in header:
+        raise DataError(f"{path}:1: header {lines[0]!r} lacks the tab-separated columns 'sentence' and 'label'")
+    si, li = header.index("sentence"), header.index("label")
+    sentences, labels = [], []
+    for lineno, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) != len(header):
+            raise DataError(
+                f"{path}:{lineno}: expected {len(header)} tab-separated fields {header}, got {len(fields)}: {line[:80]!r}"
+            )
+        try:
+            label = int(fields[li])
+        except ValueError:
+            raise DataError(f"{path}:{lineno}: label {fields[li]!r} is not an integer") from None
+        if not 0 <= label < num_classes:
+            raise DataError(f"{path}:{lineno}: label {label} is outside 0..{num_classes - 1}")
+        sentences.append(fields[si])
+        labels.append(label)
+    if not sentences:
+        raise DataError(f"{path} has a header but no samples (empty split)")
+    return sentences, labels
+
+
+class TextCollator:
+    """``[(sentence, label)] -> (inputs dict, labels[batch])``, padded to the longest sentence (picklable)."""
+
+    def __init__(self, tokenizer: Any, max_length: int):
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+
+    def __call__(self, batch: list[tuple[str, int]]) -> tuple[dict[str, Tensor], Tensor]:
+        sentences = [s for s, _ in batch]
+        enc = self.tokenizer(sentences, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+        return dict(enc), torch.tensor([y for _, y in batch], dtype=torch.long)
+
+
+class TextDataModule(HarsanyiDataModule):
+    """Base of the text data modules: tokenises each batch with the backbone's tokenizer.
+
+    ``max_length`` truncates (in tokens); batches are padded to their longest sentence."""
+
+    def __init__(self, backbone: str | None = None, batch_size: int = 32, eval_batch_size: int | None = None,
+                 num_workers: int = 0, max_length: int = 128):
+        super().__init__(backbone, batch_size, eval_batch_size, num_workers)
+        self.max_length = max_length
+        self.tokenizer: Any = None
+
+    @property
+    def num_classes(self) -> int:
+        return 2
+
+    def load_tokenizer(self):
+        """The backbone's tokenizer (loaded once)."""
+        if self.tokenizer is None:
+            from lightning_modules.backbones import load_tokenizer
+
+            name = self.resolve_backbone_name()
+            if name is None:
+                raise ConfigError(
+                    f"{type(self).__name__} needs backbone=<the model's backbone> to pick its tokenizer "
+                    "(the CLI links it from model.init_args.backbone; Trainer.fit passes the model's)"
+                )
+            self.tokenizer = load_tokenizer(name)
+        return self.tokenizer
+
+    @property
+    def collate_fn(self) -> "TextCollator":
+        return TextCollator(self.load_tokenizer(), self.max_length)
+
+    def splits(self, stage: str | None) -> dict[str, SentenceDataset]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def setup(self, stage: str | None = None) -> None:
+        self.load_tokenizer()
+        for split, ds in self.splits(stage).items():
+            self.datasets.setdefault(split, ds)
+
+    def annotation_pool(self, split: str = "val") -> TextPool:
+        """Held-out sentences with labels and the tokenizer (words are whitespace tokens, SPEC section 2)."""
+        ds = self._dataset(split)
+        return TextPool(list(ds.sentences), list(ds.targets), self.load_tokenizer(), name=f"{self.name}/{split}")
+
+    name = "text"
+
+
+class SST2DataModule(TextDataModule):
+    """SST-2 from GLUE-format TSV files in ``data_dir``: ``train.tsv`` (train), ``dev.tsv`` (val),
+    ``test_labeled.tsv`` (test; GLUE's own ``test.tsv`` has no labels).
+
+    Args:
+        data_dir: the folder; default ``../shared/data/sst2`` beside the repository when it exists,
+            else ``~/.cache/harsanyi_lightning/data/sst2`` (``$HARSANYI_DATA/sst2``).
+        train_subset: train on this many sentences drawn with ``subset_seed`` (``None``: all 67,349).
+        download: fetch the official GLUE archive when ``train.tsv``/``dev.tsv`` are missing.
+    """
+
+    name = "sst2"
+    FILES = {"train": "train.tsv", "val": "dev.tsv", "test": "test_labeled.tsv"}
+
+    def __init__(self, data_dir: str | None = None, backbone: str | None = None, train_subset: int | None = None,
+                 subset_seed: int = 0, batch_size: int = 32, eval_batch_size: int | None = None,
+                 num_workers: int = 0, max_length: int = 128, download: bool = True):
+        super().__init__(backbone, batch_size, eval_batch_size, num_workers, max_length)
+        if train_subset is not None and train_subset < 1:
+            raise ConfigError(f"train_subset={train_subset} must be a positive number of sentences or null (all)")
+        self.data_dir = Path(data_dir).expanduser() if data_dir else default_data_dir("sst2")
+        self.train_subset = train_subset
+        self.subset_seed = subset_seed
+        self.download = download
+
+    def _missing(self, splits: Sequence[str] = ("train", "val")) -> list[str]:
+        return [self.FILES[s] for s in splits if not (self.data_dir / self.FILES[s]).is_file()]
+
+    def prepare_data(self) -> None:
+        missing = self._missing()
+        if not missing:
+            return
+        if not self.download:
+            raise DataError(self._missing_message(missing))
+        try:
+            download_and_extract(SST2_URL, self.data_dir, "SST-2")
+        except OfflineError as err:
+            raise OfflineError(f"{self._missing_message(missing)}; {err}") from None
+        inner = self.data_dir / "SST-2"
+        for f in ("train.tsv", "dev.tsv"):
+            if (inner / f).is_file() and not (self.data_dir / f).exists():
+                (inner / f).rename(self.data_dir / f)
+
+    def _missing_message(self, missing: Sequence[str]) -> str:
+        return (
+            f"SST-2 not found: {', '.join(missing)} missing in {self.data_dir} (GLUE format: header "
+            "'sentence<TAB>label', one sentence per line; test uses test_labeled.tsv since GLUE's test.tsv has no "
+            "labels). Pass data.init_args.data_dir=<folder with train.tsv and dev.tsv>"
+        )
+
+    def splits(self, stage: str | None) -> dict[str, SentenceDataset]:
+        wanted = ("test",) if stage == "test" else ("train", "val") if stage in ("fit", None) else ("val",)
+        wanted = tuple(s for s in wanted if s not in self.datasets)
+        missing = self._missing(wanted)
+        if missing:
+            raise DataError(self._missing_message(missing))
+        out = {}
+        for split in wanted:
+            sentences, labels = read_glue_tsv(self.data_dir / self.FILES[split], self.num_classes)
+            if split == "train" and self.train_subset is not None and self.train_subset < len(sentences):
+                idx = sorted(random.Random(self.subset_seed).sample(range(len(sentences)), self.train_subset))
+                sentences, labels = [sentences[i] for i in idx], [labels[i] for i in idx]
+            out[split] = SentenceDataset(sentences, labels)
+        return out
+
+
+POSITIVE = ["good", "great", "fine", "nice", "happy", "best", "love", "fun", "superb", "warm"]
+NEGATIVE = ["bad", "awful", "poor", "sad", "worst", "hate", "dull", "boring", "weak", "cold"]
+FILLER = ["the", "movie", "film", "was", "and", "a", "story", "plot", "actors", "very", "really", "it", "this", "of"]
+
+
+def tiny_sentences(count: int, seed: int, words: int = 10) -> tuple[list[str], list[int]]:
+    """``count`` generated sentences of exactly ``words`` words; label 1 when they hold more
+    positive than negative words (3 of the class's words, 0-1 of the other's, fillers)."""
+    rng = random.Random(seed)
+    sentences, labels = [], []
+    for i in range(count):
+        label = i % 2
+        own, other = (POSITIVE, NEGATIVE) if label else (NEGATIVE, POSITIVE)
+        chosen = rng.sample(own, 3) + rng.sample(other, rng.randint(0, 1))
+        chosen += [rng.choice(FILLER) for _ in range(words - len(chosen))]
+        rng.shuffle(chosen)
+        sentences.append(" ".join(chosen))
+        labels.append(label)
+    return sentences, labels
+
+
+class TinyTextDataModule(TextDataModule):
+    """Tests only: a few dozen generated 10-word sentences, 2 classes (sentiment words + fillers)."""
+
+    name = "tiny-text"
+
+    def __init__(self, backbone: str | None = None, num_train: int = 48, num_val: int = 24, num_test: int = 24,
+                 seed: int = 0, batch_size: int = 16, eval_batch_size: int | None = None, num_workers: int = 0,
+                 max_length: int = 32):
+        super().__init__(backbone, batch_size, eval_batch_size, num_workers, max_length)
+        self.sizes = {"train": num_train, "val": num_val, "test": num_test}
+        self.seed = seed
+
+    def splits(self, stage: str | None) -> dict[str, SentenceDataset]:
+        return {
+            split: SentenceDataset(*tiny_sentences(n, self.seed * 1000 + i))
+            for i, (split, n) in enumerate(self.sizes.items())
+        }

@@ -1,0 +1,215 @@
+"""The classifier LightningModules: one base and the three regimes of SPEC section 3.
+
+- :class:`FinetuneClassifier` (``v_finetune``): pre-trained weights, new head, all weights trained.
+- :class:`ScratchClassifier` (``v_random``): the same architecture from its config, random weights.
+- :class:`ProbeClassifier` (``v_pretrain``, eq. 5, paper D.2): the pre-trained backbone frozen
+  (``requires_grad=False`` and always in eval mode) and a new linear classifier on its
+  penultimate feature.
+
+Every module has ``forward(inputs) -> logits[batch, class]``; ``inputs`` is an image batch
+``pixels[batch, 3, 224, 224]`` or a dict of Hugging Face tensors. Batches are ``(inputs, labels)``.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor, nn
+from torchmetrics.classification import MulticlassAccuracy
+
+from interactions.errors import ConfigError
+
+from .backbones import build_classifier, build_feature_extractor, resolve_backbone
+
+REGIMES = ("probe", "finetune", "scratch")
+
+
+class HarsanyiClassifier(pl.LightningModule):
+    """Base classifier: cross-entropy loss, torchmetrics accuracy, epoch curves ``train/loss``,
+    ``train/acc``, ``val/loss``, ``val/acc`` (and ``test/loss``, ``test/acc``), optimiser from arguments.
+
+    Args:
+        backbone: a name from :func:`lightning_modules.backbones.known_backbones`, a Hugging Face
+            model id or local folder, or ``timm:<name>``.
+        num_classes: number of classes; linked from the datamodule by the CLI.
+        optimizer: ``sgd`` (vision, paper D.2/D.3), ``adamw`` or ``adam``.
+        lr, momentum, weight_decay: optimiser settings (``momentum`` is used by SGD only).
+        scheduler: ``none`` (constant learning rate, as the paper states it) or ``cosine`` over ``max_epochs``.
+        weights: a local file (torchvision/timm state dict) or folder (Hugging Face) with the
+            pre-trained weights, instead of downloading them.
+    """
+
+    regime: str = "base"
+
+    def __init__(
+        self,
+        backbone: str = "minilm-l6",
+        num_classes: int = 2,
+        optimizer: Literal["sgd", "adamw", "adam"] = "adamw",
+        lr: float = 2e-5,
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
+        scheduler: Literal["none", "cosine"] = "none",
+        weights: str | None = None,
+    ):
+        super().__init__()
+        if self.regime not in REGIMES:
+            raise ConfigError(
+                f"{type(self).__name__} is the abstract base; use one of lightning_modules.ProbeClassifier, "
+                "FinetuneClassifier or ScratchClassifier as model.class_path"
+            )
+        if optimizer not in ("sgd", "adamw", "adam"):
+            raise ConfigError(f"optimizer={optimizer!r} must be 'sgd', 'adamw' or 'adam'")
+        if scheduler not in ("none", "cosine"):
+            raise ConfigError(f"scheduler={scheduler!r} must be 'none' or 'cosine'")
+        if not lr > 0:
+            raise ConfigError(f"lr={lr!r} must be positive")
+        if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 2:
+            raise ConfigError(f"num_classes={num_classes!r} must be an integer >= 2")
+        self.save_hyperparameters()
+        self.backbone = backbone
+        self.num_classes = num_classes
+        self.kind = resolve_backbone(backbone).kind  # "text" | "image"
+        self.net = self.build_net()
+        # Hugging Face from_pretrained returns eval-mode models and Lightning keeps each submodule's mode:
+        # start in train mode (a probe's FrozenModule stays in eval mode whatever train() says).
+        self.net.train()
+        self.criterion = nn.CrossEntropyLoss()
+        self.train_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.val_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.test_acc = MulticlassAccuracy(num_classes, average="micro")
+        self._labels_checked = False
+
+    # -- the network -------------------------------------------------------
+
+    def build_net(self) -> nn.Module:  # pragma: no cover - overridden by each regime
+        raise NotImplementedError
+
+    def forward(self, inputs: Any) -> Tensor:
+        """``logits[batch, class]`` for an image batch or a dict of Hugging Face tensors."""
+        return self.net(inputs)
+
+    # -- checks --------------------------------------------------------------
+
+    def setup(self, stage: str) -> None:
+        dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        data_classes = getattr(dm, "num_classes", None)
+        if data_classes is not None and int(data_classes) != self.num_classes:
+            raise ConfigError(
+                f"model num_classes={self.num_classes} but the data module {type(dm).__name__} has "
+                f"{data_classes} classes; set model num_classes={data_classes} (the CLI links it from the data)"
+            )
+
+    def _check_labels(self, labels: Tensor) -> None:
+        if self._labels_checked:
+            return
+        lo, hi = int(labels.min()), int(labels.max())
+        if lo < 0 or hi >= self.num_classes:
+            raise ConfigError(
+                f"a batch has labels in [{lo}, {hi}] but the model has num_classes={self.num_classes}; "
+                "num_classes must match the data"
+            )
+        self._labels_checked = True
+
+    # -- steps ---------------------------------------------------------------
+
+    def _step(self, batch: Any, stage: str, metric: MulticlassAccuracy) -> Tensor:
+        inputs, labels = batch
+        self._check_labels(labels)
+        logits = self(inputs)
+        loss = self.criterion(logits, labels)
+        metric(logits.detach(), labels)
+        size = int(labels.shape[0])
+        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=stage != "test", batch_size=size)
+        self.log(f"{stage}/acc", metric, on_step=False, on_epoch=True, prog_bar=stage != "test", batch_size=size)
+        return loss
+
+    def training_step(self, batch: Any, batch_idx: int) -> Tensor:
+        return self._step(batch, "train", self.train_acc)
+
+    def validation_step(self, batch: Any, batch_idx: int) -> Tensor:
+        return self._step(batch, "val", self.val_acc)
+
+    def test_step(self, batch: Any, batch_idx: int) -> Tensor:
+        return self._step(batch, "test", self.test_acc)
+
+    def predict_step(self, batch: Any, batch_idx: int) -> Tensor:
+        inputs = batch[0] if isinstance(batch, (tuple, list)) else batch
+        return self(inputs)
+
+    # -- optimiser -------------------------------------------------------------
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def configure_optimizers(self) -> Any:
+        hp = self.hparams
+        params = self.trainable_parameters()
+        if hp.optimizer == "sgd":
+            opt = torch.optim.SGD(params, lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
+        elif hp.optimizer == "adamw":
+            opt = torch.optim.AdamW(params, lr=hp.lr, weight_decay=hp.weight_decay)
+        else:
+            opt = torch.optim.Adam(params, lr=hp.lr, weight_decay=hp.weight_decay)
+        if hp.scheduler == "cosine":
+            epochs = max(1, int(self.trainer.max_epochs or 1))
+            return {"optimizer": opt, "lr_scheduler": torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)}
+        return opt
+
+
+class FinetuneClassifier(HarsanyiClassifier):
+    """``v_finetune``: the pre-trained backbone with a new head; every weight is trained."""
+
+    regime = "finetune"
+
+    def build_net(self) -> nn.Module:
+        return build_classifier(self.backbone, self.num_classes, pretrained=True, weights=self.hparams.weights)
+
+
+class ScratchClassifier(HarsanyiClassifier):
+    """``v_random``: the same architecture built from its config with random weights; nothing is loaded."""
+
+    regime = "scratch"
+
+    def build_net(self) -> nn.Module:
+        return build_classifier(self.backbone, self.num_classes, pretrained=False)
+
+
+class FrozenModule(nn.Module):
+    """Wraps a module with ``requires_grad=False`` that stays in eval mode whatever ``train()`` is
+    called with, so BatchNorm statistics and dropout never change (paper D.2)."""
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.module = module
+        self.module.requires_grad_(False)
+        super().train(False)
+
+    def train(self, mode: bool = True) -> "FrozenModule":
+        return super().train(False)
+
+    def forward(self, inputs: Any) -> Tensor:
+        return self.module(inputs)
+
+
+class ProbeNet(nn.Module):
+    """``logits = head(features(inputs))``: frozen ``features[batch, dim]``, a linear ``head``."""
+
+    def __init__(self, features: nn.Module, dim: int, num_classes: int):
+        super().__init__()
+        self.features = FrozenModule(features)
+        self.head = nn.Linear(dim, num_classes)
+
+    def forward(self, inputs: Any) -> Tensor:
+        return self.head(self.features(inputs))
+
+
+class ProbeClassifier(HarsanyiClassifier):
+    """``v_pretrain`` (eq. 5): a new linear classifier on the frozen pre-trained penultimate feature."""
+
+    regime = "probe"
+
+    def build_net(self) -> nn.Module:
+        features, dim = build_feature_extractor(self.backbone, weights=self.hparams.weights)
+        return ProbeNet(features, dim, self.num_classes)

@@ -1,0 +1,106 @@
+"""cli.py: every config parses offline, the links hold, TensorBoard gets the epoch curves, and the
+embedded default trains end to end."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cli import main
+from conftest import ROOT, require_shared_sst2
+
+CONFIGS = sorted(p for p in (ROOT / "configs").glob("*/*.yaml") if not p.parent.name.startswith("_")
+                 and p.stem in ("probe", "finetune", "scratch"))
+REGIME_CLASS = {"probe": "ProbeClassifier", "finetune": "FinetuneClassifier", "scratch": "ScratchClassifier"}
+DATA_CLASS = {"sst2": "SST2DataModule", "cifar10": "CIFAR10DataModule", "cub200": "CUB200DataModule",
+              "cars": "StanfordCarsDataModule"}
+BACKBONE = {"vgg16": "vgg16", "resnet50": "resnet50", "vit_small": "vit_small_patch16_224",
+            "vit_base": "vit_base_patch16_224", "minilm": "minilm-l6", "bert_base": "bert-base",
+            "distilbert": "distilbert"}
+
+
+def test_the_config_grid_is_complete():
+    experiments = {p.parent.name for p in CONFIGS}
+    expected = {f"{d}_{b}" for d in ("cifar10", "cub200", "cars") for b in ("vgg16", "resnet50", "vit_small", "vit_base")}
+    expected |= {"sst2_minilm", "sst2_bert_base", "sst2_distilbert"}
+    assert expected <= experiments
+    assert all((ROOT / "configs" / e / f"{r}.yaml").is_file() for e in expected for r in REGIME_CLASS)
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_every_config_parses_offline(path, capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # relative includes resolve against the config file, not the cwd
+    with pytest.raises(SystemExit) as info:
+        main(["fit", "--config", str(path), "--print_config"])
+    assert info.value.code in (0, None)
+    cfg = yaml.safe_load(capsys.readouterr().out)
+    dataset, _, model_key = path.parent.name.partition("_")
+    assert cfg["model"]["class_path"] == f"lightning_modules.{REGIME_CLASS[path.stem]}"
+    assert cfg["model"]["init_args"]["backbone"] == BACKBONE[model_key]
+    assert cfg["data"]["class_path"] == f"datamodules.{DATA_CLASS[dataset]}"
+    assert cfg["trainer"]["logger"]["class_path"].endswith("TensorBoardLogger")
+    args = cfg["model"]["init_args"]
+    if dataset == "sst2" and model_key != "minilm":  # paper D.2 / D.3, text
+        assert cfg["trainer"]["max_epochs"] == 300
+        assert args["lr"] == pytest.approx(2e-4 if path.stem == "scratch" else 2e-5)
+    elif dataset != "sst2":  # paper D.2 / D.3, vision
+        assert cfg["trainer"]["max_epochs"] == 90
+        assert (args["optimizer"], args["momentum"], args["weight_decay"]) == ("sgd", 0.9, 5e-4)
+        assert args["lr"] == pytest.approx(0.1 if path.stem == "scratch" else 0.01)
+    else:
+        assert cfg["data"]["init_args"]["train_subset"] == 2000 and cfg["trainer"]["max_epochs"] == 3
+
+
+def tensorboard_scalars(log_dir: Path) -> dict[str, list[float]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(log_dir))
+    acc.Reload()
+    return {tag: [e.value for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+
+
+def test_cli_links_backbone_and_num_classes_and_logs_epoch_curves(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cli = main([
+        "fit", "--model", "lightning_modules.ProbeClassifier", "--model.backbone", "tiny-cnn",
+        "--model.optimizer", "sgd", "--model.lr", "0.05",
+        "--data", "datamodules.TinyImageDataModule", "--data.num_classes", "4",
+        "--trainer.max_epochs", "2", "--trainer.accelerator", "cpu", "--trainer.enable_progress_bar", "false",
+        "--trainer.enable_checkpointing", "false", "--trainer.enable_model_summary", "false",
+        "--trainer.logger", "pytorch_lightning.loggers.TensorBoardLogger",
+        "--trainer.logger.save_dir", str(tmp_path / "runs"), "--trainer.logger.name", "tiny",
+    ])
+    assert cli.model.num_classes == 4 and cli.model.net.head.out_features == 4  # linked from the data
+    assert cli.datamodule.backbone == "tiny-cnn"  # linked from the model
+    logs = list((tmp_path / "runs" / "tiny").glob("version_*"))
+    assert len(logs) == 1 and (logs[0] / "config.yaml").is_file()
+    scalars = tensorboard_scalars(logs[0])
+    for tag in ("train/loss", "train/acc", "val/loss", "val/acc"):
+        assert len(scalars[tag]) == 2, tag  # one point per epoch
+
+
+def test_cli_unknown_backbone_fails_before_training(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    # jsonargparse re-raises the ConfigError inside a ValueError that keeps its message
+    with pytest.raises(ValueError, match="unknown backbone 'nosuch'.*minilm-l6"):
+        main(["fit", "--config", str(ROOT / "configs/sst2_minilm/probe.yaml"), "--model.init_args.backbone", "nosuch",
+              "--trainer.fast_dev_run=true"])
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow
+def test_embedded_default_finetune_runs_end_to_end(tmp_path):
+    require_shared_sst2()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), "fit", "--config", str(ROOT / "configs/sst2_minilm/finetune.yaml"),
+         "--trainer.fast_dev_run=true"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "`Trainer.fit` stopped" in out and "val/acc" in out
