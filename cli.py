@@ -20,6 +20,8 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
 from datamodules import HarsanyiDataModule
 from lightning_modules import HarsanyiClassifier
+from study.cli import StudyCommandsMixin
+from study.runner import StudyTrainer
 
 
 class HarsanyiCLI(LightningCLI):
@@ -36,11 +38,16 @@ class HarsanyiCLI(LightningCLI):
         return dict(LightningCLI.subcommands())
 
 
+class HarsanyiStudyCLI(StudyCommandsMixin, HarsanyiCLI):
+    """:class:`HarsanyiCLI` plus the ``study`` and ``report`` subcommands (``study/cli.py``)."""
+
+
 def cli_kwargs() -> dict[str, Any]:
     """Constructor arguments of :class:`HarsanyiCLI` shared by :func:`main` and anything that
     builds a CLI in-process."""
     return dict(
         model_class=HarsanyiClassifier,
+        trainer_class=StudyTrainer,  # a Trainer with the study/report subcommands' signatures
         datamodule_class=HarsanyiDataModule,
         subclass_mode_model=True,
         subclass_mode_data=True,
@@ -49,7 +56,7 @@ def cli_kwargs() -> dict[str, Any]:
     )
 
 
-def main(args: list[str] | None = None, run: bool = True, cli_class: type[LightningCLI] = HarsanyiCLI,
+def main(args: list[str] | None = None, run: bool = True, cli_class: type[LightningCLI] = HarsanyiStudyCLI,
          **kwargs: Any) -> LightningCLI:
     """Run the CLI on ``args`` (default ``sys.argv``); return it (``run=False``: parsed and instantiated only)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
