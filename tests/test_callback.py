@@ -29,6 +29,7 @@ from interactions import (
     strength_by_order,
     tf32_settings,
 )
+from interactions.values import default_forward
 
 N = 4
 
@@ -287,11 +288,14 @@ def test_callback_is_configurable_from_yaml_like_config():
     parser = ArgumentParser()
     parser.add_argument("--callbacks", type=list[Callback])
     cfg = parser.parse_object({"callbacks": [{"class_path": "callbacks.InteractionCallback", "init_args": {
-        "every_n_epochs": 3, "n": 8, "precision": "tf32", "references": {"pretrain": "runs/probe/interactions"}}}]})
-    (cb,) = parser.instantiate_classes(cfg).callbacks
+        "every_n_epochs": 3, "n": 8, "precision": "tf32", "references": {"pretrain": "runs/probe/interactions"},
+        "forward": "interactions.values.default_forward"}}]})
+    instantiate = getattr(parser, "instantiate", None) or parser.instantiate_classes
+    (cb,) = instantiate(cfg).callbacks
     assert isinstance(cb, InteractionCallback)
     assert (cb.every_n_epochs, cb.n, cb.precision) == (3, 8, "tf32")
     assert cb.references == {"pretrain": "runs/probe/interactions"}
+    assert cb.forward is default_forward
 
 
 # ---------------------------------------------------------------- use in another project (README example)
