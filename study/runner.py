@@ -28,7 +28,7 @@ import hashlib
 import json
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -64,10 +64,13 @@ REFERENCE_STAGE = {"pretrain": "probe", "finetune": "finetune"}
 class StageSpec:
     """One stage: its LightningCLI config files (applied first, e.g. ``configs/sst2_minilm/probe.yaml``;
     relative paths are taken from the working directory, else from the repository root) and the
-    per-stage settings applied after the study's ``shared`` ones (``model``/``trainer``/``optimizer`` ...)."""
+    per-stage settings applied after the study's ``shared`` ones (``model``/``trainer``/``optimizer`` ...);
+    ``interactions`` overrides fields of the study's :class:`InteractionSpec` for this stage only
+    (e.g. ``{every_n_epochs: 3}`` for a probe, whose intermediate epochs no figure uses)."""
 
     configs: list[str] = field(default_factory=list)
     overrides: dict = field(default_factory=dict)
+    interactions: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -160,7 +163,7 @@ class StudyPlan:
         from callbacks import InteractionCallback
 
         refs = {role: str(self.final_artifact(REFERENCE_STAGE[role])) for role in REFERENCES[stage]}
-        s, i = self.sample_set, self.interactions
+        s, i = self.sample_set, self.stage_interactions(stage)
         return [
             InteractionCallback(
                 sample_set=str(self.study_dir / ANNOTATION), n=s.n, num_samples=s.num_samples, per_class=s.per_class,
@@ -173,6 +176,15 @@ class StudyPlan:
                             auto_insert_metric_name=False, save_last=True, save_top_k=0),
         ]
 
+    def stage_interactions(self, stage: str) -> InteractionSpec:
+        """The study's interaction settings with the stage's own ``interactions`` fields applied."""
+        extra = dict(self.stages[stage].interactions or {})
+        known = set(InteractionSpec.__dataclass_fields__)
+        unknown = sorted(set(extra) - known)
+        if unknown:
+            raise ConfigError(f"{stage}.interactions has unknown key(s) {unknown}; known: {sorted(known)}")
+        return replace(self.interactions, **extra)
+
     def final_artifact(self, stage: str) -> Path:
         return stage_dir(self.study_dir, stage) / read_json(summary_path(self.study_dir, stage))["final_artifact"]
 
@@ -183,7 +195,8 @@ class StudyPlan:
         for a in self.stage_args(stage):
             p = Path(a)
             h.update(p.read_bytes() if a != "--config" and len(a) < 4096 and p.is_file() else a.encode())
-        h.update(json.dumps([asdict(self.sample_set), asdict(self.interactions), self.test], sort_keys=True).encode())
+        h.update(json.dumps([asdict(self.sample_set), asdict(self.stage_interactions(stage)), self.test],
+                            sort_keys=True).encode())
         return h.hexdigest()
 
 
@@ -319,15 +332,16 @@ def run_study(plan: StudyPlan, make_cli: Callable[..., Any], *, report: bool = T
     missing = [s for s in STAGES if s not in plan.stages]
     if missing:
         raise ConfigError(f"the study config has no settings for stage(s) {missing}; give probe, finetune and scratch")
-    for s in STAGES:
+    for s in STAGES:  # fail before any training
         for path in plan.stages[s].configs:
-            resolve_config_path(path)  # fail before any training
+            resolve_config_path(path)
+        plan.stage_interactions(s)
     write_json(plan.study_dir / MANIFEST, {
         "stages": list(STAGES),
         "study_dir": str(plan.study_dir),
         "args": {s: plan.stage_args(s) for s in STAGES},
         "sample_set": asdict(plan.sample_set),
-        "interactions": asdict(plan.interactions),
+        "interactions": {s: asdict(plan.stage_interactions(s)) for s in STAGES},
     })
     t0 = time.perf_counter()
     for i, stage in enumerate(STAGES, 1):
