@@ -221,19 +221,23 @@ def tiny_sentences(count: int, seed: int, words: int = 10) -> tuple[list[str], l
 
 
 class TinyTextDataModule(TextDataModule):
-    """Tests only: a few dozen generated 10-word sentences, 2 classes (sentiment words + fillers)."""
+    """Tests only: a few dozen generated sentences of ``words`` words (default 10), 2 classes
+    (sentiment words + fillers). Fewer words make a cheaper sample set (``n = words``: ``2**n`` masks)."""
 
     name = "tiny-text"
 
     def __init__(self, backbone: str | None = None, num_train: int = 48, num_val: int = 24, num_test: int = 24,
                  seed: int = 0, batch_size: int = 16, eval_batch_size: int | None = None, num_workers: int = 0,
-                 max_length: int = 32):
+                 max_length: int = 32, words: int = 10):
         super().__init__(backbone, batch_size, eval_batch_size, num_workers, max_length)
+        if not 4 <= words <= 64:
+            raise ConfigError(f"words={words} must be between 4 and 64 (3 sentiment words + at least one other)")
         self.sizes = {"train": num_train, "val": num_val, "test": num_test}
         self.seed = seed
+        self.words = words
 
     def splits(self, stage: str | None) -> dict[str, SentenceDataset]:
         return {
-            split: SentenceDataset(*tiny_sentences(n, self.seed * 1000 + i))
+            split: SentenceDataset(*tiny_sentences(n, self.seed * 1000 + i, self.words))
             for i, (split, n) in enumerate(self.sizes.items())
         }
