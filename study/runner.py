@@ -207,9 +207,12 @@ def annotation_hash(study_dir: Path) -> str | None:
     try:
         return load_artifact(path, "annotation")[1]
     except AnnotationError as err:
-        _say(f"{path} is damaged ({err}); it will be rebuilt and every stage redone")
-        path.unlink()
-        return None
+        # never rebuilt silently: the finished stages were measured on it, and a new sample set would
+        # make their interactions incomparable with the ones still to come
+        raise AnnotationError(
+            f"{err}. The study's stages are measured on this sample set, so it is not rebuilt silently: "
+            "restore the file from a backup, or rerun with --force to rebuild it and redo every stage"
+        ) from None
 
 
 def stage_status(plan: StudyPlan, stage: str) -> tuple[str, list[str]]:
@@ -343,6 +346,7 @@ def run_study(plan: StudyPlan, make_cli: Callable[..., Any], *, report: bool = T
         "sample_set": asdict(plan.sample_set),
         "interactions": {s: asdict(plan.stage_interactions(s)) for s in STAGES},
     })
+    remove_stale_temp_files(plan.study_dir)
     t0 = time.perf_counter()
     for i, stage in enumerate(STAGES, 1):
         run_stage(plan, i, stage, make_cli)
@@ -353,6 +357,16 @@ def run_study(plan: StudyPlan, make_cli: Callable[..., Any], *, report: bool = T
         out = write_report(plan.study_dir)
         _say(f"study finished in {time.perf_counter() - t0:.0f} s; open {out / 'report.md'}")
     return plan.study_dir
+
+
+def remove_stale_temp_files(study_dir: Path) -> list[Path]:
+    """Delete the temporary files (``.<name>.<random>.tmp``) that an atomic write killed before its rename
+    left behind in ``study_dir``; they are never artifacts (only a renamed file is). Return them."""
+    stale = [p for p in study_dir.rglob(".*.tmp") if p.is_file()]
+    for p in stale:
+        _say(f"removing {p}, left half-written by an interrupted run")
+        p.unlink()
+    return stale
 
 
 class StudyTrainer(pl.Trainer):
