@@ -1,0 +1,115 @@
+"""Killed runs: a study SIGKILLed (a) in training, (b) in an interaction evaluation, (c) while an
+artifact is written, then started again with the same command, ends with the same artifacts and
+report as a run that was never interrupted.
+
+The kill is injected without touching the code under test: (a) and (b) by a test-only Lightning
+callback added through the study config (``inject/kill_callback.py``), (c) by a ``sitecustomize``
+on the subprocess's PYTHONPATH that stops ``atomic_write_bytes`` between the temporary file and
+the rename (``inject/sitecustomize.py``). Each kills only once (marker file), so the second run of
+the same command goes through.
+"""
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import STAGES, cli_env, run_cli, write_tiny_study
+from interactions.artifacts import load_artifact
+from study.layout import epoch_files
+
+pytestmark = pytest.mark.slow
+
+
+def snapshot(study: Path) -> dict:
+    """Everything a study's result consists of: every epoch's artifact, each stage's jaccard.json and
+    the report (paths made relative to the study folder)."""
+    snap: dict = {}
+    for stage in STAGES:
+        for epoch, path in epoch_files(study, stage).items():
+            content, _ = load_artifact(path, "interactions")
+            snap[f"{stage}/epoch_{epoch:03d}"] = {
+                "values": content["values"], "dividends": content["dividends"], "epoch": content["epoch"],
+                "global_step": content["global_step"], "annotation_hash": content["annotation_hash"],
+                "skipped": content["skipped"],
+            }
+        snap[f"{stage}/jaccard.json"] = json.loads((study / stage / "interactions" / "jaccard.json").read_text())
+    snap["report.md"] = (study / "report" / "report.md").read_text().replace(str(study), "<study>")
+    report = json.loads((study / "report" / "report.json").read_text())
+    snap["report.json"] = json.loads(json.dumps(report).replace(str(study), "<study>"))
+    return snap
+
+
+def assert_same(got: dict, want: dict) -> None:
+    assert sorted(got) == sorted(want)
+    for key, w in want.items():
+        g = got[key]
+        if isinstance(w, dict) and "values" in w:
+            for k in w:
+                if isinstance(w[k], torch.Tensor):
+                    assert torch.equal(g[k].nan_to_num(7.0), w[k].nan_to_num(7.0)), f"{key}: {k} differs"
+                else:
+                    assert g[k] == w[k], f"{key}: {k} differs"
+        else:
+            assert g == w, f"{key} differs"
+
+
+def no_temp_files(study: Path) -> list[Path]:
+    return [p for p in study.rglob(".*.tmp")]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> dict:
+    """The reference: the same tiny study (kill callback present but disarmed), never interrupted."""
+    root = tmp_path_factory.mktemp("uninterrupted")
+    marker = root / "marker"
+    marker.write_text("disarmed")
+    cfg = write_tiny_study(root / "configs", root / "study", dict(marker=str(marker)))
+    run_cli("study", "--config", str(cfg), check=True)
+    return snapshot(root / "study")
+
+
+def kill_then_rerun(cfg: Path, study: Path, marker: Path, env: dict | None = None) -> None:
+    first = run_cli("study", "--config", str(cfg), env=env)
+    assert first.returncode == -signal.SIGKILL, (first.returncode, first.stdout[-2000:], first.stderr[-2000:])
+    assert marker.is_file()
+    assert not (study / "report" / "report.md").exists()
+    second = run_cli("study", "--config", str(cfg), env=env, check=True)
+    assert "[study] study finished" in second.stdout
+
+
+def test_killed_during_training_resumes_to_the_same_result(tiny_study_config, tmp_path, uninterrupted):
+    marker = tmp_path / "marker"
+    cfg, study = tiny_study_config(dict(marker=str(marker), stage="finetune", at="train", epoch=1, batch=0))
+    kill_then_rerun(cfg, study, marker)
+    assert "training epoch 1" in marker.read_text()
+    assert_same(snapshot(study), uninterrupted)
+
+
+def test_killed_during_an_interaction_evaluation_resumes_to_the_same_result(tiny_study_config, tmp_path,
+                                                                            uninterrupted):
+    # after the last epoch of finetune: last.ckpt of that epoch is written, its evaluation is not
+    marker = tmp_path / "marker"
+    cfg, study = tiny_study_config(dict(marker=str(marker), stage="finetune", at="evaluation", epoch=1, call=2))
+    kill_then_rerun(cfg, study, marker)
+    assert "interaction evaluation after epoch 1" in marker.read_text()
+    assert_same(snapshot(study), uninterrupted)
+
+
+def test_killed_while_an_artifact_is_written_resumes_to_the_same_result(tiny_study_config, tmp_path,
+                                                                        uninterrupted):
+    marker = tmp_path / "marker"
+    cfg, study = tiny_study_config(dict(marker=str(marker), at="never"))
+    env = cli_env(HARSANYI_KILL_WRITE="finetune/interactions/epoch_001.pt", HARSANYI_KILL_MARKER=str(marker))
+    first = run_cli("study", "--config", str(cfg), env=env)
+    assert first.returncode == -signal.SIGKILL, (first.returncode, first.stderr[-2000:])
+    half = no_temp_files(study)
+    assert [p.name.startswith(".epoch_001.pt.") for p in half] == [True]  # the half-written temp file
+    assert not (study / "finetune" / "interactions" / "epoch_001.pt").exists()
+    second = run_cli("study", "--config", str(cfg), env=env, check=True)
+    assert "[study] study finished" in second.stdout
+    assert no_temp_files(study) == []
+    assert_same(snapshot(study), uninterrupted)
