@@ -14,11 +14,13 @@ any :class:`datamodules.HarsanyiDataModule` subclass, chosen by ``class_path``
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
 from datamodules import HarsanyiDataModule
+from interactions.errors import HarsanyiError
 from lightning_modules import HarsanyiClassifier
 from study.cli import StudyCommandsMixin
 from study.runner import StudyTrainer
@@ -63,5 +65,32 @@ def main(args: list[str] | None = None, run: bool = True, cli_class: type[Lightn
     return cli_class(args=args, run=run, **{**cli_kwargs(), **kwargs})
 
 
+def user_error(err: BaseException) -> HarsanyiError | None:
+    """The project's own error behind ``err``, if any: ``err`` itself or an exception it was raised
+    from (jsonargparse wraps errors raised while it instantiates the model or data classes)."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, HarsanyiError):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def run_from_command_line(args: list[str] | None = None) -> int:
+    """:func:`main` for the shell: an error caused by the user's input (one of the documented types of
+    :mod:`interactions.errors`) is printed as one short message naming the input and the fix, and the
+    exit status is 2 (as for a command-line usage error); anything else keeps its full traceback."""
+    try:
+        main(args)
+    except Exception as err:  # noqa: BLE001 - re-raised unless it is the user's input error
+        found = user_error(err)
+        if found is None:
+            raise
+        print(f"error ({type(found).__name__}): {found}", file=sys.stderr, flush=True)
+        return 2
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(run_from_command_line())
