@@ -42,7 +42,11 @@ def read_glue_tsv(path: str | Path, num_classes: int = 2) -> tuple[list[str], li
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path} does not exist")
-    lines = path.read_text(encoding="utf-8").splitlines()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as err:
+        line = path.read_bytes()[: err.start].count(b"\n") + 1
+        raise DataError(f"{path}:{line}: not UTF-8 text (byte {err.start}: {err.reason}); save the file as UTF-8") from None
     if not lines:
         raise DataError(f"{path} is empty; expected a header line 'sentence<TAB>label' and one sample per line")
     header = lines[0].split("\t")

@@ -287,7 +287,12 @@ class CIFAR10DataModule(ImageDataModule):
 def _read_pairs(path: Path, what: str) -> dict[int, str]:
     """``id -> value`` from a CUB index file of ``<id> <value>`` lines; errors name file and line."""
     out: dict[int, str] = {}
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        line = path.read_bytes()[: err.start].count(b"\n") + 1
+        raise DataError(f"{path}:{line}: not UTF-8 text (byte {err.start}: {err.reason}); save the file as UTF-8") from None
+    for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         parts = line.split(maxsplit=1)
