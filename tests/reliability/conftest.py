@@ -84,3 +84,15 @@ def tiny_study_config(tmp_path):
         return write_tiny_study(tmp_path / f"{name}_configs", study, kill, n), study
 
     return make
+
+
+@pytest.fixture(scope="session")
+def finished_study(tmp_path_factory) -> tuple[Path, Path]:
+    """``(config, study dir)`` of the tiny study run once to the end by ``python cli.py study`` (its
+    kill callback present but disarmed). Tests that change it must restore it, or work on a copy."""
+    root = tmp_path_factory.mktemp("finished")
+    marker = root / "marker"
+    marker.write_text("disarmed")
+    cfg = write_tiny_study(root / "configs", root / "study", dict(marker=str(marker)))
+    run_cli("study", "--config", str(cfg), check=True)
+    return cfg, root / "study"

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import STAGES, cli_env, run_cli, write_tiny_study
+from conftest import STAGES, cli_env, run_cli
 from interactions.artifacts import load_artifact
 from study.layout import epoch_files
 
@@ -62,14 +62,9 @@ def no_temp_files(study: Path) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory) -> dict:
+def uninterrupted(finished_study) -> dict:
     """The reference: the same tiny study (kill callback present but disarmed), never interrupted."""
-    root = tmp_path_factory.mktemp("uninterrupted")
-    marker = root / "marker"
-    marker.write_text("disarmed")
-    cfg = write_tiny_study(root / "configs", root / "study", dict(marker=str(marker)))
-    run_cli("study", "--config", str(cfg), check=True)
-    return snapshot(root / "study")
+    return snapshot(finished_study[1])
 
 
 def kill_then_rerun(cfg: Path, study: Path, marker: Path, env: dict | None = None) -> None:

@@ -1,0 +1,46 @@
+"""A finished study whose shared annotation.pt was damaged: a rerun of the same command fails with a
+clear error naming the file and does not rebuild it (nor redo any stage on a new sample set); a
+damaged epoch file of a stage is named by `report`."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from conftest import STAGES, run_cli
+
+pytestmark = pytest.mark.slow
+
+
+def stage_files(study):
+    return {str(p): p.stat().st_mtime_ns for s in STAGES for p in (study / s).rglob("*") if p.is_file()}
+
+
+def test_rerun_with_corrupt_shared_annotation_fails_clearly_and_rebuilds_nothing(finished_study, tmp_path):
+    cfg, study = finished_study
+    anno = study / "annotation.pt"
+    saved = anno.read_bytes()
+    try:
+        anno.write_bytes(saved[: len(saved) // 3])
+        before = stage_files(study)
+        proc = run_cli("study", "--config", str(cfg))
+        assert proc.returncode == 2, proc.stderr[-3000:]
+        assert "Traceback" not in proc.stderr
+        err = proc.stderr.strip().splitlines()[-1]
+        assert err.startswith("error (AnnotationError):") and str(anno) in err and "corrupt" in err
+        assert "--force" in err
+        assert anno.read_bytes() == saved[: len(saved) // 3]  # not rebuilt
+        assert stage_files(study) == before  # no stage touched
+    finally:
+        anno.write_bytes(saved)
+
+
+def test_report_names_a_corrupt_epoch_file(finished_study, tmp_path):
+    _, study = finished_study
+    copy = tmp_path / "copy"
+    shutil.copytree(study, copy)
+    final = copy / "scratch" / "interactions" / "epoch_002.pt"
+    final.write_bytes(final.read_bytes()[:100])
+    proc = run_cli("report", str(copy))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert str(final) in proc.stderr and "corrupt" in proc.stderr
