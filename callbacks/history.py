@@ -64,6 +64,20 @@ def resolve_interactions_file(path: str | os.PathLike) -> Path:
     return path
 
 
+def reference_exists(path: str | os.PathLike) -> bool:
+    """Whether a reference path names something to load: a file, or a folder with ``final.json``
+    or at least one ``epoch_XXX.pt``."""
+    path = Path(path)
+    if path.is_dir():
+        return (path / FINAL_POINTER).is_file() or any(EPOCH_FILE.match(p.name) for p in path.iterdir())
+    return path.exists()
+
+
+def role_regime(role: str) -> str:
+    """The regime whose run produces a reference role (pretrain -> probe, finetune -> finetune)."""
+    return {"pretrain": "probe"}.get(role, role)
+
+
 def load_interactions(path: str | os.PathLike) -> tuple[dict[str, Any], str]:
     """Load and hash-check one epoch artifact; ``(content, sha256)``."""
     return load_artifact(path, KIND)

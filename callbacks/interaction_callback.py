@@ -45,6 +45,8 @@ from .history import (
     epoch_path,
     load_interactions,
     load_reference,
+    reference_exists,
+    role_regime,
     verify_history_entry,
     write_json,
 )
@@ -98,6 +100,10 @@ class InteractionCallback(Callback):
         progress: show a progress bar on rank zero.
         on_nonfinite: ``"raise"`` on a NaN/inf model output, or ``"skip"`` the sample (recorded).
         max_variables: the cap on ``n`` (cost ``2**n`` forward passes per sample).
+        missing_references: ``"error"`` (default): a reference path that does not exist fails at
+            ``setup``; ``"warn"``: it is skipped with a warning (the plain ``cli.py fit`` configs use
+            this, so finetune runs before its probe exists, just without the ``knowledge/*`` curves).
+            A reference that exists but is corrupt or from another annotation always fails.
     """
 
     def __init__(
@@ -121,6 +127,7 @@ class InteractionCallback(Callback):
         progress: bool = True,
         on_nonfinite: str = "raise",
         max_variables: int = DEFAULT_MAX_VARIABLES,
+        missing_references: str = "error",
     ) -> None:
         super().__init__()
         _positive_int("every_n_epochs", every_n_epochs, "e.g. every_n_epochs=1 evaluates after every epoch")
@@ -142,6 +149,8 @@ class InteractionCallback(Callback):
             raise ConfigError(f"background={background!r} must be 'keep' (default) or 'baseline'")
         if on_nonfinite not in ("raise", "skip"):
             raise ConfigError(f"on_nonfinite={on_nonfinite!r} must be 'raise' or 'skip'")
+        if missing_references not in ("error", "warn"):
+            raise ConfigError(f"missing_references={missing_references!r} must be 'error' (default) or 'warn'")
         if forward is not None and not callable(forward):
             raise ConfigError(f"forward={forward!r} must be a function forward(model, inputs) -> logits")
         references = dict(references or {})
@@ -158,6 +167,7 @@ class InteractionCallback(Callback):
         self.output_dir = None if output_dir is None else str(output_dir)
         self.regime, self.forward, self.figures, self.progress = regime, forward, figures, progress
         self.on_nonfinite, self.max_variables = on_nonfinite, max_variables
+        self.missing_references = missing_references
         # run state (set in setup)
         self._active = False
         self._samples: AnnotatedSampleSet | None = None
@@ -308,9 +318,19 @@ class InteractionCallback(Callback):
         )
 
     def _load_references(self) -> dict[str, torch.Tensor]:
+        """Load and check the references; with ``missing_references="warn"`` an absent one is skipped with a warning."""
         refs = {}
         for role in REFERENCE_ROLES:
             if role in self.references:
+                if self.missing_references == "warn" and not reference_exists(self.references[role]):
+                    rank_zero_warn(
+                        f"InteractionCallback: the {role} reference {self.references[role]} does not exist yet, so this "
+                        f"run logs no knowledge/* curves that need it; produce it first (e.g. fit the {role_regime(role)} "
+                        "config) and fit again"
+                    )
+                    if role == "pretrain":
+                        break  # a finetune reference alone is useless
+                    continue
                 content, _ = load_reference(
                     role, self.references[role], annotation_hash=self._annotation_hash, model=self._model,
                     dataset=self._dataset,

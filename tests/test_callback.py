@@ -146,6 +146,21 @@ def test_reference_on_another_annotation_fails_at_setup(tmp_path, probe_run):
     assert module.train_steps == 0
 
 
+def test_missing_reference_can_be_a_warning_but_a_bad_one_never_is(tmp_path, probe_run):
+    """``missing_references="warn"`` (the plain fit configs): an absent reference only turns the
+    knowledge curves off; a present reference from another annotation still fails at setup."""
+    probe_dir, _ = probe_run
+    with pytest.warns(UserWarning, match="does not exist yet"):
+        trainer, module, _ = fit(tmp_path / "a", epochs=1, missing_references="warn",
+                                 references={"pretrain": str(tmp_path / "missing")})
+    assert module.train_steps > 0
+    tags = scalars(trainer.log_dir)
+    assert "interactions/salient_count" in tags
+    assert not [t for t in tags if t.startswith("knowledge/") and t != "knowledge/jaccard_to_final"]
+    with pytest.raises(AnnotationError, match="another annotation"):
+        fit(tmp_path / "b", seed=1, missing_references="warn", references={"pretrain": str(probe_dir)})
+
+
 def test_resume_continues_the_same_history(tmp_path):
     ckpt = ModelCheckpoint(dirpath=str(tmp_path / "ckpt"), save_last=True)
     opts = dict(enable_checkpointing=True, extra_callbacks=[ckpt])
