@@ -201,6 +201,8 @@ def compute_study(study_dir: str | os.PathLike) -> dict[str, Any]:
         "ratio": ratio,
         "ratio_by_order": ratio_order,
         "scratch_vs_pretrain": {k: sum(v) for k, v in scratch_split.items()},
+        "strength_total": {"probe": totals["pretrain"], "finetune": totals["finetune"],
+                           "scratch": sum(scratch_split["finetune"])},
         "jaccard": {s: {str(e): j for e, j in curve.items()} for s, curve in jaccard.items()},
         "jaccard_first_at_level": {s: _first_at_least(jaccard[s], JACCARD_LEVEL) for s in ("finetune", "scratch")},
         "jaccard_drops": {s: sum(1 for x, y in zip(list(c.values()), list(c.values())[1:]) if y < x)
@@ -248,6 +250,21 @@ def figure_knowledge_by_order(num: dict[str, Any]):
     return fig
 
 
+def weak_models(num: dict[str, Any]) -> list[str]:
+    """Stages whose interactions are under 1% of the strongest model's (near-constant output)."""
+    st = num["strength_total"]
+    top = max(st.values())
+    return [s for s in STAGES if top > 0 and st[s] < 0.01 * top]
+
+
+def _weak_note(ax, num: dict[str, Any]) -> None:
+    weak = weak_models(num)
+    if weak:
+        ax.text(0.5, 0.5, "caution: " + ", ".join(weak) + " has <1% of the strongest model's interaction strength\n"
+                "(near-constant output): these curves show numerical noise, not knowledge", transform=ax.transAxes,
+                ha="center", va="center", fontsize=8, color="0.3", bbox=dict(fc="white", ec="0.6", alpha=0.9))
+
+
 def figure_ratio(num: dict[str, Any]):
     """Paper Fig. 3: share of the preserved knowledge that the scratch model also learns (eq. 8), both forms."""
     n = num["n"]
@@ -267,8 +284,9 @@ def figure_ratio(num: dict[str, Any]):
     ax.set_ylim(0, 100)
     ax.set_xlabel("order |S|")
     ax.set_ylabel("preserved knowledge also learned from scratch (%)")
-    ax.set_title(f"{_title(num)}: ratio of preserved knowledge learned from scratch (eq. 8)")
+    ax.set_title(f"{_title(num)}: preserved knowledge learned from scratch (eq. 8)", fontsize=10)
     ax.legend(fontsize=8, loc="upper right")
+    _weak_note(ax, num)
     fig.tight_layout()
     return fig
 
@@ -285,6 +303,8 @@ def figure_jaccard(num: dict[str, Any]):
     ax.set_ylabel("Jaccard(epoch, final)")
     ax.set_title(f"{_title(num)}: how directly each model learns (eq. 9)")
     ax.legend()
+    if any(s in weak_models(num) for s in ("finetune", "scratch")):
+        _weak_note(ax, num)
     ax.xaxis.get_major_locator().set_params(integer=True)
     fig.tight_layout()
     return fig
@@ -466,6 +486,16 @@ def observations(num: dict[str, Any]) -> list[str]:
         f"knowledge (sum of K_new^(i)) lies at orders above n/2 = {n / 2:g} (paper: much new knowledge, mostly of "
         "high order)."
     )
+    st = num["strength_total"]
+    line = ("Interaction strength (sum over orders of the mean |I(S)|): probe " + _f(st["probe"], ".3g")
+            + ", finetune " + _f(st["finetune"], ".3g") + ", scratch " + _f(st["scratch"], ".3g") + ".")
+    weak = weak_models(num)
+    if weak:
+        line += (" " + " and ".join(weak) + f" {'has' if len(weak) == 1 else 'have'} less than 1% of the strongest "
+                 "model's interactions: its output hardly depends on the input variables (a near-constant "
+                 "predictor that has not learned the task), so the Ratio and Jaccard numbers involving it measure "
+                 "numerical noise rather than knowledge; train it longer or with another learning rate.")
+    out.append(line)
     r, rw = num["ratio"]["ratio"], num["ratio"]["ratio_weighted"]
     lo, hi = PAPER_RATIO_RANGE
     where = "inside" if lo <= r <= hi else ("below" if r < lo else "above")
