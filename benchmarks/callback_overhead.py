@@ -12,7 +12,7 @@ the logging). The one-off costs (setup, the epoch-0 evaluation, the final Jaccar
 are printed too. Last line: ``callback_share_of_epoch=<float>``.
 
     python benchmarks/callback_overhead.py                       # 8 sentences, CPU
-    python benchmarks/callback_overhead.py --num-sentences 50 --device cuda
+    python benchmarks/callback_overhead.py --num-sentences 50 --pool-split test --device cuda
 
 Runs from a checkout (the repository root is put on ``sys.path``).
 """
@@ -110,6 +110,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10, help="words per sentence = input variables")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--batch-size", type=int, default=256, help="masked sentences per forward pass")
+    parser.add_argument("--pool-split", default="val",
+                        help="split the sentences come from (SST-2 dev has 29 ten-word sentences; use test for 50)")
     parser.add_argument("--train-subset", type=int, default=None,
                         help="training sentences (default: the config's, 2,000)")
     args = parser.parse_args()
@@ -122,6 +124,7 @@ def main() -> None:
         plain_fit = time.perf_counter() - t0
 
         cb = TimedInteractionCallback(n=args.n, num_samples=args.num_sentences, batch_size=args.batch_size,
+                                      pool_split=args.pool_split,
                                       progress=False, figures=True)
         timer1 = EpochTimer()
         trainer, model, dm = build(args, Path(tmp) / "with", [timer1, cb])
