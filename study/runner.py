@@ -172,8 +172,11 @@ class StudyPlan:
                 output_dir=str(interactions_dir(self.study_dir, stage)), regime=stage, figures=i.figures,
                 progress=i.progress,
             ),
-            ModelCheckpoint(dirpath=str(checkpoint_path(self.study_dir, stage).parent), filename="epoch{epoch:03d}",
-                            auto_insert_metric_name=False, save_last=True, save_top_k=0),
+            # `last.ckpt` after every epoch, written atomically in place. (save_top_k=0 with save_last=True
+            # writes it only when fit ends in Lightning 2.6, so a killed stage could not resume.)
+            ModelCheckpoint(dirpath=str(checkpoint_path(self.study_dir, stage).parent),
+                            filename=checkpoint_path(self.study_dir, stage).stem, auto_insert_metric_name=False,
+                            save_top_k=1, save_last=False, enable_version_counter=False),
         ]
 
     def stage_interactions(self, stage: str) -> InteractionSpec:
