@@ -67,13 +67,19 @@ def uninterrupted(finished_study) -> dict:
     return snapshot(finished_study[1])
 
 
-def kill_then_rerun(cfg: Path, study: Path, marker: Path, env: dict | None = None) -> None:
+def kill_then_rerun(cfg: Path, study: Path, marker: Path, env: dict | None = None) -> str:
+    """Run the study until the injected kill, then run the same command again; return its output."""
     first = run_cli("study", "--config", str(cfg), env=env)
     assert first.returncode == -signal.SIGKILL, (first.returncode, first.stdout[-2000:], first.stderr[-2000:])
     assert marker.is_file()
     assert not (study / "report" / "report.md").exists()
+    assert (study / "finetune" / "checkpoints" / "last.ckpt").is_file()  # epoch 1 of finetune was checkpointed
     second = run_cli("study", "--config", str(cfg), env=env, check=True)
     assert "[study] study finished" in second.stdout
+    assert "probe: complete, skipped" in second.stdout
+    # the interrupted stage resumed from its checkpoint (it was not redone from the start)
+    assert f"finetune -> {study / 'finetune'} (resuming from {study / 'finetune' / 'checkpoints' / 'last.ckpt'})" in second.stdout
+    return second.stdout
 
 
 def test_killed_during_training_resumes_to_the_same_result(tiny_study_config, tmp_path, uninterrupted):
@@ -98,13 +104,14 @@ def test_killed_while_an_artifact_is_written_resumes_to_the_same_result(tiny_stu
                                                                         uninterrupted):
     marker = tmp_path / "marker"
     cfg, study = tiny_study_config(dict(marker=str(marker), at="never"))
-    env = cli_env(HARSANYI_KILL_WRITE="finetune/interactions/epoch_001.pt", HARSANYI_KILL_MARKER=str(marker))
+    env = cli_env(HARSANYI_KILL_WRITE="finetune/interactions/epoch_002.pt", HARSANYI_KILL_MARKER=str(marker))
     first = run_cli("study", "--config", str(cfg), env=env)
     assert first.returncode == -signal.SIGKILL, (first.returncode, first.stderr[-2000:])
     half = no_temp_files(study)
-    assert [p.name.startswith(".epoch_001.pt.") for p in half] == [True]  # the half-written temp file
-    assert not (study / "finetune" / "interactions" / "epoch_001.pt").exists()
+    assert [p.name.startswith(".epoch_002.pt.") for p in half] == [True]  # the half-written temp file
+    assert not (study / "finetune" / "interactions" / "epoch_002.pt").exists()
     second = run_cli("study", "--config", str(cfg), env=env, check=True)
     assert "[study] study finished" in second.stdout
+    assert "(resuming from" in second.stdout and "removing" in second.stdout
     assert no_temp_files(study) == []
     assert_same(snapshot(study), uninterrupted)
