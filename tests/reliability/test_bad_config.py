@@ -10,7 +10,7 @@ import torch
 import yaml
 
 import cli
-from conftest import INJECT
+from harness import INJECT
 from interactions.artifacts import save_artifact
 from interactions.errors import AnnotationError, ConfigError
 

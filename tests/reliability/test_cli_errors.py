@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import run_cli
+from harness import run_cli
 from test_bad_config import fit_config
 
 pytestmark = pytest.mark.slow

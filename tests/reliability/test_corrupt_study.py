@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from conftest import STAGES, run_cli
+from harness import STAGES, run_cli
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import STAGES, cli_env, run_cli
+from harness import STAGES, cli_env, run_cli
 from interactions.artifacts import load_artifact
 from study.layout import epoch_files
 
