@@ -27,7 +27,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from interactions.errors import ConfigError, OfflineError
+from interactions.errors import ConfigError, DataError, OfflineError
 from interactions.sample_set import ImagePool, TextPool
 
 SPLITS = ("train", "val", "test")
@@ -68,6 +68,19 @@ def download_and_extract(url: str, folder: Path, what: str, timeout: float = DOW
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def download_missing(
+    missing_message: str, download: bool, url: str, folder: Path, what: str, timeout: float = DOWNLOAD_TIMEOUT_S
+) -> None:
+    """Fetch a data set whose files are missing, or fail: :class:`DataError` with ``missing_message``
+    when downloads are off, :class:`OfflineError` with it (and the URL) when the download fails."""
+    if not download:
+        raise DataError(missing_message)
+    try:
+        download_and_extract(url, folder, what, timeout)
+    except OfflineError as err:
+        raise OfflineError(f"{missing_message}; {err}") from None
 
 
 def epoch_seed(seed: int, epoch: int) -> int:

@@ -15,10 +15,10 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from interactions.errors import ConfigError, DataError, OfflineError
+from interactions.errors import ConfigError, DataError
 from interactions.sample_set import TextPool
 
-from .base import HarsanyiDataModule, default_data_dir, download_and_extract
+from .base import HarsanyiDataModule, default_data_dir, download_missing
 
 SST2_URL = "https://dl.fbaipublicfiles.com/glue/data/SST-2.zip"
 
@@ -169,12 +169,7 @@ class SST2DataModule(TextDataModule):
         missing = self._missing()
         if not missing:
             return
-        if not self.download:
-            raise DataError(self._missing_message(missing))
-        try:
-            download_and_extract(SST2_URL, self.data_dir, "SST-2")
-        except OfflineError as err:
-            raise OfflineError(f"{self._missing_message(missing)}; {err}") from None
+        download_missing(self._missing_message(missing), self.download, SST2_URL, self.data_dir, "SST-2")
         inner = self.data_dir / "SST-2"
         for f in ("train.tsv", "dev.tsv"):
             if (inner / f).is_file() and not (self.data_dir / f).exists():

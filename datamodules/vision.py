@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 from interactions.errors import ConfigError, DataError, OfflineError
 from interactions.sample_set import ImagePool
 
-from .base import HarsanyiDataModule, default_data_dir, download_and_extract
+from .base import HarsanyiDataModule, default_data_dir, download_missing
 
 IMAGE_SIZE = 224
 
@@ -334,12 +334,8 @@ class CUB200DataModule(ImageDataModule):
         missing = self._missing()
         if not missing:
             return
-        if not self.download:
-            raise DataError(self._missing_message(missing))
-        try:
-            download_and_extract(self.URL, self.data_dir, "CUB-200-2011", timeout=60)
-        except OfflineError as err:
-            raise OfflineError(f"{self._missing_message(missing)}; {err}") from None
+        download_missing(self._missing_message(missing), self.download, self.URL, self.data_dir, "CUB-200-2011",
+                         timeout=60)
 
     def raw_splits(self, stage: str | None) -> dict[str, Dataset]:
         missing = self._missing()
