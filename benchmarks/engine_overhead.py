@@ -164,7 +164,7 @@ def main() -> None:
     args = parser.parse_args()
 
     precisions = [p.strip() for p in args.precision.split(",") if p.strip()]
-    bad = [p for p in precisions if p not in PRECISIONS or p == "fp64"]
+    bad = [p for p in precisions if p not in PRECISIONS]
     if bad or not precisions:
         sys.exit(f"--precision {args.precision!r}: choose from fp32,tf32,fp16,bf16")
     device = torch.device(args.device)

@@ -14,10 +14,13 @@ import torch
 
 from .errors import ConfigError
 
-PRECISIONS = ("fp32", "tf32", "fp16", "bf16", "fp64")
+PRECISIONS = ("fp32", "tf32", "fp16", "bf16")
 
 
 def check_precision(precision: str) -> str:
+    """Refuse an unknown precision before any work starts (float64 is the model's dtype, not a mode)."""
+    if precision == "fp64":
+        raise ConfigError("precision='fp64' is for reference checks: call model.double() and pass precision='fp32'")
     if precision not in PRECISIONS:
         raise ConfigError(f"precision={precision!r} is not one of {PRECISIONS}; 'fp32' (strict, TF32 off) is exact enough")
     return precision

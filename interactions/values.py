@@ -88,7 +88,7 @@ class train_flags_restored:
 
 
 def _check_weight_dtype(model: nn.Module, precision: str) -> None:
-    if precision not in ("fp32", "tf32", "fp64"):
+    if precision not in ("fp32", "tf32"):
         return
     low = {p.dtype for p in model.parameters() if p.is_floating_point() and p.dtype in (torch.float16, torch.bfloat16)}
     if low:
@@ -146,8 +146,6 @@ def compute_values(
 
         bar = tqdm(total=total, desc="interactions", unit="input", leave=False)
     with train_flags_restored(model), evaluation_precision(precision, device):
-        if precision == "fp64":
-            raise ConfigError("precision='fp64' is for reference checks: call model.double() and pass precision='fp32'")
         flat_all = torch.arange(total, device=device)
         sample_all, masks_all = flat_all // num_masks, flat_all % num_masks
         for start in range(0, total, batch_size):
