@@ -32,6 +32,7 @@ from pytorch_lightning.utilities import rank_zero_warn
 from interactions.artifacts import content_hash, save_artifact
 from interactions.errors import AnnotationError, ConfigError
 from interactions.metrics import strength_by_order
+from interactions.precision import check_precision
 from interactions.sample_set import DEFAULT_MAX_VARIABLES, AnnotatedSampleSet, build_sample_set, check_num_variables
 from interactions.transform import harsanyi_dividends
 from interactions.values import audit_precision, check_finite, compute_values, default_forward, nonfinite_samples
@@ -53,7 +54,6 @@ from .history import (
 from .knowledge_logging import interaction_metrics, jaccard_curve, knowledge_metrics, ratio_metrics
 from .sharding import gather_values, shard_indices
 
-EVAL_PRECISIONS = ("fp32", "tf32", "fp16", "bf16")
 REFERENCE_ROLES = ("pretrain", "finetune")
 
 
@@ -139,10 +139,7 @@ class InteractionCallback(Callback):
             _positive_int("num_samples", num_samples, "or None for the default (50 sentences)")
         if per_class is not None:
             _positive_int("per_class", per_class, "or None for the default (2 images per class)")
-        if precision not in EVAL_PRECISIONS:
-            raise ConfigError(
-                f"precision={precision!r} is not one of {EVAL_PRECISIONS}; 'fp32' (strict, TF32 off) is the exact default"
-            )
+        check_precision(precision)
         if baseline not in ("mean", "zeros"):
             raise ConfigError(f"baseline={baseline!r} must be 'mean' (paper) or 'zeros'")
         if background not in ("keep", "baseline"):
