@@ -37,14 +37,17 @@ class _Masker:
     def __len__(self) -> int:
         return len(self.sample_set)
 
-    def __call__(self, sample_idx: Tensor, masks: Tensor) -> Any:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def __call__(self, sample_idx: Tensor, masks: Tensor, sample_range: tuple[int, int] | None = None) -> Any:
+        """Masked inputs for ``sample_idx[batch]``, ``masks[batch]``. ``sample_range = (first, last)``
+        may tell which samples the batch draws from (inclusive), so a masker that uses it needs no
+        device-to-host copy of ``sample_idx``."""
+        raise NotImplementedError  # pragma: no cover - abstract
 
 
 class FeatureMasker(_Masker):
     """Tabular / vector input ``x[sample, feature]`` with a baseline vector."""
 
-    def __call__(self, sample_idx: Tensor, masks: Tensor) -> Tensor:
+    def __call__(self, sample_idx: Tensor, masks: Tensor, sample_range: tuple[int, int] | None = None) -> Tensor:
         """``x_T[batch, feature]`` for ``sample_idx[batch]``, ``masks[batch]``."""
         keep = keep_units(self.unit_variable[sample_idx], masks)
         return torch.where(keep, self.inputs["x"][sample_idx], self.baseline)
@@ -60,7 +63,7 @@ class ImagePatchMasker(_Masker):
         #: patch_of_pixel[h, w] = row * 8 + col
         self.patch_of_pixel = (rows.view(-1, 1) * GRID + rows.view(1, -1)).view(-1)
 
-    def __call__(self, sample_idx: Tensor, masks: Tensor) -> Tensor:
+    def __call__(self, sample_idx: Tensor, masks: Tensor, sample_range: tuple[int, int] | None = None) -> Tensor:
         """``pixels_T[batch, 3, 224, 224]``."""
         keep = keep_units(self.unit_variable[sample_idx], masks)  # [batch, 64]
         keep = keep[:, self.patch_of_pixel].view(-1, 1, IMAGE_SIZE, IMAGE_SIZE)
@@ -72,12 +75,40 @@ class ImagePatchMasker(_Masker):
 
 class WordMasker(_Masker):
     """Whitespace words of a tokenised sentence; every sub-word token of a masked word
-    becomes the mask token, special tokens and padding never change."""
+    becomes the mask token, special tokens and padding never change.
 
-    def __call__(self, sample_idx: Tensor, masks: Tensor) -> dict[str, Tensor]:
-        """``{"input_ids": [batch, token], "attention_mask": ..., ...}``."""
-        keep = keep_units(self.unit_variable[sample_idx], masks)
-        batch = {k: v[sample_idx] for k, v in self.inputs.items()}
+    With ``trim_padding`` (default) a batch is cut to the longest sentence among the samples
+    it draws from, so a chunk of short sentences does not pay for the longest sentence of the
+    whole sample set. Only trailing padding (``attention_mask == 0`` after a sample's last real
+    token) is cut, and the model never attends to it, so the values do not change (to float
+    rounding). Sample sets without an ``attention_mask`` are never trimmed."""
+
+    def __init__(self, sample_set: AnnotatedSampleSet, device=None, trim_padding: bool = True):
+        super().__init__(sample_set, device)
+        attention = sample_set.inputs.get("attention_mask")
+        self.trim_padding = bool(trim_padding) and attention is not None
+        #: tokens of each sample up to and including its last attended one (CPU, ``lengths[sample]``)
+        self.lengths: Tensor | None = None
+        if self.trim_padding:
+            positions = torch.arange(1, attention.shape[1] + 1)
+            self.lengths = (positions * attention.detach().cpu().ne(0)).amax(dim=1)
+
+    def chunk_length(self, sample_idx: Tensor, sample_range: tuple[int, int] | None = None) -> int | None:
+        """Token columns a batch needs: the longest of its samples (``None``: untrimmed)."""
+        if self.lengths is None or len(self.lengths) == 0:
+            return None
+        if sample_range is not None:
+            first, last = sample_range
+            return int(self.lengths[first: last + 1].max())
+        return int(self.lengths[sample_idx.cpu()].max())
+
+    def __call__(self, sample_idx: Tensor, masks: Tensor, sample_range: tuple[int, int] | None = None) -> dict[str, Tensor]:
+        """``{"input_ids": [batch, token], "attention_mask": ..., ...}``, ``token`` cut to the batch's
+        longest sentence when ``trim_padding``."""
+        length = self.chunk_length(sample_idx, sample_range)
+        cols = slice(None) if length is None else slice(0, length)
+        keep = keep_units(self.unit_variable[sample_idx, cols], masks)
+        batch = {k: v[sample_idx, cols] for k, v in self.inputs.items()}
         batch["input_ids"] = torch.where(keep, batch["input_ids"], self.baseline)
         return batch
 

@@ -102,7 +102,8 @@ def _resolve_batch_size(masker, batch_size: int | None, memory_budget_mb: float 
     if memory_budget_mb is not None:
         if memory_budget_mb <= 0:
             raise ConfigError(f"memory_budget_mb={memory_budget_mb} must be positive")
-        one = masker(torch.zeros(1, dtype=torch.long, device=masker.device), torch.zeros(1, dtype=torch.long, device=masker.device))
+        zero = torch.zeros(1, dtype=torch.long, device=masker.device)
+        one = masker(zero, zero, sample_range=(0, max(len(masker) - 1, 0)))  # the longest input (text: untrimmed)
         tensors = one.values() if isinstance(one, Mapping) else [one]
         per_input = sum(t.numel() * t.element_size() for t in tensors)
         return max(1, int(memory_budget_mb * 2**20 // max(per_input, 1)))
@@ -119,6 +120,7 @@ def compute_values(
     output_fn: OutputFn = log_odds_true_class, batch_size: int | None = 256, memory_budget_mb: float | None = None,
     precision: str = "fp32", device: torch.device | str | None = None, channels_last: bool = False,
     progress: bool = False, on_nonfinite: str = "raise", max_variables: int = DEFAULT_MAX_VARIABLES,
+    trim_padding: bool = True,
 ) -> Tensor:
     """``values[sample, mask] = v(x_T)`` for all ``2**n`` masks of every sample (float64).
 
@@ -126,6 +128,8 @@ def compute_values(
     ``memory_budget_mb`` of input tensors); chunks mix samples and masks, so
     any chunk size gives identical results. ``on_nonfinite="raise"`` stops at a
     NaN/inf value naming the sample and mask; ``"keep"`` returns it unchanged.
+    Text: ``trim_padding`` pads each chunk only to its own longest sentence
+    (:class:`~interactions.maskers.WordMasker`); ``False`` keeps the sample set's one padded length.
     """
     check_precision(precision)
     check_num_variables(sample_set.n, max_variables)
@@ -134,7 +138,7 @@ def compute_values(
     forward = forward if forward is not None and forward is not default_forward else _bound_default_forward(model)
     device = torch.device(device) if device is not None else model_device(model)
     _check_weight_dtype(model, precision)
-    kwargs = {"channels_last": channels_last} if sample_set.kind == "image" else {}
+    kwargs = {"image": {"channels_last": channels_last}, "text": {"trim_padding": trim_padding}}.get(sample_set.kind, {})
     masker = masker_for(sample_set, device, **kwargs)
     batch_size = _resolve_batch_size(masker, batch_size, memory_budget_mb)
     num_masks = sample_set.num_masks
@@ -151,7 +155,7 @@ def compute_values(
         for start in range(0, total, batch_size):
             stop = min(start + batch_size, total)
             sample_idx, masks = sample_all[start:stop], masks_all[start:stop]
-            logits = forward(model, masker(sample_idx, masks))
+            logits = forward(model, masker(sample_idx, masks, sample_range=(start // num_masks, (stop - 1) // num_masks)))
             labels = masker.labels[sample_idx]
             if start == 0:  # validate once (shape, classes, every label): later chunks need no device sync
                 check_logits(logits, labels)

@@ -89,9 +89,10 @@ SENTENCES = [
 ]
 
 
-def test_word_masker_subwords_and_specials(tokenizer):
+@pytest.mark.parametrize("trim", [False, True])
+def test_word_masker_subwords_and_specials(tokenizer, trim):
     ss = build_text_sample_set(SENTENCES, [0, 1], tokenizer, n=10)
-    masker = masker_for(ss)
+    masker = masker_for(ss, trim_padding=trim)
     mask_id = tokenizer.mask_token_id
     for s, sentence in enumerate(SENTENCES):
         enc = tokenizer(sentence.split(), is_split_into_words=True)
@@ -110,10 +111,34 @@ def test_word_masker_subwords_and_specials(tokenizer):
                     assert got[t] == ids[t]  # special tokens never masked
                 else:
                     assert got[t] == (ids[t] if mask >> w & 1 else mask_id)
-            assert (out["input_ids"][0, length:] == tokenizer.pad_token_id).all()  # padding unchanged
-            assert torch.equal(out["attention_mask"][0], ss.inputs["attention_mask"][s])
+            # padding unchanged; trimmed: a one-sentence batch is exactly as long as its sentence
+            assert out["input_ids"].shape[1] == (length if trim else ss.inputs["input_ids"].shape[1])
+            assert (out["input_ids"][0, length:] == tokenizer.pad_token_id).all()
+            width = out["attention_mask"].shape[1]
+            assert torch.equal(out["attention_mask"][0], ss.inputs["attention_mask"][s, :width])
         full = masker(torch.tensor([s]), torch.tensor([1023]))["input_ids"][0]
-        assert torch.equal(full, ss.inputs["input_ids"][s])
+        assert torch.equal(full, ss.inputs["input_ids"][s, : full.shape[0]])
+
+
+def test_word_masker_trims_a_batch_to_its_longest_sentence(tokenizer):
+    """A batch mixing samples is padded to its own longest sentence, the same with or without the
+    ``sample_range`` hint; every kept column equals the untrimmed masker's."""
+    ss = build_text_sample_set(SENTENCES, [0, 1], tokenizer, n=10)
+    lengths = ss.inputs["attention_mask"].sum(1).tolist()
+    assert lengths[0] != lengths[1]  # the two sentences tokenise to different lengths
+    full, trimmed = masker_for(ss, trim_padding=False), masker_for(ss)
+    sample_idx, masks = torch.tensor([1, 1, 0, 1]), torch.tensor([0, 5, 1023, 77])
+    ref = full(sample_idx, masks)
+    for hint in (None, (0, 1)):
+        out = trimmed(sample_idx, masks, sample_range=hint)
+        width = max(lengths)
+        assert out["input_ids"].shape == (4, width)
+        for key in ref:
+            assert torch.equal(out[key], ref[key][:, :width])
+        assert not ref["attention_mask"][:, width:].any()  # only padding was cut
+    short = min(range(2), key=lambda i: lengths[i])
+    one = trimmed(torch.tensor([short, short]), torch.tensor([3, 9]), sample_range=(short, short))
+    assert one["input_ids"].shape[1] == lengths[short]
 
 
 class TinyMLP(nn.Module):

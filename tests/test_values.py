@@ -122,6 +122,33 @@ def test_dividends_match_values():
     assert result.annotation_hash == feature_set().hash
 
 
+def test_trimmed_chunks_give_the_values_of_one_padded_length():
+    """Text chunks padded only to their own longest sentence (the default) give the values of the
+    sample set's single padded length to 1e-6, for chunks inside one sentence and across sentences."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from lightning_modules.backbones import load_tokenizer
+
+    tokenizer = load_tokenizer("minilm-l6")
+    sentences = [  # 6 words each; token lengths differ (sub-words), so trimming cuts real columns
+        "a gorgeous , witty movie indeed",
+        "the unbelievably overwrought hollywood cliches bore",
+        "it is fun and very good",
+    ]
+    ss = build_text_sample_set(sentences, [1, 0, 1], tokenizer, n=6)
+    lengths = ss.inputs["attention_mask"].sum(1)
+    assert int(lengths.min()) < int(lengths.max())
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=64, num_labels=2)
+    model = BertForSequenceClassification(config).eval()
+    ref = compute_values(model, ss, batch_size=64, trim_padding=False)
+    for batch_size in (64, 50):  # 64 divides 2**6 (one sentence per chunk); 50 mixes sentences in a chunk
+        got = compute_values(model, ss, batch_size=batch_size)
+        assert torch.allclose(got, ref, rtol=0, atol=1e-6), float((got - ref).abs().max())
+    assert float(ref.std()) > 0  # the model's output does depend on the words
+
+
 # ------------------------------------------------------------------ bad input
 
 
