@@ -13,7 +13,6 @@ trainer's LightningModule at ``setup``.
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import tarfile
 import tempfile
@@ -22,13 +21,13 @@ import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import pytorch_lightning as pl
-import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from interactions.errors import ConfigError, DataError, OfflineError
 from interactions.sample_set import ImagePool, TextPool
+
+from .samplers import EpochSeededSampler, epoch_seed  # noqa: F401  (re-exported: the seeded training order)
 
 SPLITS = ("train", "val", "test")
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -81,51 +80,6 @@ def download_missing(
         download_and_extract(url, folder, what, timeout)
     except OfflineError as err:
         raise OfflineError(f"{missing_message}; {err}") from None
-
-
-def epoch_seed(seed: int, epoch: int) -> int:
-    """The seed of training epoch ``epoch`` (0-based) of a run seeded with ``seed``."""
-    return (int(seed) * 1_000_003 + int(epoch) * 7_919 + 12_345) % (2**32)
-
-
-class EpochSeededSampler(Sampler[int]):
-    """Shuffles ``range(len(dataset))`` with a permutation that depends only on ``(seed, epoch)``.
-
-    A resumed run must repeat the uninterrupted one exactly, but a plain ``shuffle=True`` loader draws
-    its order from the global RNG, whose state depends on everything the process did before (the
-    epochs it trained, evaluations, a resume). Here each epoch's order is ``randperm`` of a generator
-    seeded with :func:`epoch_seed`, and when the iterator starts the global ``torch``/``numpy``/``random``
-    RNGs are reseeded from the same pair, so augmentation and dropout of the epoch do not depend on
-    history either. ``epoch`` is the trainer's ``current_epoch`` (set by ``epoch_fn``), else the
-    value given to :meth:`set_epoch`, else the number of epochs iterated so far.
-    """
-
-    def __init__(self, size: int, seed: int, epoch_fn: Any = None):
-        self.size, self.seed, self.epoch_fn = int(size), int(seed), epoch_fn
-        self._epoch: int | None = None
-        self._iterated = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self._epoch = int(epoch)
-
-    def current_epoch(self) -> int:
-        epoch = self.epoch_fn() if self.epoch_fn is not None else None
-        if epoch is None:
-            epoch = self._epoch if self._epoch is not None else self._iterated
-        return int(epoch)
-
-    def __len__(self) -> int:
-        return self.size
-
-    def __iter__(self):
-        s = epoch_seed(self.seed, self.current_epoch())
-        self._iterated += 1
-        random.seed(s)
-        np.random.seed(s)
-        torch.manual_seed(s)
-        g = torch.Generator()
-        g.manual_seed(s)
-        return iter(torch.randperm(self.size, generator=g).tolist())
 
 
 class HarsanyiDataModule(pl.LightningDataModule):
@@ -184,16 +138,26 @@ class HarsanyiDataModule(pl.LightningDataModule):
         trainer = getattr(self, "trainer", None)
         return None if trainer is None else trainer.current_epoch
 
+    @staticmethod
+    def run_seed() -> int | None:
+        """The seed of a seeded run (``seed_everything`` / LightningCLI's ``seed_everything``), else ``None``."""
+        seed = os.environ.get("PL_GLOBAL_SEED")
+        return None if seed is None else int(seed)
+
+    def train_sampler(self, dataset: Dataset) -> Sampler | None:
+        """The training order: in a seeded run an :class:`EpochSeededSampler` (a permutation of
+        ``(seed, epoch)`` only, so a resumed run repeats the uninterrupted one); else ``None``
+        (the DataLoader's own shuffle). Subclasses may group samples (text: by length)."""
+        seed = self.run_seed()
+        return None if seed is None else EpochSeededSampler(len(dataset), seed, self._trainer_epoch)
+
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         ds = self._dataset(split)
-        sampler = None
-        seed = os.environ.get("PL_GLOBAL_SEED")
-        if shuffle and seed is not None:  # seeded run: an order that depends on (seed, epoch) only
-            sampler, shuffle = EpochSeededSampler(len(ds), int(seed), self._trainer_epoch), False
+        sampler = self.train_sampler(ds) if shuffle else None
         return DataLoader(
             ds, batch_size=self.batch_size if split == "train" else self.eval_batch_size,
-            shuffle=shuffle, sampler=sampler, num_workers=self.num_workers, collate_fn=self.collate_fn,
-            persistent_workers=self.num_workers > 0,
+            shuffle=shuffle and sampler is None, sampler=sampler, num_workers=self.num_workers,
+            collate_fn=self.collate_fn, persistent_workers=self.num_workers > 0,
         )
 
     def train_dataloader(self) -> DataLoader:

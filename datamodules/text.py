@@ -13,12 +13,13 @@ from typing import Any, Sequence
 
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 
 from interactions.errors import ConfigError, DataError
 from interactions.sample_set import TextPool
 
 from .base import HarsanyiDataModule, default_data_dir, download_missing
+from .samplers import LengthGroupedSampler
 
 SST2_URL = "https://dl.fbaipublicfiles.com/glue/data/SST-2.zip"
 
@@ -91,13 +92,42 @@ class TextCollator:
 class TextDataModule(HarsanyiDataModule):
     """Base of the text data modules: tokenises each batch with the backbone's tokenizer.
 
-    ``max_length`` truncates (in tokens); batches are padded to their longest sentence."""
+    ``max_length`` truncates (in tokens); batches are padded to their longest sentence. With
+    ``group_by_length`` (default) training batches hold sentences of similar length
+    (:class:`~datamodules.samplers.LengthGroupedSampler` over chunks of ``length_group_batches``
+    batches), so they pad less and an epoch costs less; the order still depends only on the
+    run's seed and the epoch. ``group_by_length=False``: a plain seeded shuffle."""
 
     def __init__(self, backbone: str | None = None, batch_size: int = 32, eval_batch_size: int | None = None,
-                 num_workers: int = 0, max_length: int = 128):
+                 num_workers: int = 0, max_length: int = 128, group_by_length: bool = True,
+                 length_group_batches: int = 50):
         super().__init__(backbone, batch_size, eval_batch_size, num_workers)
+        if not isinstance(length_group_batches, int) or length_group_batches < 1:
+            raise ConfigError(f"length_group_batches={length_group_batches!r} must be a positive integer number of batches")
         self.max_length = max_length
+        self.group_by_length = group_by_length
+        self.length_group_batches = length_group_batches
         self.tokenizer: Any = None
+        self._lengths: dict[int, list[int]] = {}
+
+    def token_lengths(self, dataset: SentenceDataset) -> list[int]:
+        """``lengths[sentence]``: tokens per sentence after truncation, special tokens included (cached)."""
+        key = id(dataset)
+        if key not in self._lengths:
+            enc = self.load_tokenizer()(list(dataset.sentences), truncation=True, max_length=self.max_length)
+            self._lengths[key] = [len(ids) for ids in enc["input_ids"]]
+        return self._lengths[key]
+
+    def train_sampler(self, dataset: Dataset) -> Sampler | None:
+        """Length-grouped batches (``group_by_length``), seeded by the run's seed; else the base order."""
+        if not self.group_by_length:
+            return super().train_sampler(dataset)
+        seed = self.run_seed()
+        return LengthGroupedSampler(
+            self.token_lengths(dataset), self.batch_size,
+            seed=seed if seed is not None else int(torch.randint(0, 2**31 - 1, ()).item()),
+            epoch_fn=self._trainer_epoch, group_batches=self.length_group_batches, reseed_global=seed is not None,
+        )
 
     @property
     def num_classes(self) -> int:
@@ -146,6 +176,7 @@ class SST2DataModule(TextDataModule):
             else ``~/.cache/harsanyi_lightning/data/sst2`` (``$HARSANYI_DATA/sst2``).
         train_subset: train on this many sentences drawn with ``subset_seed`` (``None``: all 67,349).
         download: fetch the official GLUE archive when ``train.tsv``/``dev.tsv`` are missing.
+        group_by_length, length_group_batches: batches of similar-length sentences (see :class:`TextDataModule`).
     """
 
     name = "sst2"
@@ -153,8 +184,10 @@ class SST2DataModule(TextDataModule):
 
     def __init__(self, data_dir: str | None = None, backbone: str | None = None, train_subset: int | None = None,
                  subset_seed: int = 0, batch_size: int = 32, eval_batch_size: int | None = None,
-                 num_workers: int = 0, max_length: int = 128, download: bool = True):
-        super().__init__(backbone, batch_size, eval_batch_size, num_workers, max_length)
+                 num_workers: int = 0, max_length: int = 128, download: bool = True, group_by_length: bool = True,
+                 length_group_batches: int = 50):
+        super().__init__(backbone, batch_size, eval_batch_size, num_workers, max_length, group_by_length,
+                         length_group_batches)
         if train_subset is not None and train_subset < 1:
             raise ConfigError(f"train_subset={train_subset} must be a positive number of sentences or null (all)")
         self.data_dir = Path(data_dir).expanduser() if data_dir else default_data_dir("sst2")
@@ -227,8 +260,9 @@ class TinyTextDataModule(TextDataModule):
 
     def __init__(self, backbone: str | None = None, num_train: int = 48, num_val: int = 24, num_test: int = 24,
                  seed: int = 0, batch_size: int = 16, eval_batch_size: int | None = None, num_workers: int = 0,
-                 max_length: int = 32, words: int = 10):
-        super().__init__(backbone, batch_size, eval_batch_size, num_workers, max_length)
+                 max_length: int = 32, words: int = 10, group_by_length: bool = True, length_group_batches: int = 50):
+        super().__init__(backbone, batch_size, eval_batch_size, num_workers, max_length, group_by_length,
+                         length_group_batches)
         if not 4 <= words <= 64:
             raise ConfigError(f"words={words} must be between 4 and 64 (3 sentiment words + at least one other)")
         self.sizes = {"train": num_train, "val": num_val, "test": num_test}

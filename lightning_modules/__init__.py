@@ -1,6 +1,8 @@
 """LightningModules for the three regimes of SPEC section 3 (probe, finetune, scratch) and their backbone factory."""
 from .backbones import (
+    TEXT_POOLINGS,
     BackboneInfo,
+    HFPooledFeatures,
     build_classifier,
     build_feature_extractor,
     find_head,
@@ -21,5 +23,6 @@ from .base import (
     ProbeNet,
     ScratchClassifier,
 )
+from .schedules import LinearWarmupDecay
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -165,18 +165,37 @@ class HFClassifierNet(nn.Module):
         return self.model(**{k: v for k, v in inputs.items() if k in self._accepts}).logits
 
 
-class HFClsFeatures(nn.Module):
-    """Penultimate feature of a Hugging Face encoder: the last layer's state of the first ([CLS]) token,
-    ``features[batch, hidden]``."""
+TEXT_POOLINGS = ("cls", "mean")
 
-    def __init__(self, encoder: nn.Module):
+
+class HFPooledFeatures(nn.Module):
+    """Penultimate feature of a Hugging Face encoder, ``features[batch, hidden]``, pooled from the
+    last layer's states ``h[batch, token, hidden]``:
+
+    - ``"cls"``: the first token's state ``h[:, 0]`` ([CLS]; BERT-style classifiers read it);
+    - ``"mean"``: the mean over the real tokens, ``sum_t m_t h_t / sum_t m_t`` with ``m`` the
+      ``attention_mask`` (padding ignored), the feature sentence-embedding models such as
+      all-MiniLM-L6-v2 were trained to produce.
+    """
+
+    def __init__(self, encoder: nn.Module, pooling: str = "cls"):
         super().__init__()
+        if pooling not in TEXT_POOLINGS:
+            raise ConfigError(f"pooling={pooling!r} must be one of {TEXT_POOLINGS}")
         self.encoder = encoder
+        self.pooling = pooling
         self._accepts = set(inspect.signature(encoder.forward).parameters)
 
     def forward(self, inputs: Mapping[str, Tensor]) -> Tensor:
         out = self.encoder(**{k: v for k, v in inputs.items() if k in self._accepts})
-        return out.last_hidden_state[:, 0]
+        states = out.last_hidden_state
+        if self.pooling == "cls":
+            return states[:, 0]
+        mask = inputs.get("attention_mask")
+        if mask is None:
+            return states.mean(dim=1)
+        weights = mask.to(states.dtype).unsqueeze(-1)  # [batch, token, 1]
+        return (states * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
 
 
 # ----------------------------------------------------------------- tiny test backbones
@@ -422,14 +441,18 @@ def build_classifier(name: str, num_classes: int, *, pretrained: bool, weights: 
     raise ConfigError(f"backbone {name!r}: unsupported source {info.source!r}")  # pragma: no cover
 
 
-def build_feature_extractor(name: str, *, weights: str | None = None) -> tuple[nn.Module, int]:
+def build_feature_extractor(name: str, *, weights: str | None = None, pooling: str | None = None) -> tuple[nn.Module, int]:
     """Pre-trained network up to its penultimate layer: ``(module, dim)`` with
     ``module(inputs) -> features[batch, dim]`` (paper D.2).
 
     Images: the input of the final ``nn.Linear`` (ResNet ``fc``, VGG ``classifier[6]``, ViT ``head``).
-    Text: the last layer's [CLS] state of the pre-trained encoder (layers a checkpoint does not
-    hold, such as DistilBERT's ``pre_classifier``, are never part of the probe's features)."""
+    Text: the last layer's states of the pre-trained encoder, pooled by ``pooling`` (``"cls"``,
+    the default, or ``"mean"`` over the real tokens; see :class:`HFPooledFeatures`). Layers a
+    checkpoint does not hold, such as DistilBERT's ``pre_classifier``, are never part of the features."""
     info = resolve_backbone(name)
+    if info.kind == IMAGE and pooling is not None:
+        raise ConfigError(f"pooling={pooling!r} applies to text backbones; {name!r} is an image model: leave pooling unset")
+    pooling = pooling or "cls"
     if info.source == "hf":
         from transformers import AutoModel
 
@@ -437,10 +460,10 @@ def build_feature_extractor(name: str, *, weights: str | None = None) -> tuple[n
         encoder = _hf_call(lambda: AutoModel.from_pretrained(path), path)
         if not hasattr(encoder, "config") or not hasattr(encoder.config, "hidden_size"):
             raise ConfigError(f"cannot find the penultimate layer of backbone {name!r}: its encoder has no hidden_size")
-        return HFClsFeatures(encoder), int(encoder.config.hidden_size)
+        return HFPooledFeatures(encoder, pooling), int(encoder.config.hidden_size)
     if info.source == "tiny" and info.kind == TEXT:
         encoder = tiny_pretrained(info.target)
-        return HFClsFeatures(encoder), int(encoder.config.hidden_size)
+        return HFPooledFeatures(encoder, pooling), int(encoder.config.hidden_size)
     if info.source == "tiny":
         return strip_head(tiny_pretrained(info.target), name)
     if info.source == "torchvision":

@@ -11,10 +11,12 @@ Every module has ``forward(inputs) -> logits[batch, class]``; ``inputs`` is an i
 """
 from __future__ import annotations
 
-from typing import Any, Literal
+import math
+from typing import Any, Literal, Optional
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy
 
@@ -27,15 +29,25 @@ REGIMES = ("probe", "finetune", "scratch")
 
 class HarsanyiClassifier(pl.LightningModule):
     """Base classifier: cross-entropy loss, torchmetrics accuracy, epoch curves ``train/loss``,
-    ``train/acc``, ``val/loss``, ``val/acc`` (and ``test/loss``, ``test/acc``), optimiser from arguments.
+    ``train/acc``, ``val/loss``, ``val/acc`` (and ``test/loss``, ``test/acc``), and the optimiser and
+    learning-rate schedule it is given.
 
     Args:
         backbone: a name from :func:`lightning_modules.backbones.known_backbones`, a Hugging Face
             model id or local folder, or ``timm:<name>``.
         num_classes: number of classes; linked from the datamodule by the CLI.
-        optimizer: ``sgd`` (vision, paper D.2/D.3), ``adamw`` or ``adam``.
-        lr, momentum, weight_decay: optimiser settings (``momentum`` is used by SGD only).
-        scheduler: ``none`` (constant learning rate, as the paper states it) or ``cosine`` over ``max_epochs``.
+        optimizer: called with the trainable parameters, returns the optimiser (LightningCLI's
+            ``OptimizerCallable``): in YAML ``{class_path: torch.optim.AdamW, init_args: {lr: 5.0e-05}}``
+            names any ``torch.optim`` class; in Python ``functools.partial(torch.optim.SGD, lr=0.01)``.
+            Default: ``torch.optim.AdamW`` with torch's defaults.
+        lr_scheduler: called with the optimiser, returns a learning-rate scheduler (``LRSchedulerCallable``),
+            e.g. :class:`~lightning_modules.schedules.LinearWarmupDecay` or any
+            ``torch.optim.lr_scheduler`` class; ``None`` (default): a constant learning rate, as the paper
+            states it. A scheduler whose ``total_steps`` is ``None`` gets the trainer's
+            ``estimated_stepping_batches``.
+        lr_scheduler_interval: ``"step"`` or ``"epoch"``: when Lightning steps the scheduler; default
+            the scheduler's own ``interval`` attribute when it has one (``LinearWarmupDecay``: step),
+            else ``"epoch"`` (torch's schedulers count epochs).
         weights: a local file (torchvision/timm state dict) or folder (Hugging Face) with the
             pre-trained weights, instead of downloading them.
     """
@@ -46,12 +58,10 @@ class HarsanyiClassifier(pl.LightningModule):
         self,
         backbone: str = "minilm-l6",
         num_classes: int = 2,
-        optimizer: Literal["sgd", "adamw", "adam"] = "adamw",
-        lr: float = 2e-5,
-        momentum: float = 0.9,
-        weight_decay: float = 0.0,
-        scheduler: Literal["none", "cosine"] = "none",
-        weights: str | None = None,
+        optimizer: OptimizerCallable = torch.optim.AdamW,
+        lr_scheduler: Optional[LRSchedulerCallable] = None,
+        lr_scheduler_interval: Optional[Literal["step", "epoch"]] = None,
+        weights: Optional[str] = None,
     ):
         super().__init__()
         if self.regime not in REGIMES:
@@ -59,15 +69,20 @@ class HarsanyiClassifier(pl.LightningModule):
                 f"{type(self).__name__} is the abstract base; use one of lightning_modules.ProbeClassifier, "
                 "FinetuneClassifier or ScratchClassifier as model.class_path"
             )
-        if optimizer not in ("sgd", "adamw", "adam"):
-            raise ConfigError(f"optimizer={optimizer!r} must be 'sgd', 'adamw' or 'adam'")
-        if scheduler not in ("none", "cosine"):
-            raise ConfigError(f"scheduler={scheduler!r} must be 'none' or 'cosine'")
-        if not lr > 0:
-            raise ConfigError(f"lr={lr!r} must be positive")
+        if not callable(optimizer):
+            raise ConfigError(
+                f"optimizer={optimizer!r} must be callable with the parameters, e.g. torch.optim.AdamW or "
+                "{class_path: torch.optim.SGD, init_args: {lr: 0.01}} in YAML"
+            )
+        if lr_scheduler is not None and not callable(lr_scheduler):
+            raise ConfigError(f"lr_scheduler={lr_scheduler!r} must be callable with the optimiser (a scheduler class), or null")
+        if lr_scheduler_interval not in (None, "step", "epoch"):
+            raise ConfigError(f"lr_scheduler_interval={lr_scheduler_interval!r} must be 'step', 'epoch' or null")
         if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 2:
             raise ConfigError(f"num_classes={num_classes!r} must be an integer >= 2")
-        self.save_hyperparameters()
+        # the callables are recorded by LightningCLI's config; checkpoints keep the plain arguments
+        self.save_hyperparameters(ignore=["optimizer", "lr_scheduler"])
+        self.optimizer, self.lr_scheduler = optimizer, lr_scheduler
         self.backbone = backbone
         self.num_classes = num_classes
         self.kind = resolve_backbone(backbone).kind  # "text" | "image"
@@ -144,18 +159,17 @@ class HarsanyiClassifier(pl.LightningModule):
         return [p for p in self.parameters() if p.requires_grad]
 
     def configure_optimizers(self) -> Any:
-        hp = self.hparams
-        params = self.trainable_parameters()
-        if hp.optimizer == "sgd":
-            opt = torch.optim.SGD(params, lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
-        elif hp.optimizer == "adamw":
-            opt = torch.optim.AdamW(params, lr=hp.lr, weight_decay=hp.weight_decay)
-        else:
-            opt = torch.optim.Adam(params, lr=hp.lr, weight_decay=hp.weight_decay)
-        if hp.scheduler == "cosine":
-            epochs = max(1, int(self.trainer.max_epochs or 1))
-            return {"optimizer": opt, "lr_scheduler": torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)}
-        return opt
+        """The optimiser over the trainable parameters and, when given, its scheduler (stepped per
+        ``lr_scheduler_interval``; a ``total_steps=None`` scheduler gets the trainer's step count)."""
+        optimizer = self.optimizer(self.trainable_parameters())
+        if self.lr_scheduler is None:
+            return optimizer
+        scheduler = self.lr_scheduler(optimizer)
+        if hasattr(scheduler, "set_total_steps"):
+            steps = self.trainer.estimated_stepping_batches
+            scheduler.set_total_steps(int(steps) if math.isfinite(steps) else steps)
+        interval = self.hparams.lr_scheduler_interval or getattr(scheduler, "interval", "epoch")
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}
 
 
 class FinetuneClassifier(HarsanyiClassifier):
@@ -206,10 +220,31 @@ class ProbeNet(nn.Module):
 
 
 class ProbeClassifier(HarsanyiClassifier):
-    """``v_pretrain`` (eq. 5): a new linear classifier on the frozen pre-trained penultimate feature."""
+    """``v_pretrain`` (eq. 5): a new linear classifier on the frozen pre-trained penultimate feature.
+
+    Args:
+        pooling: text backbones only: how the encoder's last-layer token states become the feature,
+            ``"cls"`` (the first token, default) or ``"mean"`` (the mean over the real tokens, padding
+            ignored; what sentence-embedding models such as all-MiniLM-L6-v2 were trained for).
+            Either way the classifier stays linear on frozen features (SPEC section 3).
+        **kwargs: the arguments of :class:`HarsanyiClassifier`.
+    """
 
     regime = "probe"
 
+    def __init__(
+        self,
+        backbone: str = "minilm-l6",
+        num_classes: int = 2,
+        optimizer: OptimizerCallable = torch.optim.AdamW,
+        lr_scheduler: Optional[LRSchedulerCallable] = None,
+        lr_scheduler_interval: Optional[Literal["step", "epoch"]] = None,
+        weights: Optional[str] = None,
+        pooling: Optional[Literal["cls", "mean"]] = None,
+    ):
+        super().__init__(backbone, num_classes, optimizer, lr_scheduler, lr_scheduler_interval, weights)
+
     def build_net(self) -> nn.Module:
-        features, dim = build_feature_extractor(self.backbone, weights=self.hparams.weights)
+        features, dim = build_feature_extractor(self.backbone, weights=self.hparams.weights,
+                                                pooling=self.hparams.get("pooling"))
         return ProbeNet(features, dim, self.num_classes)

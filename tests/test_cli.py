@@ -44,15 +44,20 @@ def test_every_config_parses_offline(path, capsys, monkeypatch, tmp_path):
     assert cfg["data"]["class_path"] == f"datamodules.{DATA_CLASS[dataset]}"
     assert cfg["trainer"]["logger"]["class_path"].endswith("TensorBoardLogger")
     args = cfg["model"]["init_args"]
-    if dataset == "sst2" and model_key != "minilm":  # paper D.2 / D.3, text
+    opt = args["optimizer"]["init_args"]
+    if dataset == "sst2" and model_key != "minilm":  # paper D.2 / D.3, text: AdamW, constant lr
         assert cfg["trainer"]["max_epochs"] == 300
-        assert args["lr"] == pytest.approx(2e-4 if path.stem == "scratch" else 2e-5)
+        assert args["optimizer"]["class_path"] == "torch.optim.AdamW" and args["lr_scheduler"] is None
+        assert opt["lr"] == pytest.approx(2e-4 if path.stem == "scratch" else 2e-5)
     elif dataset != "sst2":  # paper D.2 / D.3, vision
         assert cfg["trainer"]["max_epochs"] == 90
-        assert (args["optimizer"], args["momentum"], args["weight_decay"]) == ("sgd", 0.9, 5e-4)
-        assert args["lr"] == pytest.approx(0.1 if path.stem == "scratch" else 0.01)
-    else:
-        assert cfg["data"]["init_args"]["train_subset"] == 2000 and cfg["trainer"]["max_epochs"] == 3
+        assert args["optimizer"]["class_path"] == "torch.optim.SGD" and args["lr_scheduler"] is None
+        assert (opt["momentum"], opt["weight_decay"]) == (0.9, 5e-4)
+        assert opt["lr"] == pytest.approx(0.1 if path.stem == "scratch" else 0.01)
+    else:  # the embedded default: the recipe of configs/_base/sst2_minilm.yaml
+        assert cfg["data"]["init_args"]["group_by_length"] is True
+        assert args["lr_scheduler"]["class_path"] == "lightning_modules.LinearWarmupDecay"
+        assert args.get("pooling", "mean") == "mean"  # the probe reads mean-pooled MiniLM features
 
 
 def tensorboard_scalars(log_dir: Path) -> dict[str, list[float]]:
@@ -67,7 +72,7 @@ def test_cli_links_backbone_and_num_classes_and_logs_epoch_curves(tmp_path, monk
     monkeypatch.chdir(tmp_path)
     cli = main([
         "fit", "--model", "lightning_modules.ProbeClassifier", "--model.backbone", "tiny-cnn",
-        "--model.optimizer", "sgd", "--model.lr", "0.05",
+        "--model.optimizer", "torch.optim.SGD", "--model.optimizer.lr", "0.05",
         "--data", "datamodules.TinyImageDataModule", "--data.num_classes", "4",
         "--trainer.max_epochs", "2", "--trainer.accelerator", "cpu", "--trainer.enable_progress_bar", "false",
         "--trainer.enable_checkpointing", "false", "--trainer.enable_model_summary", "false",

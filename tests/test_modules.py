@@ -1,6 +1,7 @@
 """The three regimes (SPEC section 3) on tiny backbones: fitting, what is frozen, where weights start."""
 from __future__ import annotations
 
+import functools
 import math
 import urllib.error
 
@@ -70,7 +71,7 @@ def head_keys(backbone: str) -> tuple[str, ...]:
 def test_each_regime_fits_one_epoch(regime, backbone, quick_trainer):
     pl.seed_everything(0, verbose=False)
     dm = datamodule_for(backbone)
-    model = REGIMES[regime](backbone=backbone, num_classes=dm.num_classes, optimizer="sgd", lr=0.05)
+    model = REGIMES[regime](backbone=backbone, num_classes=dm.num_classes, optimizer=functools.partial(torch.optim.SGD, lr=0.05))
     assert model.regime == regime and model.backbone == backbone and model.num_classes == dm.num_classes
     before = state_copy(model)
     recorder = ModeRecorder()
@@ -97,7 +98,7 @@ def test_each_regime_fits_one_epoch(regime, backbone, quick_trainer):
 def test_probe_keeps_batchnorm_statistics_and_backbone_bit_identical(quick_trainer):
     pl.seed_everything(1, verbose=False)
     dm = TinyImageDataModule()
-    model = ProbeClassifier(backbone="tiny-cnn", num_classes=3, optimizer="sgd", lr=0.1)
+    model = ProbeClassifier(backbone="tiny-cnn", num_classes=3, optimizer=functools.partial(torch.optim.SGD, lr=0.1))
     bn_keys = [k for k in model.state_dict() if "running_" in k or "num_batches_tracked" in k]
     assert len(bn_keys) == 6
     backbone_before = state_copy(model.net.features)

@@ -34,7 +34,7 @@ trainer:
   log_every_n_steps: 1
 model:
   class_path: lightning_modules.FinetuneClassifier
-  init_args: {backbone: tiny-bert, lr: 0.001}
+  init_args: {backbone: tiny-bert, optimizer: {class_path: torch.optim.AdamW, init_args: {lr: 0.001}}}
 data:
   class_path: datamodules.TinyTextDataModule
   init_args: {num_train: 32, num_val: 16, num_test: 16, batch_size: 16}
@@ -53,9 +53,9 @@ def write_tiny_study(folder: Path, study_dir: Path) -> Path:
 study_dir: {study_dir}
 shared:
   data: {{init_args: {{num_train: 32}}}}
-probe: {{configs: [{folder / 'probe.yaml'}], overrides: {{model: {{init_args: {{lr: 0.01}}}}}}}}
+probe: {{configs: [{folder / 'probe.yaml'}], overrides: {{model: {{init_args: {{optimizer: {{init_args: {{lr: 0.01}}}}}}}}}}}}
 finetune: {{configs: [{folder / 'finetune.yaml'}]}}
-scratch: {{configs: [{folder / 'scratch.yaml'}], overrides: {{model: {{init_args: {{lr: 0.003}}}}}}}}
+scratch: {{configs: [{folder / 'scratch.yaml'}], overrides: {{model: {{init_args: {{optimizer: {{init_args: {{lr: 0.003}}}}}}}}}}}}
 sample_set: {{n: 10, num_samples: 3, seed: 0}}
 interactions: {{batch_size: 1024, progress: false, figures: false}}
 """)

@@ -26,7 +26,7 @@ trainer:
   log_every_n_steps: 1
 model:
   class_path: lightning_modules.FinetuneClassifier
-  init_args: {backbone: tiny-bert, lr: 0.001}
+  init_args: {backbone: tiny-bert, optimizer: {class_path: torch.optim.AdamW, init_args: {lr: 0.001}}}
 data:
   class_path: datamodules.TinyTextDataModule
   init_args: {num_train: 32, num_val: 16, num_test: 16, batch_size: 16}
@@ -50,9 +50,9 @@ def write_tiny_study(folder: Path, study_dir: Path, kill: dict | None = None, n:
 study_dir: {study_dir}
 shared:
   data: {{init_args: {{num_train: 32, words: {n}}}}}
-{callbacks}probe: {{configs: [{folder / 'probe.yaml'}], overrides: {{model: {{init_args: {{lr: 0.01}}}}}}}}
+{callbacks}probe: {{configs: [{folder / 'probe.yaml'}], overrides: {{model: {{init_args: {{optimizer: {{init_args: {{lr: 0.01}}}}}}}}}}}}
 finetune: {{configs: [{folder / 'finetune.yaml'}]}}
-scratch: {{configs: [{folder / 'scratch.yaml'}], overrides: {{model: {{init_args: {{lr: 0.003}}}}}}}}
+scratch: {{configs: [{folder / 'scratch.yaml'}], overrides: {{model: {{init_args: {{optimizer: {{init_args: {{lr: 0.003}}}}}}}}}}}}
 sample_set: {{n: {n}, num_samples: 2, seed: 0}}
 interactions: {{batch_size: 16, progress: false, figures: false}}
 test: false
