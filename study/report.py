@@ -47,10 +47,9 @@ from interactions import (  # noqa: E402
 from interactions.artifacts import atomic_write_bytes  # noqa: E402
 from interactions.errors import DataError  # noqa: E402
 
+from .findings import JACCARD_LEVEL, PAPER_RATIO_RANGE, paper_findings, verdict_counts  # noqa: E402
 from .layout import ANNOTATION, STAGES, check_study, epoch_files, final_artifact, read_json, summary_path, tb_dir, write_json  # noqa: E402
 
-JACCARD_LEVEL = 0.8
-PAPER_RATIO_RANGE = (0.13, 0.45)
 FIGURES = ("knowledge_by_order", "ratio", "jaccard", "loss", "samples")
 COLORS = {"preserve": "#2ca02c", "discard": "#7f7f7f", "new": "#1f77b4", "probe": "#9467bd", "finetune": "#1f77b4",
           "scratch": "#d62728"}
@@ -209,6 +208,12 @@ def compute_study(study_dir: str | os.PathLike) -> dict[str, Any]:
                           for s, c in jaccard.items()},
         "loss": {s: {k: {str(e): v for e, v in d.items()} for k, d in losses[s].items()} for s in STAGES},
     }
+    top = max(numbers["strength_total"].values())
+    numbers["strength_share"] = {s: _safe_div(v, top) for s, v in numbers["strength_total"].items()}
+    numbers["weak_models"] = weak_models(numbers)
+    found = paper_findings(numbers, numbers["weak_models"])
+    numbers["findings"] = [f.as_dict() for f in found]
+    numbers["findings_verdicts"] = verdict_counts(found)
     return numbers
 
 
@@ -459,79 +464,32 @@ def _f(x: float | None, fmt: str = ".4g") -> str:
 
 
 def observations(num: dict[str, Any]) -> list[str]:
-    """Statements computed from the numbers, each compared with the paper (SPEC section 5)."""
-    n = num["n"]
-    out = []
-    acc = num["accuracy"]
-    fa, sa, pa = acc["finetune"]["val"], acc["scratch"]["val"], acc["probe"]["val"]
-    if fa is not None and sa is not None:
-        verdict = "above" if fa > sa else ("equal to" if fa == sa else "below")
-        out.append(f"Validation accuracy: finetune {_pct(fa)}, scratch {_pct(sa)}, probe {_pct(pa)}; fine-tuned is "
-                   f"{verdict} scratch (paper, Table 1: fine-tuned above scratch).")
-    dp = num["discard_over_preserve"]
-    out.append(
-        f"discarded / preserved = {_f(dp['overall'], '.2f')} overall, {_f(dp['by_order'][0], '.2f')} at order 1 and "
-        f"{_f(dp['by_order'][-1], '.2f')} at order {n} (paper: discarded is more than twice the preserved; here "
-        f"{'more' if dp['overall'] > 2 else 'not more'} than twice)."
-    )
-    ds = num["discard_share_by_order"]
-    rho = num["discard_share_vs_order_spearman"]
-    trend = "grows" if rho > 0.5 else ("falls" if rho < -0.5 else "shows no clear trend")
-    out.append(
-        f"The share of the pre-trained knowledge that is discarded is {_pct(ds[0])} at order 1 and {_pct(ds[-1])} "
-        f"at order {n}; it {trend} with the order (Spearman rho = {_f(rho, '.2f')}; paper: grows with the order)."
-    )
-    out.append(
-        f"new / preserved = {_f(num['new_over_preserve'], '.2f')}; {_pct(num['new_high_order_share'])} of the new "
-        f"knowledge (sum of K_new^(i)) lies at orders above n/2 = {n / 2:g} (paper: much new knowledge, mostly of "
-        "high order)."
-    )
-    st = num["strength_total"]
-    line = ("Interaction strength (sum over orders of the mean |I(S)|): probe " + _f(st["probe"], ".3g")
-            + ", finetune " + _f(st["finetune"], ".3g") + ", scratch " + _f(st["scratch"], ".3g") + ".")
-    weak = weak_models(num)
+    """What the findings table does not say: interaction strength of each model, and the caution when a
+    model is near-constant (its Ratio and Jaccard numbers would measure noise)."""
+    st, share = num["strength_total"], num["strength_share"]
+    line = ("Interaction strength (sum over orders of the mean |I(S)|): "
+            + ", ".join(f"{s} {_f(st[s], '.3g')} ({_pct(share[s])} of the strongest)" for s in STAGES) + ".")
+    weak = num["weak_models"]
     if weak:
         line += (" " + " and ".join(weak) + f" {'has' if len(weak) == 1 else 'have'} less than 1% of the strongest "
                  "model's interactions: its output hardly depends on the input variables (a near-constant "
                  "predictor that has not learned the task), so the Ratio and Jaccard numbers involving it measure "
                  "numerical noise rather than knowledge; train it longer or with another learning rate.")
-    out.append(line)
-    r, rw = num["ratio"]["ratio"], num["ratio"]["ratio_weighted"]
-    lo, hi = PAPER_RATIO_RANGE
-    where = "inside" if lo <= r <= hi else ("below" if r < lo else "above")
-    out.append(f"Ratio = {_pct(r)} (mean over subsets, the paper's reading; strength-weighted: {_pct(rw)}): "
-               f"{where} the paper's range of {lo:.0%} to {hi:.0%}.")
-    first = num["jaccard_first_at_level"]
-    fe, se = first["finetune"], first["scratch"]
-    if fe is not None and (se is None or fe < se):
-        who = "finetune reaches it first"
-    elif se is not None and (fe is None or se < fe):
-        who = "scratch reaches it first"
-    else:
-        who = "both reach it at the same epoch"
-    jf = num["jaccard"]["finetune"]
-    js = num["jaccard"]["scratch"]
-    e1f, e1s = jf.get("1"), js.get("1")
-    out.append(
-        f"Jaccard to the final epoch reaches {JACCARD_LEVEL} at epoch {fe} (finetune, final epoch "
-        f"{num['final_epoch']['finetune']}) and {se} (scratch, final epoch {num['final_epoch']['scratch']}): {who}. "
-        f"After one epoch J = {_f(e1f, '.3f')} (finetune) vs {_f(e1s, '.3f')} (scratch); the curves fall back "
-        f"{num['jaccard_drops']['finetune']} and {num['jaccard_drops']['scratch']} times. (Paper: finetune rises "
-        "sharply early and saturates; scratch rises slowly, late, with ups and downs.) With few epochs the final "
-        "epoch's J is 1 by definition, so read the epochs before it."
-    )
-    lf = {int(e): v for e, v in num["loss"]["finetune"]["train"].items()}
-    ls = {int(e): v for e, v in num["loss"]["scratch"]["train"].items()}
-    common = sorted(set(lf) & set(ls))
-    if common:
-        lower = sum(1 for e in common if lf[e] < ls[e])
-        out.append(
-            f"Training loss after epoch {common[0]}: finetune {_f(lf[common[0]], '.3f')}, scratch "
-            f"{_f(ls[common[0]], '.3f')}; after epoch {common[-1]}: {_f(lf[common[-1]], '.3f')} vs "
-            f"{_f(ls[common[-1]], '.3f')}. Finetune's loss is lower in {lower} of {len(common)} epochs "
-            "(paper, Fig. 5: the fine-tuned loss falls faster)."
-        )
+    out = [line]
+    out.append(f"The final epoch's Jaccard is 1 by definition (finetune: epoch {num['final_epoch']['finetune']}, "
+               f"scratch: epoch {num['final_epoch']['scratch']}), so the curves are read at the epochs before it.")
     return out
+
+
+def findings_markdown(num: dict[str, Any]) -> list[str]:
+    """The table of SPEC section 5's findings: the paper's claim, the measured numbers, the verdict."""
+    counts = num["findings_verdicts"]
+    lines = [", ".join(f"{k}: {v}" for k, v in counts.items() if v) + f" (of {len(num['findings'])}).", "",
+             "| finding (paper) | measured here | verdict |", "|---|---|---|"]
+    for f in num["findings"]:
+        lines.append(f"| {f['paper']} | {f['measured']} | **{f['verdict']}** |")
+    lines += ["", "Verdict rules: " + "; ".join(f"*{f['key']}*: {f['rule']}" for f in num["findings"]) + "."]
+    return lines
 
 
 def render_markdown(num: dict[str, Any]) -> str:
@@ -544,7 +502,9 @@ def render_markdown(num: dict[str, Any]) -> str:
              "artifacts (final epochs of probe = v_pretrain, finetune = v_finetune, scratch = v_random) with "
              "`interactions.metrics` (SPEC section 4); K^(i) averages over all subsets of order i, totals sum "
              "orders 1..n.")
-    L += ["", "## Observations (measured)", ""]
+    L += ["", "## The paper's findings (SPEC section 5), measured", ""]
+    L += findings_markdown(num)
+    L += ["", "## Other observations", ""]
     L += [f"- {o}" for o in observations(num)]
     L += ["", "## Table 1: accuracy", "", "| model | final epoch | val acc | test acc |", "|---|---|---|---|"]
     for s in STAGES:
@@ -627,7 +587,8 @@ def write_report(study_dir: str | os.PathLike, *, tensorboard: bool = True) -> P
 
 
 SUMMARY_COLUMNS = ("study", "model", "data", "acc probe", "acc finetune", "acc scratch", "K preserve", "K discard",
-                   "K new", "discard/preserve", "Ratio", "Ratio (weighted)", "J>=0.8 finetune", "J>=0.8 scratch")
+                   "K new", "discard/preserve", "Ratio", "Ratio (weighted)", "J>=0.8 finetune", "J>=0.8 scratch",
+                   "findings holding")
 
 
 def summary_row(num: dict[str, Any]) -> list[str]:
@@ -637,7 +598,8 @@ def summary_row(num: dict[str, Any]) -> list[str]:
             _pct(acc["probe"]["val"]), _pct(acc["finetune"]["val"]), _pct(acc["scratch"]["val"]),
             _f(t["preserve"]), _f(t["discard"]), _f(t["new"]), _f(num["discard_over_preserve"]["overall"], ".3g"),
             _pct(num["ratio"]["ratio"]), _pct(num["ratio"]["ratio_weighted"]),
-            str(num["jaccard_first_at_level"]["finetune"]), str(num["jaccard_first_at_level"]["scratch"])]
+            str(num["jaccard_first_at_level"]["finetune"]), str(num["jaccard_first_at_level"]["scratch"]),
+            f"{num['findings_verdicts']['holds']}/{len(num['findings'])}"]
 
 
 def write_summary(study_dirs: Sequence[str | os.PathLike], path: str | os.PathLike | None = None) -> str:
