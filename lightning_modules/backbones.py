@@ -418,7 +418,9 @@ def build_classifier(name: str, num_classes: int, *, pretrained: bool, weights: 
         else:
             config = _hf_call(lambda: AutoConfig.from_pretrained(path, num_labels=num_classes), path)
             model = AutoModelForSequenceClassification.from_config(config)
-        return HFClassifierNet(model)
+        # float32 weights whatever the checkpoint stores (transformers 5 keeps a bf16 checkpoint in bf16):
+        # the training precision is Lightning's `precision` flag, and interactions need fp32 (SPEC section 6)
+        return HFClassifierNet(model.float())
     if info.source == "tiny" and info.kind == TEXT:
         from transformers import BertForSequenceClassification
 
@@ -457,7 +459,7 @@ def build_feature_extractor(name: str, *, weights: str | None = None, pooling: s
         from transformers import AutoModel
 
         path = weights or info.target
-        encoder = _hf_call(lambda: AutoModel.from_pretrained(path), path)
+        encoder = _hf_call(lambda: AutoModel.from_pretrained(path), path).float()  # fp32 whatever the checkpoint stores
         if not hasattr(encoder, "config") or not hasattr(encoder.config, "hidden_size"):
             raise ConfigError(f"cannot find the penultimate layer of backbone {name!r}: its encoder has no hidden_size")
         return HFPooledFeatures(encoder, pooling), int(encoder.config.hidden_size)

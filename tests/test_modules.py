@@ -250,3 +250,20 @@ def test_torchvision_weights_missing_offline_name_the_url_and_cache_file(tmp_pat
     assert resolve_backbone("resnet50").source == "torchvision"
     with pytest.raises(OfflineError, match=r"resnet50-.*\.pth.*model.init_args.weights="):
         FinetuneClassifier(backbone="resnet50", num_classes=2)
+
+
+def test_a_bf16_checkpoint_folder_trains_in_float32(tmp_path):
+    """transformers 5 keeps a checkpoint's own dtype; the regimes always build float32 weights (the
+    training precision is Lightning's flag, and interactions need fp32, SPEC section 6)."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from lightning_modules.backbones import build_classifier, build_feature_extractor
+
+    config = BertConfig(vocab_size=64, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=32, num_labels=2)
+    BertForSequenceClassification(config).to(torch.bfloat16).save_pretrained(tmp_path / "bf16")
+    for pretrained in (True, False):
+        net = build_classifier(str(tmp_path / "bf16"), 2, pretrained=pretrained)
+        assert {p.dtype for p in net.parameters()} == {torch.float32}
+    features, _ = build_feature_extractor(str(tmp_path / "bf16"))
+    assert {p.dtype for p in features.parameters()} == {torch.float32}
