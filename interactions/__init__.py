@@ -39,5 +39,7 @@ from .sample_set import (
 )
 from .transform import harsanyi_dividends, mask_to_variables, subset_orders, values_from_dividends, variables_to_mask
 from .values import Interactions, audit_precision, compute_values, default_forward, harsanyi_interactions
+from .attributions import banzhaf_values, shapley_interaction_index, shapley_values
+from .and_or import MAX_AND_OR_VARIABLES, AndOrInteractions, and_or_interactions, and_or_salient_mask
 
 __all__ = [name for name in dir() if not name.startswith("_")]
