@@ -1,19 +1,26 @@
 """``InteractionCallback``: Harsanyi interactions of the model at every epoch end, beside the loss.
 
-Add it to any ``pytorch_lightning.Trainer``. On ``fit`` it
+Add it to any Lightning ``Trainer``, of the unified ``lightning`` package (``lightning.pytorch``)
+or of ``pytorch_lightning``, in Python or by class path in a LightningCLI YAML: the class derives
+from the ``Callback`` base of every installed Lightning package (one class, one class path, the
+same artifacts and tags; see :mod:`callbacks.lightning_compat` for why). On ``fit`` it
 
 1. gets the annotated sample set (SPEC section 2): loads ``sample_set`` when it is an
-   existing annotation file, else builds one from ``trainer.datamodule.annotation_pool(pool_split)``;
+   existing annotation file, else builds one from ``trainer.datamodule.annotation_pool(pool_split)``
+   (images at any ``C x H x W`` on any patch ``grid``; default the paper's 224 / 8x8 protocol);
 2. evaluates the model once before the first training step (epoch 0) and after every
    ``every_n_epochs`` epochs and the final epoch: ``values[sample, mask]`` of all ``2**n`` masks
    in strict fp32 (SPEC section 6), dividends by the fast Möbius transform (eq. 2);
-3. writes ``<output_dir>/epoch_XXX.pt`` atomically and logs, with the epoch as the step,
-   ``interactions/strength/order_k``, ``interactions/salient_count``, ``interactions/matching_error``
-   and, given references, ``knowledge/{preserve,discard,new}/order_k|total`` and
-   ``knowledge/ratio[_weighted]`` (SPEC section 4);
-4. at the end of training logs ``knowledge/jaccard_to_final`` (eq. 9) per epoch and writes
-   ``jaccard.json`` and ``final.json``.
+3. writes ``<output_dir>/epoch_XXX.pt`` atomically and logs ``interactions/*`` and, given
+   references, ``knowledge/*`` (SPEC section 4) at Lightning's logging step: epoch 0 at step 0, a
+   later epoch at the very step where Lightning logs that epoch's epoch-end metrics
+   (``self.log(..., on_epoch=True)``), so the curves sit beside the loss;
+4. at the end of training logs ``knowledge/jaccard_to_final`` (eq. 9) at each evaluated epoch's
+   recorded step and writes ``jaccard.json`` and ``final.json``.
 
+Loggers are used by capability: every logger gets the scalars through ``log_metrics``
+(TensorBoard, CSV, MLflow, W&B, ...); loggers whose ``experiment`` has ``add_figure`` get the
+figures and those with ``add_custom_scalars`` a custom-scalars dashboard (once per fit).
 Under DDP each rank evaluates a contiguous share of the samples and the values are
 gathered; rank zero writes files and logs. The evaluated epochs are part of the
 checkpoint (``state_dict``), so a resumed fit continues the same history.
@@ -26,14 +33,19 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
-from pytorch_lightning import Callback, LightningModule, Trainer
-from pytorch_lightning.utilities import rank_zero_warn
 
 from interactions.artifacts import content_hash, save_artifact
 from interactions.errors import AnnotationError, ConfigError
 from interactions.metrics import strength_by_order
 from interactions.precision import check_precision
-from interactions.sample_set import DEFAULT_MAX_VARIABLES, AnnotatedSampleSet, build_sample_set, check_num_variables
+from interactions.sample_set import (
+    DEFAULT_MAX_VARIABLES,
+    AnnotatedSampleSet,
+    build_sample_set,
+    check_image_options,
+    check_num_variables,
+    patch_grid,
+)
 from interactions.transform import harsanyi_dividends
 from interactions.values import audit_precision, check_finite, compute_values, default_forward, nonfinite_samples
 
@@ -51,10 +63,16 @@ from .history import (
     verify_history_entry,
     write_json,
 )
-from .knowledge_logging import interaction_metrics, jaccard_curve, knowledge_metrics, ratio_metrics
+from .knowledge_logging import dashboard_layout, interaction_metrics, jaccard_curve, knowledge_metrics, ratio_metrics
+from .lightning_compat import CALLBACK_BASES, figure_writers, layout_writers, logging_step, rank_zero_warn
 from .sharding import gather_values, shard_indices
 
 REFERENCE_ROLES = ("pretrain", "finetune")
+
+#: ``pytorch_lightning.Trainer`` or ``lightning.pytorch.Trainer`` (type hints only: the module imports neither)
+Trainer = Any
+#: ``pytorch_lightning.LightningModule`` or ``lightning.pytorch.LightningModule``
+LightningModule = Any
 
 
 def _positive_int(name: str, value: Any, fix: str) -> None:
@@ -76,7 +94,14 @@ def dataset_name(trainer: Trainer, sample_set: AnnotatedSampleSet) -> str:
     return str(sample_set.meta.get("pool", sample_set.kind))
 
 
-class InteractionCallback(Callback):
+def evaluation_step(trainer: Trainer, epoch: int) -> int:
+    """The logging step of the evaluation after ``epoch`` training epochs: 0 for epoch 0, else the step at
+    which Lightning logs the epoch-end metrics of the epoch just finished (its batch counter minus one,
+    the same counter ``self.log`` and ``LearningRateMonitor`` use)."""
+    return 0 if epoch == 0 else max(logging_step(trainer) - 1, 0)
+
+
+class InteractionCallback(*CALLBACK_BASES):
     """Compute, store and log the Harsanyi interactions of the model during ``fit``.
 
     Args:
@@ -85,6 +110,10 @@ class InteractionCallback(Callback):
             so several runs of a study can share it. ``None``: build, save only beside the logs.
         n, num_samples, per_class, seed, baseline, background: how to build the sample set
             (SPEC section 2; ``None`` takes the text / image defaults of ``build_sample_set``).
+        grid, region, candidates: images only, how the sample set is built: the patch grid
+            (patches per side or ``[rows, cols]``; default the paper's 8), the central block the
+            variables are drawn from (default: central 6x6 on the 8x8 grid, the whole grid on any other)
+            or explicit candidate patch indices. A loaded ``sample_set`` must have the same grid.
         pool_split: the datamodule split the samples are drawn from.
         every_n_epochs: evaluate after every ``every_n_epochs`` epochs (and always at epoch 0 and the end).
         batch_size: masked inputs per forward pass.
@@ -96,7 +125,9 @@ class InteractionCallback(Callback):
         regime: recorded in artifacts; default ``pl_module.regime`` when it exists.
         forward: ``forward(model, inputs) -> logits[batch, classes]``; default calls the module on the
             masked inputs (keyword arguments for Hugging Face style ``input_ids``).
-        figures: log a figure per evaluation to TensorBoard loggers.
+        figures: log a figure per evaluation to loggers that draw figures (TensorBoard).
+        dashboard: write a custom-scalars layout (the paper's curves) once per fit to loggers that take
+            one (TensorBoard).
         progress: show a progress bar on rank zero.
         on_nonfinite: ``"raise"`` on a NaN/inf model output, or ``"skip"`` the sample (recorded).
         max_variables: the cap on ``n`` (cost ``2**n`` forward passes per sample).
@@ -128,6 +159,10 @@ class InteractionCallback(Callback):
         on_nonfinite: str = "raise",
         max_variables: int = DEFAULT_MAX_VARIABLES,
         missing_references: str = "error",
+        grid: int | list[int] | None = None,
+        region: int | list[int] | None = None,
+        candidates: list[int] | None = None,
+        dashboard: bool = True,
     ) -> None:
         super().__init__()
         _positive_int("every_n_epochs", every_n_epochs, "e.g. every_n_epochs=1 evaluates after every epoch")
@@ -150,6 +185,9 @@ class InteractionCallback(Callback):
             raise ConfigError(f"missing_references={missing_references!r} must be 'error' (default) or 'warn'")
         if forward is not None and not callable(forward):
             raise ConfigError(f"forward={forward!r} must be a function forward(model, inputs) -> logits")
+        if (grid, region, candidates) != (None, None, None):
+            # a sample set to build has n = 12 by default; a loaded file brings its own n
+            check_image_options(grid, region, candidates, n if n is not None or sample_set is not None else 12)
         references = dict(references or {})
         unknown = sorted(set(references) - set(REFERENCE_ROLES))
         if unknown:
@@ -165,6 +203,10 @@ class InteractionCallback(Callback):
         self.regime, self.forward, self.figures, self.progress = regime, forward, figures, progress
         self.on_nonfinite, self.max_variables = on_nonfinite, max_variables
         self.missing_references = missing_references
+        self.grid = None if grid is None else list(patch_grid(grid))
+        self.region = None if region is None else (region if isinstance(region, int) else [int(r) for r in region])
+        self.candidates = None if candidates is None else [int(p) for p in candidates]
+        self.dashboard = dashboard
         # run state (set in setup)
         self._active = False
         self._samples: AnnotatedSampleSet | None = None
@@ -178,15 +220,18 @@ class InteractionCallback(Callback):
         self._history: dict[int, dict[str, str]] = {}
         self._restored_hash: str | None = None
         self._verified = False
+        self._layout_written = False
 
     # ------------------------------------------------------------------ state
 
     @property
     def state_key(self) -> str:
+        image = {k: v for k, v in (("grid", self.grid), ("region", self.region), ("candidates", self.candidates))
+                 if v is not None}  # only when set, so checkpoints written before these options still match
         return self._generate_state_key(
             sample_set=self.sample_set, n=self.n, num_samples=self.num_samples, per_class=self.per_class,
             seed=self.seed, baseline=self.baseline, background=self.background, pool_split=self.pool_split,
-            precision=self.precision, regime=self.regime,
+            precision=self.precision, regime=self.regime, **image,
         )
 
     def state_dict(self) -> dict[str, Any]:
@@ -229,11 +274,14 @@ class InteractionCallback(Callback):
         self._dataset = dataset_name(trainer, self._samples)
         self._regime = self.regime if self.regime is not None else getattr(pl_module, "regime", None)
         self._refs = self._load_references()
+        self._layout_written = False
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not self._active:
             return
         self._verify_restored_history(trainer)
+        if self.dashboard and trainer.is_global_zero and not self._layout_written:
+            self._write_layout(trainer)
         epoch = trainer.current_epoch  # 0 on a fresh fit; completed epochs on a resumed one
         if (epoch == 0 or epoch % self.every_n_epochs == 0) and epoch not in self._history:
             self._evaluate(trainer, pl_module, epoch)
@@ -287,6 +335,12 @@ class InteractionCallback(Callback):
                     f"sample_set {self.sample_set} has n={samples.n} variables but n={self.n} was asked; "
                     "drop n or use another annotation file"
                 )
+            if self.grid is not None and list(samples.grid or []) != self.grid:
+                found = "no patch grid" if samples.grid is None else "a {}x{} patch grid".format(*samples.grid)
+                raise ConfigError(
+                    f"sample_set {self.sample_set} has {found} but grid={self.grid} was asked; "
+                    "drop grid or use another annotation file"
+                )
             save_to = [] if Path(self.sample_set).resolve() == copy_path else [copy_path]
         else:
             samples = self._build_sample_set(trainer)
@@ -312,6 +366,7 @@ class InteractionCallback(Callback):
         return build_sample_set(
             pool, n=self.n, num_samples=self.num_samples, per_class=self.per_class, seed=self.seed,
             baseline=self.baseline, background=self.background, max_variables=self.max_variables,
+            grid=self.grid, region=self.region, candidates=self.candidates,
         )
 
     def _load_references(self) -> dict[str, torch.Tensor]:
@@ -389,15 +444,16 @@ class InteractionCallback(Callback):
         return values, audit
 
     def _evaluate(self, trainer: Trainer, pl_module: LightningModule, epoch: int) -> None:
+        step = evaluation_step(trainer, epoch)
         values, audit = self.compute(trainer, pl_module)
         skipped = nonfinite_samples(values)
         values[skipped] = float("nan")
         dividends = harsanyi_dividends(values)
         content = {
             "values": values, "dividends": dividends, "epoch": int(epoch), "global_step": int(trainer.global_step),
-            "annotation_hash": self._annotation_hash, "regime": self._regime, "n": int(self._samples.n),
-            "precision": self.precision, "skipped": [int(s) for s in skipped], "model": self._model,
-            "dataset": self._dataset, "audit": audit,
+            "log_step": int(step), "annotation_hash": self._annotation_hash, "regime": self._regime,
+            "n": int(self._samples.n), "precision": self.precision, "skipped": [int(s) for s in skipped],
+            "model": self._model, "dataset": self._dataset, "audit": audit,
         }
         path = epoch_path(self._dir, epoch)
         if trainer.is_global_zero:
@@ -406,10 +462,11 @@ class InteractionCallback(Callback):
             digest = content_hash(content)
         self._history[int(epoch)] = {"path": str(path), "sha256": digest}
         metrics, by_order = self._metrics(dividends, audit)
+        metrics["interactions/epoch"] = float(epoch)
         if trainer.is_global_zero:
-            self._log(trainer, metrics, epoch)
+            self._log(trainer, metrics, step)
             if self.figures:
-                self._log_figures(trainer, dividends, by_order, epoch)
+                self._log_figures(trainer, dividends, by_order, epoch, step)
 
     def _metrics(self, dividends: torch.Tensor, audit: dict | None) -> tuple[dict[str, float], dict | None]:
         metrics = interaction_metrics(dividends)
@@ -424,18 +481,14 @@ class InteractionCallback(Callback):
         return metrics, by_order
 
     @staticmethod
-    def _log(trainer: Trainer, metrics: dict[str, float], epoch: int) -> None:
+    def _log(trainer: Trainer, metrics: dict[str, float], step: int) -> None:
+        """Every logger gets the scalars through ``log_metrics`` (TensorBoard, CSV, MLflow, W&B, ...)."""
         for logger in trainer.loggers:
-            logger.log_metrics(metrics, step=epoch)
+            logger.log_metrics(metrics, step=step)
 
-    @staticmethod
-    def _figure_writers(trainer: Trainer) -> list:
-        from pytorch_lightning.loggers import TensorBoardLogger
-
-        return [lg.experiment for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)]
-
-    def _log_figures(self, trainer: Trainer, dividends: torch.Tensor, by_order: dict | None, epoch: int) -> None:
-        writers = self._figure_writers(trainer)
+    def _log_figures(self, trainer: Trainer, dividends: torch.Tensor, by_order: dict | None, epoch: int,
+                     step: int) -> None:
+        writers = figure_writers(trainer)
         if not writers:
             return
         made = [("interactions/strength_by_order", _figures.strength_figure(strength_by_order(dividends), epoch))]
@@ -443,22 +496,31 @@ class InteractionCallback(Callback):
             made.append(("knowledge/by_order", _figures.knowledge_figure(by_order, epoch)))
         for tag, fig in made:
             for writer in writers:
-                writer.add_figure(tag, fig, global_step=epoch, close=False)
+                writer.add_figure(tag, fig, global_step=step, close=False)
             _figures.close(fig)
+
+    def _write_layout(self, trainer: Trainer) -> None:
+        """The custom-scalars dashboard of this run's tags, once per fit, to loggers that take one."""
+        layout = dashboard_layout(knowledge="pretrain" in self._refs, ratio="finetune" in self._refs)
+        for writer in layout_writers(trainer):
+            writer.add_custom_scalars(layout)
+        self._layout_written = True
 
     # ------------------------------------------------------------------ end of training
 
     def _finish(self, trainer: Trainer) -> None:
         """Jaccard of every stored epoch with the final one (eq. 9): logged, and written to ``jaccard.json``."""
-        dividends = {}
+        dividends, steps = {}, {}
         for epoch, entry in sorted(self._history.items()):
             content, digest = load_interactions(entry["path"])
             if digest != entry["sha256"]:
                 raise AnnotationError(f"{entry['path']} (epoch {epoch}) changed while training; it is not this run's")
             dividends[epoch] = content["dividends"]
+            # artifacts written before log_step was recorded: the epoch-end step of their global_step
+            steps[epoch] = int(content.get("log_step", 0 if epoch == 0 else max(int(content["global_step"]) - 1, 0)))
         epochs, jaccard, final = jaccard_curve(dividends)
         for epoch, value in zip(epochs, jaccard):
-            self._log(trainer, {"knowledge/jaccard_to_final": value}, epoch)
+            self._log(trainer, {"knowledge/jaccard_to_final": value}, steps[epoch])
         write_json(self._dir / JACCARD_FILE, {"epochs": epochs, "jaccard": jaccard, "final_epoch": final})
         final_entry = self._history[final]
         write_json(self._dir / FINAL_POINTER, {

@@ -1,6 +1,6 @@
 """Metric dictionaries the interaction callback logs (SPEC sections 1 and 4).
 
-Every function takes dividends ``I[sample, mask]`` (float64, mask = integer,
+Every metric function takes dividends ``I[sample, mask]`` (float64, mask = integer,
 bit i = variable i; mask 0 is the empty set, left out of every average) and
 returns plain ``{tag: float}`` dictionaries ready for ``logger.log_metrics``.
 """
@@ -78,3 +78,35 @@ def jaccard_curve(dividends_by_epoch: Mapping[int, Tensor]) -> tuple[list[int], 
     final = epochs[-1]
     ref = dividends_by_epoch[final]
     return epochs, [mean_jaccard(dividends_by_epoch[e], ref) for e in epochs], final
+
+
+#: title of the custom-scalars category with the paper's curves
+DASHBOARD_PAPER = "interactions: the paper's curves"
+#: title of the custom-scalars category with the per-order curves
+DASHBOARD_ORDERS = "interactions: by order"
+
+
+def dashboard_layout(*, knowledge: bool, ratio: bool) -> dict[str, dict[str, list]]:
+    """The TensorBoard custom-scalars layout (``SummaryWriter.add_custom_scalars``) of the tags one run logs.
+
+    ``{category: {chart title: ["Multiline", [tag regex, ...]]}}``; TensorBoard matches each regex
+    from the start of a tag. Charts: knowledge totals (eqs. 6, 7; with a pretrain reference),
+    both ratio forms (eq. 8; with both references), the Jaccard curve (eq. 9), the loss beside
+    the curves, then strength, salient count and, with a reference, each knowledge part by order."""
+    paper: dict[str, list] = {}
+    if knowledge:
+        paper["knowledge totals: preserve / discard / new (eqs. 6, 7)"] = [
+            "Multiline", [f"knowledge/{part}/total$" for part in KNOWLEDGE_PARTS]]
+    if ratio:
+        paper["preserved ratio of scratch: mean over S / strength-weighted (eq. 8)"] = [
+            "Multiline", ["knowledge/ratio$", "knowledge/ratio_weighted$"]]
+    paper["Jaccard similarity to the final epoch (eq. 9)"] = ["Multiline", ["knowledge/jaccard_to_final$"]]
+    paper["loss"] = ["Multiline", [".*loss"]]
+    orders: dict[str, list] = {
+        "interaction strength by order, mean |I(S)|": ["Multiline", [r"interactions/strength/order_\d+$"]],
+        "salient interactions per sample": ["Multiline", ["interactions/salient_count$"]],
+    }
+    if knowledge:
+        for part in KNOWLEDGE_PARTS:
+            orders[f"knowledge {part} by order"] = ["Multiline", [rf"knowledge/{part}/order_\d+$"]]
+    return {DASHBOARD_PAPER: paper, DASHBOARD_ORDERS: orders}

@@ -34,7 +34,9 @@ from .sample_set import (
     build_text_sample_set,
     central_patches,
     check_num_variables,
+    image_candidates,
     mean_image,
+    patch_grid,
     split_words,
 )
 from .transform import harsanyi_dividends, mask_to_variables, subset_orders, values_from_dividends, variables_to_mask

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .sample_set import GRID, IMAGE_SIZE, PATCH, AnnotatedSampleSet
+from .sample_set import AnnotatedSampleSet
 
 
 def keep_units(unit_variable: Tensor, masks: Tensor) -> Tensor:
@@ -54,19 +54,26 @@ class FeatureMasker(_Masker):
 
 
 class ImagePatchMasker(_Masker):
-    """224x224 images on an 8x8 grid of 28x28 patches; baseline a mean image or zeros."""
+    """Images ``pixels[sample, C, H, W]`` on the sample set's ``rows x cols`` grid of equal patches
+    (the paper: 224x224 on an 8x8 grid of 28x28); baseline a mean image ``[C, H, W]`` or zeros.
+
+    One gather maps the per-patch keep flags to pixels (``patch_of_pixel``), so a batch costs one
+    ``torch.where`` whatever the grid."""
 
     def __init__(self, sample_set: AnnotatedSampleSet, device=None, channels_last: bool = False):
         super().__init__(sample_set, device)
         self.channels_last = channels_last
-        rows = torch.arange(IMAGE_SIZE, device=self.device) // PATCH
-        #: patch_of_pixel[h, w] = row * 8 + col
-        self.patch_of_pixel = (rows.view(-1, 1) * GRID + rows.view(1, -1)).view(-1)
+        rows, cols = sample_set.grid
+        self.height, self.width = (int(d) for d in sample_set.inputs["pixels"].shape[-2:])
+        row_of = torch.arange(self.height, device=self.device) // (self.height // rows)
+        col_of = torch.arange(self.width, device=self.device) // (self.width // cols)
+        #: patch_of_pixel[h * W + w] = patch row * cols + patch col
+        self.patch_of_pixel = (row_of.view(-1, 1) * cols + col_of.view(1, -1)).view(-1)
 
     def __call__(self, sample_idx: Tensor, masks: Tensor, sample_range: tuple[int, int] | None = None) -> Tensor:
-        """``pixels_T[batch, 3, 224, 224]``."""
-        keep = keep_units(self.unit_variable[sample_idx], masks)  # [batch, 64]
-        keep = keep[:, self.patch_of_pixel].view(-1, 1, IMAGE_SIZE, IMAGE_SIZE)
+        """``pixels_T[batch, C, H, W]``."""
+        keep = keep_units(self.unit_variable[sample_idx], masks)  # [batch, rows * cols]
+        keep = keep[:, self.patch_of_pixel].view(-1, 1, self.height, self.width)
         out = torch.where(keep, self.inputs["pixels"][sample_idx], self.baseline)
         if self.channels_last:
             out = out.contiguous(memory_format=torch.channels_last)

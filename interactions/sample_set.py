@@ -4,14 +4,24 @@ It is built once with a seed, saved to one content-hashed file, and reused
 unchanged by every model and epoch compared with it. Layouts:
 
 - ``inputs``: the unmasked model inputs, one row per sample
-  (images ``pixels[sample, 3, 224, 224]``; text ``input_ids[sample, token]``,
+  (images ``pixels[sample, C, H, W]``; text ``input_ids[sample, token]``,
   ``attention_mask[sample, token]`` ...; features ``x[sample, feature]``).
-- ``unit_variable[sample, unit]``: for each masking unit (image patch of the
-  8x8 grid, token, feature) the variable it belongs to, ``-1`` for units
-  never masked (special tokens, padding, kept background patches) and ``-2``
-  for units always set to the baseline (``background="baseline"``).
-- ``baseline``: a mean image ``[3, 224, 224]``, the mask token id, or a
+- ``unit_variable[sample, unit]``: for each masking unit (image patch, row-major
+  on the ``rows x cols`` grid; token; feature) the variable it belongs to, ``-1``
+  for units never masked (special tokens, padding, kept background patches,
+  features outside every variable) and ``-2`` for units always set to the
+  baseline (``background="baseline"``). A feature variable may own several
+  features (``groups``).
+- ``baseline``: a mean image ``[C, H, W]``, the mask token id, or a
   baseline vector ``[feature]``.
+
+The paper protocol (224x224 images, an 8x8 grid of 28x28 patches, n = 12 drawn
+from the central 6x6) is the default of the image builders; any ``C x H x W``
+and any grid whose patches tile the image are options (``grid``, ``region``,
+``candidates``). ``meta["grid"]`` records every grid but the paper's 8x8, so
+the paper protocol's annotation files are exactly what they were before grids
+became an option (same content, same hash); :attr:`AnnotatedSampleSet.grid`
+reads both.
 """
 from __future__ import annotations
 
@@ -29,9 +39,11 @@ from .errors import AnnotationError, ConfigError, DataError
 KINDS = ("image", "text", "features")
 DEFAULT_MAX_VARIABLES = 16
 
+#: the paper protocol (SPEC section 2): 224x224 images, an 8x8 grid of 28x28 patches, variables from the central 6x6
 IMAGE_SIZE = 224
 GRID = 8
 PATCH = IMAGE_SIZE // GRID  # 28
+REGION = 6
 
 
 def check_num_variables(n: int, max_variables: int = DEFAULT_MAX_VARIABLES) -> int:
@@ -70,6 +82,38 @@ class AnnotatedSampleSet:
             raise DataError(f"unit_variable has {self.unit_variable.shape[0]} rows but there are {s} labels")
         if s and int(self.unit_variable.max()) >= self.n:
             raise DataError(f"unit_variable refers to variable {int(self.unit_variable.max())} but n={self.n}")
+        if self.kind == "image":
+            self._check_image_layout()
+
+    def _check_image_layout(self) -> None:
+        pixels = self.inputs.get("pixels")
+        if pixels is None or pixels.dim() != 4:
+            shape = None if pixels is None else tuple(pixels.shape)
+            raise DataError(f"an image sample set needs inputs['pixels'][sample, C, H, W]; got {shape}")
+        rows, cols = self.grid
+        height, width = pixels.shape[-2:]
+        if height % rows or width % cols or self.unit_variable.shape[1] != rows * cols:
+            raise DataError(
+                f"images of {height}x{width} with {self.unit_variable.shape[1]} patch units do not match a "
+                f"{rows}x{cols} patch grid"
+            )
+
+    @property
+    def grid(self) -> tuple[int, int] | None:
+        """``(rows, cols)`` of an image sample set's patch grid (``None`` for text and features).
+
+        ``meta["grid"]`` when recorded; files without it (the paper's 8x8 protocol, which records
+        no grid) have the square grid of their ``unit_variable`` width."""
+        if self.kind != "image":
+            return None
+        if "grid" in self.meta:
+            rows, cols = self.meta["grid"]
+            return int(rows), int(cols)
+        units = int(self.unit_variable.shape[1])
+        side = int(round(units ** 0.5))
+        if side * side != units:
+            raise DataError(f"an image sample set with {units} patch units and no meta['grid'] has no square grid")
+        return side, side
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -137,27 +181,63 @@ class AnnotatedSampleSet:
 
 def build_feature_sample_set(
     x: Tensor, labels: Sequence[int] | Tensor, baseline: Tensor, variables: Sequence[int] | None = None,
-    *, max_variables: int = DEFAULT_MAX_VARIABLES, meta: dict | None = None,
+    *, groups: Sequence[Sequence[int]] | None = None, max_variables: int = DEFAULT_MAX_VARIABLES,
+    meta: dict | None = None,
 ) -> AnnotatedSampleSet:
-    """Tabular / vector samples ``x[sample, feature]``; ``variables`` lists the features that are
-    input variables (default: all); the others are kept. Baseline ``[feature]``."""
+    """Tabular / vector samples ``x[sample, feature]`` with a baseline ``[feature]``.
+
+    ``variables`` lists the features that are input variables, one each (default: all);
+    ``groups`` instead makes each group of features one variable (``groups=[[0, 1], [2], [5, 6, 7]]``:
+    variable 0 keeps or masks features 0 and 1 together). Features in no variable are always kept."""
     x = torch.as_tensor(x)
     if x.dim() != 2:
         raise DataError(f"x has shape {tuple(x.shape)}; expected x[sample, feature]")
     d = x.shape[1]
-    variables = list(range(d)) if variables is None else [int(v) for v in variables]
-    _check_variables(variables, d, "features")
-    n = check_num_variables(len(variables), max_variables)
+    if groups is not None and variables is not None:
+        raise ConfigError(
+            "pass either variables=[feature, ...] (one feature per variable) or groups=[[feature, ...], ...], not both"
+        )
+    if groups is None:
+        variables = list(range(d)) if variables is None else [int(v) for v in variables]
+        _check_variables(variables, d, "features")
+        members = [[f] for f in variables]
+        info: dict[str, Any] = {"variables": variables}
+    else:
+        members = _check_groups(groups, d)
+        info = {"groups": members}
+    n = check_num_variables(len(members), max_variables)
     unit = torch.full((d,), -1, dtype=torch.long)
-    for i, f in enumerate(variables):
-        unit[f] = i
+    for i, group in enumerate(members):
+        unit[group] = i
     baseline = torch.as_tensor(baseline, dtype=x.dtype)
     if baseline.shape != (d,):
         raise DataError(f"baseline has shape {tuple(baseline.shape)}; expected [{d}] (one value per feature)")
     return AnnotatedSampleSet(
         "features", {"x": x}, torch.as_tensor(labels), unit.expand(x.shape[0], d).clone(), baseline, n,
-        {"variables": variables, **(meta or {})},
+        {**info, **(meta or {})},
     )
+
+
+def _check_groups(groups: Sequence[Sequence[int]], num_features: int) -> list[list[int]]:
+    """``groups`` as lists of ints; each non-empty, in range, and no feature in two groups."""
+    if isinstance(groups, (str, bytes)) or not all(isinstance(g, Sequence) and not isinstance(g, str) for g in groups):
+        raise ConfigError(
+            f"groups={groups!r} must be a list of feature index lists, e.g. groups=[[0, 1], [2], [5, 6, 7]]"
+        )
+    members = [[int(f) for f in g] for g in groups]
+    if not members or any(not g for g in members):
+        raise ConfigError(f"groups={members} must be a non-empty list of non-empty feature lists")
+    flat = [f for g in members for f in g]
+    bad = sorted({f for f in flat if not 0 <= f < num_features})
+    if bad:
+        raise ConfigError(f"groups name features {bad}, out of range 0..{num_features - 1}")
+    twice = sorted({f for f in flat if flat.count(f) > 1})
+    if twice:
+        raise ConfigError(
+            f"groups put feature(s) {twice} in more than one group (or twice in one); "
+            "each feature may belong to one variable"
+        )
+    return members
 
 
 def _check_variables(variables: Sequence[int], limit: int, what: str) -> None:
@@ -168,67 +248,161 @@ def _check_variables(variables: Sequence[int], limit: int, what: str) -> None:
         raise ConfigError(f"variables {bad} are out of range 0..{limit - 1} for {what}")
 
 
-def central_patches(grid: int = GRID, central: int = 6) -> list[int]:
-    """Patch indices (row * grid + col) of the central ``central x central`` block."""
-    lo = (grid - central) // 2
-    return [r * grid + c for r in range(lo, lo + central) for c in range(lo, lo + central)]
+def patch_grid(grid: int | Sequence[int]) -> tuple[int, int]:
+    """``(rows, cols)`` of a patch grid given as one int (square) or a pair; :class:`ConfigError` otherwise."""
+    if isinstance(grid, int) and not isinstance(grid, bool):
+        rows = cols = grid
+    elif isinstance(grid, Sequence) and not isinstance(grid, str) and len(grid) == 2 and all(
+            isinstance(g, int) and not isinstance(g, bool) for g in grid):
+        rows, cols = int(grid[0]), int(grid[1])
+    else:
+        raise ConfigError(f"grid={grid!r} must be patches per side (e.g. grid=4) or [rows, cols] (e.g. grid=[4, 8])")
+    if rows < 1 or cols < 1:
+        raise ConfigError(f"grid={grid!r} must have at least one patch per side")
+    return rows, cols
+
+
+def central_patches(grid: int | Sequence[int] = GRID, central: int | Sequence[int] = REGION) -> list[int]:
+    """Patch indices (``row * cols + col``) of the central ``central`` block of a ``grid`` (ints: square;
+    pairs: ``(rows, cols)``). An odd margin leaves the extra row / column at the bottom / right."""
+    rows, cols = patch_grid(grid)
+    if isinstance(central, int) and not isinstance(central, bool):
+        height = width = central
+    else:
+        try:
+            height, width = patch_grid(central)
+        except ConfigError:
+            raise ConfigError(
+                f"region={central!r} must be patches per side (e.g. region=2) or [rows, cols] (e.g. region=[2, 4])"
+            ) from None
+    if not (1 <= height <= rows and 1 <= width <= cols):
+        raise ConfigError(
+            f"region={central!r} does not fit the {rows}x{cols} patch grid; use a block of at most {rows}x{cols} "
+            f"patches (e.g. region=[{rows}, {cols}] for the whole grid)"
+        )
+    top, left = (rows - height) // 2, (cols - width) // 2
+    return [r * cols + c for r in range(top, top + height) for c in range(left, left + width)]
+
+
+def image_candidates(
+    grid: int | Sequence[int] = GRID, region: int | Sequence[int] | None = None,
+    candidates: Sequence[int] | None = None,
+) -> list[int]:
+    """The patches the variables are drawn from: ``candidates`` (patch indices) when given, else the central
+    ``region`` block; ``region=None`` is the paper's central 6x6 on the 8x8 grid and the whole grid on any other."""
+    rows, cols = patch_grid(grid)
+    if candidates is not None:
+        if region is not None:
+            raise ConfigError("pass either region (a central block of patches) or candidates (patch indices), not both")
+        if isinstance(candidates, (str, bytes)) or not isinstance(candidates, Sequence):
+            raise ConfigError(f"candidates={candidates!r} must be a list of patch indices (row * cols + col)")
+        chosen = [int(p) for p in candidates]
+        if not chosen:
+            raise ConfigError("candidates is empty; list the patch indices (row * cols + col) to draw variables from")
+        _check_variables(chosen, rows * cols, f"the patches of a {rows}x{cols} grid")
+        return chosen
+    if region is None:
+        region = REGION if (rows, cols) == (GRID, GRID) else (rows, cols)
+    return central_patches((rows, cols), region)
+
+
+def check_image_options(
+    grid: int | Sequence[int] | None = None, region: int | Sequence[int] | None = None,
+    candidates: Sequence[int] | None = None, n: int | None = None,
+) -> list[int]:
+    """Validate the image options of a sample set before any image is read; return the candidate patches.
+    ``n`` (when given) must not exceed their number."""
+    found = image_candidates(GRID if grid is None else grid, region, candidates)
+    if n is not None and n > len(found):
+        rows, cols = patch_grid(GRID if grid is None else grid)
+        where = ("candidates" if candidates is not None
+                 else "the default region" if region is None else f"region={region!r}")
+        raise ConfigError(
+            f"n={n} variables but only {len(found)} candidate patches on the {rows}x{cols} grid ({where}); "
+            "use a smaller n, a larger region or more candidates"
+        )
+    return found
 
 
 def build_image_sample_set(
     images: Tensor, labels: Sequence[int] | Tensor, baseline: Tensor | str = "zeros", *, n: int = 12, seed: int = 0,
-    background: str = "keep", patches: Sequence[Sequence[int]] | None = None,
+    background: str = "keep", patches: Sequence[Sequence[int]] | None = None, grid: int | Sequence[int] = GRID,
+    region: int | Sequence[int] | None = None, candidates: Sequence[int] | None = None,
     max_variables: int = DEFAULT_MAX_VARIABLES, meta: dict | None = None,
 ) -> AnnotatedSampleSet:
-    """Images ``[sample, 3, 224, 224]`` cut into an 8x8 grid of 28x28 patches (paper D.1).
+    """Images ``[sample, C, H, W]`` cut into a ``grid`` of equal patches; each variable is one patch.
 
-    Per sample, ``n`` patches are drawn with ``seed`` from the central 6x6 (or
-    given as ``patches[sample] = [patch index, ...]``). ``baseline`` is a mean
-    image ``[3, 224, 224]`` (see :func:`mean_image`) or ``"zeros"``. The other
-    52 patches are kept (``background="keep"``, so ``x_N = x``) or set to the
-    baseline (``background="baseline"``).
+    Default: the paper protocol (D.1), 224x224 images on an 8x8 grid of 28x28 patches, ``n = 12``
+    per sample drawn with ``seed`` from the central 6x6. Any ``C x H x W`` works when the grid
+    tiles it (``H % rows == W % cols == 0``), e.g. CIFAR-10 32x32 with ``grid=4`` (8x8 patches)
+    or MNIST 1x28x28 with ``grid=4`` (7x7 patches). The variables are drawn from the central
+    ``region`` block of patches (default: the central 6x6 on the 8x8 grid, the whole grid on any
+    other) or from the listed ``candidates`` (patch indices ``row * cols + col``), or given as
+    ``patches[sample] = [patch index, ...]``. ``baseline`` is a mean image ``[C, H, W]`` (see
+    :func:`mean_image`) or ``"zeros"``. The other patches are kept (``background="keep"``, so
+    ``x_N = x``) or set to the baseline (``background="baseline"``).
     """
+    rows, cols = patch_grid(grid)
     images = torch.as_tensor(images)
-    if images.dim() != 4 or tuple(images.shape[1:]) != (3, IMAGE_SIZE, IMAGE_SIZE):
+    if images.dim() != 4:
         raise DataError(
-            f"images have shape {tuple(images.shape)}, expected [sample, 3, 224, 224]; add "
-            "torchvision.transforms.Resize((224, 224)) (or Resize(256) + CenterCrop(224)) to the transforms"
+            f"images have shape {tuple(images.shape)}, expected [sample, C, H, W] (add the channel axis to "
+            "single-channel images, e.g. images.unsqueeze(1))"
+        )
+    height, width = images.shape[-2:]
+    if height % rows or width % cols:
+        raise DataError(
+            f"images of {height}x{width} cannot be cut into a {rows}x{cols} grid of equal patches; pass a grid "
+            f"whose sides divide the image (grid=[rows, cols] with {height} % rows == 0 and {width} % cols == 0) or "
+            "resize the images (the paper protocol: torchvision.transforms.Resize((224, 224)) with the default grid=8)"
         )
     if background not in ("keep", "baseline"):
         raise ConfigError(f"background={background!r} must be 'keep' (default) or 'baseline'")
     n = check_num_variables(n, max_variables)
+    shape = tuple(images.shape[1:])
     if isinstance(baseline, str):
         if baseline != "zeros":
-            raise ConfigError(f"baseline={baseline!r}: pass a mean image tensor [3, 224, 224] or 'zeros'")
-        baseline = torch.zeros(3, IMAGE_SIZE, IMAGE_SIZE, dtype=images.dtype)
-    if tuple(baseline.shape) != (3, IMAGE_SIZE, IMAGE_SIZE):
-        raise DataError(f"baseline image has shape {tuple(baseline.shape)}, expected [3, 224, 224]")
+            raise ConfigError(f"baseline={baseline!r}: pass a mean image tensor {list(shape)} or 'zeros'")
+        baseline = torch.zeros(shape, dtype=images.dtype)
+    if tuple(baseline.shape) != shape:
+        raise DataError(f"baseline image has shape {tuple(baseline.shape)}, expected {list(shape)} (one image)")
     s = images.shape[0]
-    candidates = central_patches()
     if patches is None:
+        pool = image_candidates((rows, cols), region, candidates)
+        if n > len(pool):
+            raise ConfigError(
+                f"n={n} is more than the {len(pool)} candidate patches to choose from on the {rows}x{cols} grid; "
+                "use a smaller n, a larger region or more candidates"
+            )
         rng = random.Random(seed)
-        if n > len(candidates):
-            raise ConfigError(f"n={n} is more than the {len(candidates)} central patches to choose from")
-        patches = [sorted(rng.sample(candidates, n)) for _ in range(s)]
+        patches = [sorted(rng.sample(pool, n)) for _ in range(s)]
+    else:
+        pool = None
     patches = [[int(p) for p in row] for row in patches]
     if len(patches) != s:
         raise ConfigError(f"patches has {len(patches)} rows for {s} images")
     fill = -1 if background == "keep" else -2
-    unit = torch.full((s, GRID * GRID), fill, dtype=torch.long)
+    unit = torch.full((s, rows * cols), fill, dtype=torch.long)
     for i, row in enumerate(patches):
         if len(row) != n:
             raise ConfigError(f"patches[{i}] has {len(row)} patches, expected n={n}")
-        _check_variables(row, GRID * GRID, "image patches")
+        _check_variables(row, rows * cols, "image patches")
         for j, p in enumerate(row):
             unit[i, p] = j
+    info: dict[str, Any] = {"seed": seed, "background": background, "patches": patches}
+    if (rows, cols) != (GRID, GRID):  # the paper grid is left implicit: its files stay as they were
+        info["grid"] = [rows, cols]
+    if pool is not None and pool != central_patches():
+        info["candidates"] = pool
     return AnnotatedSampleSet(
         "image", {"pixels": images}, torch.as_tensor(labels), unit, baseline.to(images.dtype), n,
-        {"seed": seed, "background": background, "patches": patches, **(meta or {})},
+        {**info, **(meta or {})},
     )
 
 
 def mean_image(images, max_images: int = 1000) -> Tensor:
-    """Mean image ``[3, 224, 224]`` over at most ``max_images`` images of an iterable of
-    ``[3, 224, 224]`` tensors or ``(tensor, label)`` pairs (the paper's baseline, D.1)."""
+    """Mean image ``[C, H, W]`` over at most ``max_images`` images of an iterable of
+    ``[C, H, W]`` tensors or ``(tensor, label)`` pairs (the paper's baseline, D.1)."""
     total, count = None, 0
     for item in images:
         img = item[0] if isinstance(item, (tuple, list)) else item
@@ -341,8 +515,9 @@ class TextPool:
 class ImagePool:
     """Held-out images a sample set is drawn from, and training images for the mean-image baseline.
 
-    ``images`` and ``train_images`` are sequences of ``(tensor[3, 224, 224], label)``
-    in the model's input form (after the datamodule's transforms)."""
+    ``images`` and ``train_images`` are sequences of ``(tensor[C, H, W], label)``
+    in the model's input form (after the datamodule's transforms): 224x224 for the
+    paper protocol, or the model's native size with a matching ``grid``."""
 
     images: Sequence[tuple[Tensor, int]]
     train_images: Sequence[tuple[Tensor, int]] | None
@@ -353,12 +528,21 @@ class ImagePool:
 def build_sample_set(
     pool: TextPool | ImagePool, *, n: int | None = None, num_samples: int | None = None, per_class: int | None = None,
     seed: int = 0, baseline: str = "mean", background: str = "keep", mean_images: int = 1000,
-    max_variables: int = DEFAULT_MAX_VARIABLES,
+    max_variables: int = DEFAULT_MAX_VARIABLES, grid: int | Sequence[int] | None = None,
+    region: int | Sequence[int] | None = None, candidates: Sequence[int] | None = None,
 ) -> AnnotatedSampleSet:
     """Draw an annotated sample set from a pool with ``seed`` (SPEC section 2 defaults:
     text: 50 sentences of exactly ``n = 10`` words; images: 2 per class, ``n = 12`` patches,
-    mean-image baseline over at most ``mean_images`` training images)."""
+    mean-image baseline over at most ``mean_images`` training images).
+
+    Images only: ``grid`` (patches per side, or ``[rows, cols]``; default 8), ``region`` (the central
+    block the variables are drawn from) or ``candidates`` (patch indices), as in
+    :func:`build_image_sample_set`; they are checked before any image is read."""
     rng = random.Random(seed)
+    if isinstance(pool, TextPool) and (grid, region, candidates) != (None, None, None):
+        raise ConfigError(
+            f"grid / region / candidates apply to image pools only, but the {pool.name} pool is text; drop them"
+        )
     if isinstance(pool, TextPool):
         n = 10 if n is None else n
         check_num_variables(n, max_variables)
@@ -377,6 +561,8 @@ def build_sample_set(
     if isinstance(pool, ImagePool):
         n = 12 if n is None else n
         check_num_variables(n, max_variables)
+        grid = GRID if grid is None else grid
+        check_image_options(grid, region, candidates, n)
         by_class: dict[int, list[int]] = {}
         labels = [int(lbl) for _, lbl in _iter_labels(pool.images)]
         for i, lbl in enumerate(labels):
@@ -402,8 +588,8 @@ def build_sample_set(
         else:
             raise ConfigError(f"baseline={baseline!r} must be 'mean' (paper) or 'zeros'")
         return build_image_sample_set(
-            images, [labels[i] for i in chosen], base, n=n, seed=seed, background=background,
-            max_variables=max_variables,
+            images, [labels[i] for i in chosen], base, n=n, seed=seed, background=background, grid=grid,
+            region=region, candidates=candidates, max_variables=max_variables,
             meta={"sample_ids": chosen, "pool": pool.name, "baseline": baseline, "mean_images": mean_images},
         )
     raise ConfigError(f"cannot build a sample set from a {type(pool).__name__}; expected TextPool or ImagePool")

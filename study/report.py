@@ -406,21 +406,27 @@ def _samples_text(anno, finals, picks, top):
 
 
 def _samples_image(anno, finals, picks, top):
-    from interactions.sample_set import GRID, PATCH
+    rows, cols = anno.grid  # the sample set's own patch grid (the paper: 8x8 of 28x28 on 224x224)
+    height, width = anno.inputs["pixels"].shape[-2:]
+    ph, pw = height // rows, width // cols
 
-    cols = 1 + len(STAGES) * top
-    fig, axes = plt.subplots(len(picks), cols, figsize=(1.9 * cols, 2.0 * len(picks)), squeeze=False)
+    def box(p, **kw):
+        return plt.Rectangle(((p % cols) * pw, (p // cols) * ph), pw, ph, **kw)
+
+    ncols = 1 + len(STAGES) * top
+    fig, axes = plt.subplots(len(picks), ncols, figsize=(1.9 * ncols, 2.0 * len(picks)), squeeze=False)
     for r, i in enumerate(picks):
         img = anno.inputs["pixels"][i].float()
         img = (img - img.min()) / (img.max() - img.min() + 1e-12)
-        img = img.permute(1, 2, 0).numpy()
+        # RGB as it is; any other channel count as its grey mean
+        img = img.permute(1, 2, 0).numpy() if img.shape[0] == 3 else img.mean(dim=0).numpy()
+        show = {} if img.ndim == 3 else {"cmap": "gray", "vmin": 0, "vmax": 1}
         units = anno.unit_variable[i]
-        var_patch = {int(units[p]): p for p in range(GRID * GRID) if int(units[p]) >= 0}
+        var_patch = {int(units[p]): p for p in range(rows * cols) if int(units[p]) >= 0}
         ax = axes[r][0]
-        ax.imshow(img)
+        ax.imshow(img, **show)
         for p in var_patch.values():
-            ax.add_patch(plt.Rectangle(((p % GRID) * PATCH, (p // GRID) * PATCH), PATCH, PATCH, fill=False,
-                                       ec="yellow", lw=0.8))
+            ax.add_patch(box(p, fill=False, ec="yellow", lw=0.8))
         ax.set_title(f"sample {i}, label {int(anno.labels[i])}", fontsize=7)
         col = 1
         for s in STAGES:
@@ -429,7 +435,7 @@ def _samples_image(anno, finals, picks, top):
             for rank in range(top):
                 ax = axes[r][col]
                 col += 1
-                ax.imshow(img * 0.6)
+                ax.imshow(img * 0.6, **show)
                 if rank < len(tops):
                     mask, val = tops[rank]
                     color = "red" if val > 0 else "blue"
@@ -437,8 +443,7 @@ def _samples_image(anno, finals, picks, top):
                         p = var_patch.get(j)
                         if p is None:
                             continue
-                        ax.add_patch(plt.Rectangle(((p % GRID) * PATCH, (p // GRID) * PATCH), PATCH, PATCH,
-                                                   color=color, alpha=0.3 + 0.6 * abs(val) / scale))
+                        ax.add_patch(box(p, color=color, alpha=0.3 + 0.6 * abs(val) / scale))
                     ax.set_title(f"{s} I={val:+.3g}", fontsize=7, color=COLORS[s])
         for ax in axes[r]:
             ax.axis("off")

@@ -84,12 +84,15 @@ def test_fit_writes_every_epoch_and_logs_tags(tmp_path, probe_run):
     assert AnnotatedSampleSet.load(out / "annotation.pt").hash == cb.annotated_sample_set.hash
 
     tags = scalars(trainer.log_dir)
+    # logged at Lightning's step: epoch 0 at 0, epoch e at the epoch-end step (2 batches per epoch)
+    step = {e: epoch_content(out, e)["log_step"] for e in range(3)}
+    assert step == {0: 0, 1: 1, 2: 3}
     expected = [f"interactions/strength/order_{k}" for k in range(1, N + 1)]
     expected += ["interactions/salient_count", "interactions/matching_error", "knowledge/jaccard_to_final"]
     expected += [f"knowledge/{p}/order_{k}" for p in ("preserve", "discard", "new") for k in range(1, N + 1)]
     expected += [f"knowledge/{p}/total" for p in ("preserve", "discard", "new")]
     for tag in expected:
-        assert sorted(tags[tag]) == [0, 1, 2], tag
+        assert sorted(tags[tag]) == [0, 1, 3], tag
         assert all(math.isfinite(v) for v in tags[tag].values()), tag
     assert "train/loss" in tags
     assert {"interactions/strength_by_order", "knowledge/by_order"} <= set(tags["__images__"])
@@ -99,14 +102,14 @@ def test_fit_writes_every_epoch_and_logs_tags(tmp_path, probe_run):
         strength = strength_by_order(epoch_content(out, epoch)["dividends"])
         ref_strength = strength_by_order(ref)
         for k in range(1, N + 1):
-            assert tags[f"interactions/strength/order_{k}"][epoch] == pytest.approx(float(strength[k]), rel=1e-6)
-            p, d, nw = (tags[f"knowledge/{x}/order_{k}"][epoch] for x in ("preserve", "discard", "new"))
+            assert tags[f"interactions/strength/order_{k}"][step[epoch]] == pytest.approx(float(strength[k]), rel=1e-6)
+            p, d, nw = (tags[f"knowledge/{x}/order_{k}"][step[epoch]] for x in ("preserve", "discard", "new"))
             assert p + d == pytest.approx(float(ref_strength[k]), rel=1e-5)
             assert p + nw == pytest.approx(float(strength[k]), rel=1e-5)
     jac = json.loads((out / "jaccard.json").read_text())
     assert jac["epochs"] == [0, 1, 2] and jac["final_epoch"] == 2 and jac["jaccard"][-1] == 1.0
     assert all(0 < j <= 1 for j in jac["jaccard"])
-    assert [tags["knowledge/jaccard_to_final"][e] for e in (0, 1, 2)] == pytest.approx(jac["jaccard"], rel=1e-6)
+    assert [tags["knowledge/jaccard_to_final"][step[e]] for e in (0, 1, 2)] == pytest.approx(jac["jaccard"], rel=1e-6)
     assert json.loads((out / "final.json").read_text())["file"] == "epoch_002.pt"
 
 
@@ -116,15 +119,16 @@ def test_reference_equal_to_the_model_gives_full_preservation(tmp_path, probe_ru
     trainer, _, _ = fit(tmp_path, epochs=2, lr=0.0, references=refs)
     tags = scalars(trainer.log_dir)
     for epoch in range(3):
+        step = epoch_content(Path(trainer.log_dir) / "interactions", epoch)["log_step"]
         for k in range(1, N + 1):
-            strength = tags[f"interactions/strength/order_{k}"][epoch]
+            strength = tags[f"interactions/strength/order_{k}"][step]
             assert strength > 0
-            assert tags[f"knowledge/preserve/order_{k}"][epoch] == pytest.approx(strength, rel=1e-6)
-            assert tags[f"knowledge/discard/order_{k}"][epoch] == 0.0
-            assert tags[f"knowledge/new/order_{k}"][epoch] == 0.0
-        assert tags["knowledge/discard/total"][epoch] == 0.0 and tags["knowledge/new/total"][epoch] == 0.0
-        assert tags["knowledge/ratio"][epoch] == 1.0 and tags["knowledge/ratio_weighted"][epoch] == 1.0
-        assert tags["knowledge/jaccard_to_final"][epoch] == 1.0
+            assert tags[f"knowledge/preserve/order_{k}"][step] == pytest.approx(strength, rel=1e-6)
+            assert tags[f"knowledge/discard/order_{k}"][step] == 0.0
+            assert tags[f"knowledge/new/order_{k}"][step] == 0.0
+        assert tags["knowledge/discard/total"][step] == 0.0 and tags["knowledge/new/total"][step] == 0.0
+        assert tags["knowledge/ratio"][step] == 1.0 and tags["knowledge/ratio_weighted"][step] == 1.0
+        assert tags["knowledge/jaccard_to_final"][step] == 1.0
     jac = json.loads((Path(trainer.log_dir) / "interactions" / "jaccard.json").read_text())
     assert jac["jaccard"] == [1.0, 1.0, 1.0]
 
@@ -172,10 +176,11 @@ def test_resume_continues_the_same_history(tmp_path):
     assert sorted(cb2.history) == [0, 1, 2, 3, 4, 5]
     # the resumed fit evaluated epochs 4 and 5 only (no second epoch 0 or 3)
     assert len(module2.eval_forward_state) == 2
-    assert sorted(scalars(trainer2.log_dir)["interactions/salient_count"]) == [4, 5]
+    # at the steps of the uninterrupted run: epoch e ends at step 2e - 1 (2 batches per epoch)
+    assert sorted(scalars(trainer2.log_dir)["interactions/salient_count"]) == [7, 9]
     for epoch in range(6):
         a, b = epoch_content(tmp_path / "resumed", epoch), epoch_content(tmp_path / "straight", epoch)
-        assert a["global_step"] == b["global_step"]
+        assert a["global_step"] == b["global_step"] and a["log_step"] == b["log_step"] == max(2 * epoch - 1, 0)
         torch.testing.assert_close(a["values"], b["values"], rtol=1e-12, atol=1e-12)
     ja = json.loads((tmp_path / "resumed" / "jaccard.json").read_text())
     jb = json.loads((tmp_path / "straight" / "jaccard.json").read_text())
