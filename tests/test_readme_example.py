@@ -1,5 +1,5 @@
-"""The README's example (interactions of a Hugging Face classifier on one sentence with
-``interactions/`` alone) runs and keeps its promises, so it cannot rot."""
+"""The engine page's example (``docs/engine.md``: interactions of a Hugging Face classifier on one
+sentence with ``interactions/`` alone) runs and keeps its promises, so it cannot rot."""
 import os
 import re
 from pathlib import Path
@@ -45,13 +45,10 @@ def test_readme_example_runs(capsys):
     assert abs(float(I[1:].abs().max())) > 0
 
 
-def test_readme_shows_this_example():
-    """If the README has the example, it is this exact code."""
-    readme = Path(__file__).resolve().parents[1] / "README.md"
-    if not readme.is_file():
-        pytest.skip("no README.md yet")
-    blocks = [b for b in re.findall(r"```python\n(.*?)```", readme.read_text(encoding="utf-8"), re.S)
+def test_engine_docs_show_this_example():
+    """``docs/engine.md`` has the example, and it is this exact code."""
+    page = Path(__file__).resolve().parents[1] / "docs" / "engine.md"
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
               if "build_text_sample_set(" in b and "harsanyi_interactions(" in b]
-    if not blocks:
-        pytest.skip("README.md has no interactions example block")
+    assert blocks, f"{page} lost its interactions example block"
     assert blocks[0].strip() == EXAMPLE.strip()
