@@ -232,17 +232,8 @@ class ProbeClassifier(HarsanyiClassifier):
 
     regime = "probe"
 
-    def __init__(
-        self,
-        backbone: str = "minilm-l6",
-        num_classes: int = 2,
-        optimizer: OptimizerCallable = torch.optim.AdamW,
-        lr_scheduler: Optional[LRSchedulerCallable] = None,
-        lr_scheduler_interval: Optional[Literal["step", "epoch"]] = None,
-        weights: Optional[str] = None,
-        pooling: Optional[Literal["cls", "mean"]] = None,
-    ):
-        super().__init__(backbone, num_classes, optimizer, lr_scheduler, lr_scheduler_interval, weights)
+    def __init__(self, pooling: Optional[Literal["cls", "mean"]] = None, **kwargs: Any):
+        super().__init__(**kwargs)
 
     def build_net(self) -> nn.Module:
         features, dim = build_feature_extractor(self.backbone, weights=self.hparams.weights,
