@@ -41,8 +41,10 @@ data:
 """
 
 
-def write_tiny_study(folder: Path, study_dir: Path) -> Path:
-    """Regime files (like configs/<experiment>/<regime>.yaml) and a study config using them."""
+def write_tiny_study(folder: Path, study_dir: Path, *, words: int = 10, interactions: str = "",
+                     probe_interactions: str = "") -> Path:
+    """Regime files (like configs/<experiment>/<regime>.yaml) and a study config using them; ``words`` words
+    per sentence (= n), extra ``interactions`` settings (flow-style YAML items) for the study and the probe."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "base.yaml").write_text(BASE)
     for regime in STAGES:
@@ -52,12 +54,13 @@ def write_tiny_study(folder: Path, study_dir: Path) -> Path:
     cfg.write_text(f"""\
 study_dir: {study_dir}
 shared:
-  data: {{init_args: {{num_train: 32}}}}
-probe: {{configs: [{folder / 'probe.yaml'}], overrides: {{model: {{init_args: {{optimizer: {{init_args: {{lr: 0.01}}}}}}}}}}}}
+  data: {{init_args: {{num_train: 32, words: {words}}}}}
+probe: {{configs: [{folder / 'probe.yaml'}], overrides: {{model: {{init_args: {{optimizer: {{init_args: {{lr: 0.01}}}}}}}}}},
+        interactions: {{{probe_interactions}}}}}
 finetune: {{configs: [{folder / 'finetune.yaml'}]}}
 scratch: {{configs: [{folder / 'scratch.yaml'}], overrides: {{model: {{init_args: {{optimizer: {{init_args: {{lr: 0.003}}}}}}}}}}}}
-sample_set: {{n: 10, num_samples: 3, seed: 0}}
-interactions: {{batch_size: 1024, progress: false, figures: false}}
+sample_set: {{n: {words}, num_samples: 3, seed: 0}}
+interactions: {{batch_size: 1024, progress: false, figures: false{', ' + interactions if interactions else ''}}}
 """)
     return cfg
 
