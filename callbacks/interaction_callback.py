@@ -46,7 +46,7 @@ from interactions.and_or import (
 )
 from interactions.artifacts import content_hash, save_artifact
 from interactions.attributions import banzhaf_values, shapley_interaction_index, shapley_values
-from interactions.errors import AnnotationError, ConfigError, HarsanyiError, NumericsError
+from interactions.errors import AnnotationError, ConfigError, NumericsError
 from interactions.metrics import strength_by_order
 from interactions.precision import check_precision
 from interactions.sample_set import (
@@ -265,7 +265,8 @@ class InteractionCallback(*CALLBACK_BASES):
     def state_key(self) -> str:
         image = {k: v for k, v in (("grid", self.grid), ("region", self.region), ("candidates", self.candidates))
                  if v is not None}  # only when set, so checkpoints written before these options still match
-        # likewise AND-OR only when on (it changes what is measured); attributions never (a function of the dividends)
+        # likewise AND-OR only when on (it changes what is measured); attributions never (they follow
+        # from the dividends)
         and_or = dict(and_or=True, and_or_solver=self.and_or_solver,
                       and_or_noise_bound=self.and_or_noise_bound) if self.and_or else {}
         return self._generate_state_key(
@@ -542,16 +543,19 @@ class InteractionCallback(*CALLBACK_BASES):
         result, error = None, None
         try:
             result = self._solve_and_or(local, device)
-        except HarsanyiError as err:
-            error = f"{type(err).__name__}: {err}"
+        except Exception as err:  # noqa: BLE001 - re-raised below, after every rank knows
+            error = err
         failed = trainer.strategy.all_gather(torch.tensor([error is not None], dtype=torch.int32, device=device))
         if bool(failed.any()):
+            if error is not None:
+                raise error
             ranks = [r for r, f in enumerate(failed.flatten().tolist()) if f]
-            raise NumericsError(error or f"AND-OR interactions failed on rank(s) {ranks}; see that rank's error")
+            raise NumericsError(f"AND-OR interactions failed on rank(s) {ranks}; see that rank's error")
         parts = result.as_dict()
         gathered = {}
         for key in ("and_dividends", "or_dividends", "gamma", "noise", "objective", "gap"):
-            gathered[key] = gather_values(parts[key].to(device), len(values), world, trainer.strategy.all_gather).cpu()
+            local_part = parts[key].to(device)
+            gathered[key] = gather_values(local_part, len(values), world, trainer.strategy.all_gather).cpu()
         iterations = trainer.strategy.all_gather(torch.tensor([result.iterations], device=device))
         return AndOrInteractions(**gathered, solver=result.solver, noise_bound=result.noise_bound,
                                  iterations=int(iterations.max()))
@@ -590,7 +594,8 @@ class InteractionCallback(*CALLBACK_BASES):
         if by_order is not None:
             made.append(("knowledge/by_order", _figures.knowledge_figure(by_order, epoch)))
         if and_or is not None:
-            made.append(("interactions/and_or_by_order", _figures.and_or_figure(and_or_strength_by_order(and_or), epoch)))
+            fig = _figures.and_or_figure(and_or_strength_by_order(and_or), epoch)
+            made.append(("interactions/and_or_by_order", fig))
         for tag, fig in made:
             for writer in writers:
                 writer.add_figure(tag, fig, global_step=step, close=False)
@@ -598,7 +603,8 @@ class InteractionCallback(*CALLBACK_BASES):
 
     def _write_layout(self, trainer: Trainer) -> None:
         """The custom-scalars dashboard of this run's tags, once per fit, to loggers that take one."""
-        layout = dashboard_layout(knowledge="pretrain" in self._refs, ratio="finetune" in self._refs, and_or=self.and_or)
+        layout = dashboard_layout(knowledge="pretrain" in self._refs, ratio="finetune" in self._refs,
+                                  and_or=self.and_or)
         for writer in layout_writers(trainer):
             writer.add_custom_scalars(layout)
         self._layout_written = True

@@ -55,7 +55,8 @@ def and_or_metrics(result: AndOrInteractions) -> dict[str, float]:
     out: dict[str, float] = {}
     if bool(ok.any()):
         and_salient, or_salient = and_or_salient_mask(result)
-        out["interactions/and_or/salient_count"] = float((and_salient[ok].sum(1) + or_salient[ok].sum(1)).double().mean())
+        counts = and_salient[ok].sum(1) + or_salient[ok].sum(1)
+        out["interactions/and_or/salient_count"] = float(counts.double().mean())
     else:
         out["interactions/and_or/salient_count"] = float("nan")
     for kind, parts in and_or_strength_by_order(result).items():

@@ -143,7 +143,7 @@ def statements(two_phase: Mapping[str, Mapping[str, Any]]) -> list[str]:
     lines = []
     shown = [f"{stage} ({SOURCES[src]})" for src, stages in two_phase.items() for stage, c in stages.items()
              if c["verdict"]["verdict"] == BOTH]
-    scratch = [c["verdict"]["verdict"] for src, stages in two_phase.items() for s, c in stages.items() if s == "scratch"]
+    scratch = [stages["scratch"]["verdict"]["verdict"] for stages in two_phase.values() if "scratch" in stages]
     head = ("This run shows the two phases for " + "; ".join(shown) + "." if shown
             else "This run does not show both phases for any model.")
     if scratch and BOTH not in scratch:
@@ -225,7 +225,7 @@ def figure_two_phase(two_phase: Mapping[str, Mapping[str, Any]], n: int, title: 
         ax.xaxis.get_major_locator().set_params(integer=True)
     if not rows:
         axes[0][0].text(0.5, 0.5, "no stored epochs", ha="center")
-    fig.suptitle((title + ": " if title else "") + "salient interaction strength by order over training (two-phase view)",
-                 fontsize=10)
+    fig.suptitle((title + ": " if title else "")
+                 + "salient interaction strength by order over training (two-phase view)", fontsize=10)
     fig.tight_layout()
     return fig

@@ -351,7 +351,7 @@ def test_and_or_option_stores_and_logs_the_and_or_interactions(tmp_path, solver)
                 torch.testing.assert_close(getattr(stored, key), getattr(again, key), rtol=0, atol=1e-9)
         # the AND-OR identity of SPEC section 7 holds for what was stored: v'(x_N) = Σ I_and + Σ I_or
         noisy = content["values"] + stored.noise
-        rebuilt = stored.and_dividends.sum(1) - stored.and_dividends[:, 0] + noisy[:, 0] + stored.or_dividends[:, 1:].sum(1)
+        rebuilt = noisy[:, 0] + stored.and_dividends[:, 1:].sum(1) + stored.or_dividends[:, 1:].sum(1)
         torch.testing.assert_close(rebuilt, noisy[:, -1], rtol=0, atol=1e-9)
         # logged at the step of the other scalars, with the numbers of the stored result
         step = content["log_step"]

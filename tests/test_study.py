@@ -350,8 +350,8 @@ def test_section7_options_change_a_stage_fingerprint_only_when_set(tmp_path):
     from study.runner import InteractionSpec, SampleSetSpec, StageSpec, StudyPlan
 
     cfg = write_tiny_study(tmp_path / "configs", tmp_path / "study")
-    plan = StudyPlan(study_dir=tmp_path / "study", shared={}, sample_set=SampleSetSpec(), interactions=InteractionSpec(),
-                     stages={s: StageSpec(configs=[str(cfg.parent / f"{s}.yaml")]) for s in STAGES})
+    plan = StudyPlan(study_dir=tmp_path / "study", shared={}, sample_set=SampleSetSpec(),
+                     interactions=InteractionSpec(), stages={s: StageSpec(configs=[str(cfg.parent / f"{s}.yaml")]) for s in STAGES})
     before = hashlib.sha256()  # the fingerprint as computed before the options existed
     for a in plan.stage_args("finetune"):
         p = Path(a)
