@@ -153,8 +153,9 @@ class InteractionCallback(*CALLBACK_BASES):
             ``banzhaf[sample, i]``) and the pairwise Shapley interaction index (``sii[sample, i, j]``),
             computed from the dividends (SPEC section 7; one matrix product each, no forward pass).
         and_or: also compute AND-OR interactions (SPEC section 7) from the same values, store them
-            (``and_or``) and log ``interactions/and_or/*``. Off by default: the exact LP costs about 1 s
-            per sample at n = 10 on 2 CPU cores (see docs/callback.md). Needs ``n <= 12``.
+            (``and_or``) and log ``interactions/and_or/*``. Off by default: the exact LP costs about 0.6 s
+            per sample at n = 10 on 2 CPU cores, a third of an evaluation of the embedded default
+            (docs/callback.md). Needs ``n <= 12``.
         and_or_solver: ``"lp"`` (exact, HiGHS, CPU; default) or ``"gradient"`` (batched on the model's
             device, certified gap; faster at n = 12).
         and_or_noise_bound: ``delta`` in ``|q_T| <= delta·|v(x_N) - v(x_∅)|`` (default 0.04).
