@@ -51,6 +51,28 @@ def knowledge_figure(by_order: Mapping[str, Tensor], epoch: int):
     return fig
 
 
+def and_or_figure(strength: Mapping[str, Mapping[str, Tensor]], epoch: int):
+    """Bars of the salient AND and OR strength by order, positive above and negative below the axis
+    (``strength[kind][sign][order]`` as :func:`interactions.and_or_strength_by_order` returns it)."""
+    fig, ax = _figure(f"salient AND-OR interactions by order, epoch {epoch}")
+    n = strength["and"]["positive"].numel() - 1
+    orders = list(range(1, n + 1))
+    width = 0.4
+    colors = {"and": "tab:red", "or": "tab:purple"}
+    for j, kind in enumerate(("and", "or")):
+        x = [k + (j - 0.5) * width for k in orders]
+        ax.bar(x, [float(strength[kind]["positive"][k]) for k in orders], width, color=colors[kind],
+               label=f"{kind.upper()}")
+        ax.bar(x, [-float(strength[kind]["negative"][k]) for k in orders], width, color=colors[kind], alpha=0.45)
+    ax.axhline(0, color="0.3", lw=0.6)
+    ax.set_xlabel("order |S|")
+    ax.set_ylabel("Σ |I(S)| over salient S (I < 0 below)")
+    ax.set_xticks(orders)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def close(fig) -> None:
     """Release a figure (also closes it in pyplot when pyplot manages it)."""
     import matplotlib.pyplot as plt

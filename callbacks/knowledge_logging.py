@@ -11,6 +11,7 @@ from typing import Mapping
 import torch
 from torch import Tensor
 
+from interactions.and_or import AndOrInteractions, and_or_salient_mask, and_or_strength_by_order
 from interactions.metrics import (
     knowledge_by_order,
     knowledge_totals,
@@ -41,6 +42,30 @@ def interaction_metrics(dividends: Tensor) -> dict[str, float]:
     else:
         out["interactions/salient_count"] = float("nan")
         out["interactions/matching_error"] = float("nan")
+    return out
+
+
+def and_or_metrics(result: AndOrInteractions) -> dict[str, float]:
+    """AND-OR tags (SPEC section 7): ``interactions/and_or/salient_count`` (mean number of salient AND plus OR
+    interactions per sample, ``|I| > 0.05 max`` over both kinds), ``interactions/and_or/{and,or}_strength/order_k``
+    (mean over samples of ``Σ |I(S)|`` over the salient S of order k, k = 1..n: the two-phase quantity, positive
+    and negative together) and, for the gradient solver, ``interactions/and_or/gap`` (its largest certified
+    relative gap to the optimum)."""
+    ok = torch.isfinite(result.and_dividends).all(dim=1)
+    out: dict[str, float] = {}
+    if bool(ok.any()):
+        and_salient, or_salient = and_or_salient_mask(result)
+        counts = and_salient[ok].sum(1) + or_salient[ok].sum(1)
+        out["interactions/and_or/salient_count"] = float(counts.double().mean())
+    else:
+        out["interactions/and_or/salient_count"] = float("nan")
+    for kind, parts in and_or_strength_by_order(result).items():
+        strength = parts["positive"] + parts["negative"]
+        for k in range(1, strength.numel()):
+            out[f"interactions/and_or/{kind}_strength/order_{k}"] = float(strength[k])
+    if result.solver == "gradient":
+        gap = result.gap[ok]
+        out["interactions/and_or/gap"] = float(gap.max()) if gap.numel() else float("nan")
     return out
 
 
@@ -86,13 +111,14 @@ DASHBOARD_PAPER = "interactions: the paper's curves"
 DASHBOARD_ORDERS = "interactions: by order"
 
 
-def dashboard_layout(*, knowledge: bool, ratio: bool) -> dict[str, dict[str, list]]:
+def dashboard_layout(*, knowledge: bool, ratio: bool, and_or: bool = False) -> dict[str, dict[str, list]]:
     """The TensorBoard custom-scalars layout (``SummaryWriter.add_custom_scalars``) of the tags one run logs.
 
     ``{category: {chart title: ["Multiline", [tag regex, ...]]}}``; TensorBoard matches each regex
     from the start of a tag. Charts: knowledge totals (eqs. 6, 7; with a pretrain reference),
     both ratio forms (eq. 8; with both references), the Jaccard curve (eq. 9), the loss beside
-    the curves, then strength, salient count and, with a reference, each knowledge part by order."""
+    the curves, then strength, salient count, with a reference each knowledge part by order, and with
+    ``and_or`` the AND and OR salient strength by order and the AND-OR salient count."""
     paper: dict[str, list] = {}
     if knowledge:
         paper["knowledge totals: preserve / discard / new (eqs. 6, 7)"] = [
@@ -109,4 +135,9 @@ def dashboard_layout(*, knowledge: bool, ratio: bool) -> dict[str, dict[str, lis
     if knowledge:
         for part in KNOWLEDGE_PARTS:
             orders[f"knowledge {part} by order"] = ["Multiline", [rf"knowledge/{part}/order_\d+$"]]
+    if and_or:
+        for kind in ("and", "or"):
+            orders[f"salient {kind.upper()} strength by order, Σ |I(S)| over salient S"] = [
+                "Multiline", [rf"interactions/and_or/{kind}_strength/order_\d+$"]]
+        orders["salient AND-OR interactions per sample"] = ["Multiline", ["interactions/and_or/salient_count$"]]
     return {DASHBOARD_PAPER: paper, DASHBOARD_ORDERS: orders}

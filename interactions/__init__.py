@@ -20,6 +20,7 @@ from .metrics import (
     preserved_ratio,
     salient_count,
     salient_mask,
+    salient_strength_by_order,
     strength_by_order,
 )
 from .outputs import log_odds_true_class
@@ -42,6 +43,14 @@ from .sample_set import (
 from .transform import harsanyi_dividends, mask_to_variables, subset_orders, values_from_dividends, variables_to_mask
 from .values import Interactions, audit_precision, compute_values, default_forward, harsanyi_interactions
 from .attributions import banzhaf_values, shapley_interaction_index, shapley_values
-from .and_or import MAX_AND_OR_VARIABLES, AndOrInteractions, and_or_interactions, and_or_salient_mask
+from .and_or import (
+    DEFAULT_NOISE_BOUND,
+    MAX_AND_OR_VARIABLES,
+    AndOrInteractions,
+    and_or_interactions,
+    and_or_salient_mask,
+    and_or_strength_by_order,
+    check_and_or_options,
+)
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -36,15 +36,16 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any, Mapping
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from .attributions import _sample_table
-from .errors import ConfigError, NumericsError
-from .metrics import TAU_RATIO
+from .errors import ConfigError, DataError, NumericsError
+from .metrics import TAU_RATIO, salient_strength_by_order
 from .transform import harsanyi_dividends, subset_orders, values_from_dividends
 
 MAX_AND_OR_VARIABLES = 12
@@ -81,6 +82,19 @@ class AndOrInteractions:
     def num_samples(self) -> int:
         """Number of samples (rows)."""
         return int(self.and_dividends.shape[0])
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain ``{field: tensor | str | float | int}`` (what the interaction callback stores in an artifact)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "AndOrInteractions":
+        """The inverse of :meth:`as_dict` (e.g. ``AndOrInteractions.from_dict(artifact["and_or"])``)."""
+        names = {f.name for f in fields(cls)}
+        missing = sorted(names - set(data) - {"iterations"})
+        if missing:
+            raise DataError(f"AND-OR data lacks {missing}; pass the dictionary AndOrInteractions.as_dict() wrote")
+        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 # ----------------------------------------------------------------------------- transforms
@@ -260,6 +274,25 @@ def _solve_gradient(
 
 
 # ----------------------------------------------------------------------------- public API
+def check_and_or_options(solver: str, noise_bound: float, n: int | None = None, *, prefix: str = "") -> None:
+    """``ConfigError`` unless ``solver`` is one of :data:`SOLVERS`, ``noise_bound`` a finite number ``>= 0`` and
+    ``n`` (when given) at most :data:`MAX_AND_OR_VARIABLES`. ``prefix`` names the options in the message
+    (``"and_or_"`` for the callback's ``and_or_solver`` / ``and_or_noise_bound``)."""
+    if n is not None and n > MAX_AND_OR_VARIABLES:
+        raise ConfigError(
+            f"{'the sample set has' if prefix else 'values has 2**n masks with'} n = {n} variables; AND-OR "
+            f"interactions are limited to n <= {MAX_AND_OR_VARIABLES}: the linear program has 3**n = {3 ** n:,} "
+            "nonzeros per transform matrix and its time grows about 5x per variable (about 35 s per sample for "
+            "the exact LP at n = 12 on 2 CPU cores). Use fewer input variables"
+            + (f" or {prefix[:-1]}=False" if prefix else "")
+        )
+    if solver not in SOLVERS:
+        raise ConfigError(f"{prefix}solver={solver!r}; choose one of {', '.join(SOLVERS)}")
+    if not (isinstance(noise_bound, (int, float)) and not isinstance(noise_bound, bool)
+            and math.isfinite(noise_bound) and noise_bound >= 0):
+        raise ConfigError(f"{prefix}noise_bound={noise_bound!r}; pass a finite number >= 0 (the SPEC default is 0.04)")
+
+
 def and_or_interactions(
     values: Tensor, *, noise_bound: float = DEFAULT_NOISE_BOUND, solver: str = "lp",
     max_iterations: int = 20000, tolerance: float = 1e-3, primal_weight: float = 30.0,
@@ -279,16 +312,7 @@ def and_or_interactions(
     Rows with a non-finite value (skipped samples) give NaN rows. ``n <= 12``.
     """
     table, n = _sample_table(values, "values")
-    if n > MAX_AND_OR_VARIABLES:
-        raise ConfigError(
-            f"values has 2**{n} masks; AND-OR interactions are limited to n <= {MAX_AND_OR_VARIABLES}: the linear "
-            f"program has 3**n = {3 ** n:,} nonzeros per transform matrix and its time grows about 5x per variable "
-            "(about 35 s per sample for the exact LP at n = 12 on 2 CPU cores). Use fewer input variables"
-        )
-    if solver not in SOLVERS:
-        raise ConfigError(f"solver={solver!r}; choose one of {', '.join(SOLVERS)}")
-    if not (isinstance(noise_bound, (int, float)) and math.isfinite(noise_bound) and noise_bound >= 0):
-        raise ConfigError(f"noise_bound={noise_bound!r}; pass a finite number >= 0 (the SPEC default is 0.04)")
+    check_and_or_options(solver, noise_bound, n)
     if int(max_iterations) < 1 or not tolerance > 0 or not primal_weight > 0:
         raise ConfigError(
             f"max_iterations={max_iterations}, tolerance={tolerance}, primal_weight={primal_weight}; "
@@ -341,10 +365,24 @@ def and_or_salient_mask(result: AndOrInteractions, tau_ratio: float = TAU_RATIO)
     return mag_and > tau, mag_or > tau
 
 
+def and_or_strength_by_order(result: AndOrInteractions, tau_ratio: float = TAU_RATIO) -> dict[str, dict[str, Tensor]]:
+    """``{"and": {"positive", "negative"}, "or": {...}}``, each ``[order]`` for orders ``0..n``: the strength of
+    the salient AND (OR) interactions of each order, ``E_x Σ_{S salient, |S|=k} max(±I(S), 0)`` (SPEC section 7,
+    two-phase view; salient by :func:`and_or_salient_mask`, over both kinds). Skipped (NaN) samples are ignored."""
+    and_salient, or_salient = and_or_salient_mask(result, tau_ratio)
+    return {
+        "and": salient_strength_by_order(result.and_dividends, and_salient),
+        "or": salient_strength_by_order(result.or_dividends, or_salient),
+    }
+
+
 __all__ = [
+    "DEFAULT_NOISE_BOUND",
     "MAX_AND_OR_VARIABLES",
     "SOLVERS",
     "AndOrInteractions",
     "and_or_interactions",
     "and_or_salient_mask",
+    "and_or_strength_by_order",
+    "check_and_or_options",
 ]

@@ -66,6 +66,28 @@ def strength_by_order(dividends: Tensor) -> Tensor:
     return mean_by_order(dividends.abs())
 
 
+def salient_strength_by_order(dividends: Tensor, salient: Tensor | None = None,
+                              tau_ratio: float = TAU_RATIO) -> dict[str, Tensor]:
+    """Strength of the salient interactions by order, positive and negative apart (SPEC section 7, two-phase view).
+
+    ``{"positive": A⁺[order], "negative": A⁻[order]}`` for orders ``0..n`` (order 0 is always 0):
+    ``A±(k) = E_x Σ_{S salient, |S|=k} max(±I(S|x), 0)``, both ``>= 0``. ``salient[sample, mask]``
+    defaults to :func:`salient_mask` of ``dividends``; rows with a NaN (skipped samples) are ignored."""
+    n = num_variables(dividends.shape[-1])
+    orders = subset_orders(n, dividends.device)
+    if salient is None:
+        salient = salient_mask(dividends, tau_ratio)
+    ok = _finite_rows(dividends)
+    rows, keep = dividends[ok], salient[ok]
+    out = {}
+    for name, sign in (("positive", 1.0), ("negative", -1.0)):
+        part = torch.where(keep, (sign * rows).clamp_min(0), torch.zeros_like(rows))
+        sums = torch.zeros(rows.shape[0], n + 1, dtype=rows.dtype, device=rows.device)
+        sums.index_add_(1, orders, part)
+        out[name] = sums.mean(dim=0) if rows.shape[0] else torch.full((n + 1,), float("nan"), dtype=rows.dtype)
+    return out
+
+
 def knowledge_split(pretrain: Tensor, finetune: Tensor) -> dict[str, Tensor]:
     """Per subset ``[sample, mask]``: ``preserve = 1(a·b>0)·min(|a|,|b|)`` (eq. 6),
     ``discard = |a| - preserve``, ``new = |b| - preserve`` (eq. 7)."""

@@ -42,15 +42,17 @@ from interactions import (  # noqa: E402
     mean_jaccard,
     preserved_ratio,
     salient_mask,
+    shapley_values,
     subset_orders,
 )
 from interactions.artifacts import atomic_write_bytes  # noqa: E402
 from interactions.errors import DataError  # noqa: E402
 
+from . import two_phase as _two_phase  # noqa: E402
 from .findings import JACCARD_LEVEL, PAPER_RATIO_RANGE, paper_findings, verdict_counts  # noqa: E402
 from .layout import ANNOTATION, STAGES, check_study, epoch_files, final_artifact, read_json, summary_path, tb_dir, write_json  # noqa: E402
 
-FIGURES = ("knowledge_by_order", "ratio", "jaccard", "loss", "samples")
+FIGURES = ("knowledge_by_order", "ratio", "jaccard", "loss", "samples", "two_phase")
 COLORS = {"preserve": "#2ca02c", "discard": "#7f7f7f", "new": "#1f77b4", "probe": "#9467bd", "finetune": "#1f77b4",
           "scratch": "#d62728"}
 
@@ -153,6 +155,8 @@ def compute_study(study_dir: str | os.PathLike) -> dict[str, Any]:
     scratch_split = {k: v[1:].tolist() for k, v in knowledge_by_order(a, c).items()}
 
     jaccard: dict[str, dict[int, float]] = {}
+    # two-phase view (SPEC section 7): strength[source][stage][epoch], one artifact in memory at a time
+    strengths: dict[str, dict[str, dict[int, Any]]] = {src: {} for src in _two_phase.SOURCES}
     for s in ("finetune", "scratch", "probe"):
         files = epoch_files(study_dir, s)
         final_e = summaries[s].get("final_epoch", max(files) if files else None)
@@ -160,7 +164,11 @@ def compute_study(study_dir: str | os.PathLike) -> dict[str, Any]:
         for e, p in files.items():
             if final_e is not None and e > final_e:
                 continue
-            curve[e] = mean_jaccard(load_dividends(p)[0], finals[s])
+            dividends, content = load_dividends(p)
+            curve[e] = mean_jaccard(dividends, finals[s])
+            if s in _two_phase.STAGES:
+                for src in _two_phase.SOURCES:
+                    strengths[src].setdefault(s, {})[e] = _two_phase.epoch_strength(content, src)
         jaccard[s] = curve
     losses = {s: read_losses(tb_dir(study_dir, s)) for s in STAGES}
     for s in ("finetune", "scratch"):
@@ -211,6 +219,8 @@ def compute_study(study_dir: str | os.PathLike) -> dict[str, Any]:
     top = max(numbers["strength_total"].values())
     numbers["strength_share"] = {s: _safe_div(v, top) for s, v in numbers["strength_total"].items()}
     numbers["weak_models"] = weak_models(numbers)
+    numbers["two_phase"] = _two_phase.compute_two_phase(strengths, n, numbers["weak_models"])
+    numbers["two_phase_rule"] = _two_phase.RULE
     found = paper_findings(numbers, numbers["weak_models"])
     numbers["findings"] = [f.as_dict() for f in found]
     numbers["findings_verdicts"] = verdict_counts(found)
@@ -346,7 +356,9 @@ def _top_interactions(div: Tensor, k: int) -> list[tuple[int, float]]:
 
 def figure_samples(study_dir: str | os.PathLike, num_samples: int = 4, top: int = 3):
     """The strongest salient interactions of a few samples, for each model, drawn on the input:
-    marked words (text) or highlighted patches (image); red = positive, blue = negative, opacity = strength."""
+    marked words (text) or highlighted patches (image); red = positive, blue = negative, opacity = strength.
+    Beside them, each model's exact Shapley value of every word or patch (SPEC section 7, from the
+    stored dividends: ``φ_i = Σ_{S∋i} I(S)/|S|``), in the same colours."""
     study_dir = Path(study_dir)
     anno = AnnotatedSampleSet.load(study_dir / ANNOTATION)
     finals = {s: load_dividends(final_artifact(study_dir, s))[0] for s in STAGES}
@@ -363,8 +375,14 @@ def _variable_names(anno: AnnotatedSampleSet, i: int) -> list[str]:
     return [f"x{j}" for j in range(anno.n)]
 
 
+def _shade(value: float, scale: float) -> dict:
+    color = (0.84, 0.15, 0.16) if value > 0 else (0.12, 0.47, 0.71)
+    return dict(boxstyle="round,pad=0.15", fc=color, alpha=0.1 + 0.8 * min(abs(value) / scale, 1.0), ec="none")
+
+
 def _samples_text(anno, finals, picks, top):
-    lines_per = 1 + len(STAGES) * top
+    shapley = {s: torch.nan_to_num(shapley_values(finals[s])) for s in STAGES}  # skipped rows: 0
+    lines_per = 1 + len(STAGES) * (top + 1)
     height = 0.26 * (lines_per * len(picks) + len(picks)) + 0.6
     fig = plt.figure(figsize=(13, height))
     ax = fig.add_axes([0, 0, 1, 1])
@@ -381,6 +399,15 @@ def _samples_text(anno, finals, picks, top):
                 va="center", family="monospace")
         y -= dy
         for s in STAGES:
+            phi = shapley[s][i].tolist()
+            phi_scale = max((abs(v) for v in phi), default=1.0) or 1.0
+            ax.text(0.005, y, f"{s:>8} φ  max|φ|={phi_scale:<8.3g}", fontsize=8.5, va="center",
+                    family="monospace", color=COLORS[s])
+            x = 0.005 + 30 * char
+            for j, w in enumerate(words):
+                ax.text(x, y, w, fontsize=8.5, va="center", family="monospace", bbox=_shade(phi[j], phi_scale))
+                x += (len(w) + 1) * char
+            y -= dy
             tops = _top_interactions(finals[s][i], top)
             scale = max((abs(v) for _, v in tops), default=1.0) or 1.0
             for rank in range(top):
@@ -400,8 +427,8 @@ def _samples_text(anno, finals, picks, top):
                         x += (len(w) + 1) * char
                 y -= dy
         y -= dy
-    ax.set_title("strongest salient interactions (|I| > 0.05 max|I|) of the final models; red: I > 0, blue: I < 0",
-                 fontsize=9)
+    ax.set_title("each final model's Shapley value per word (φ), then its strongest salient interactions "
+                 "(|I| > 0.05 max|I|); red: > 0, blue: < 0, opacity: strength", fontsize=9)
     return fig
 
 
@@ -413,7 +440,8 @@ def _samples_image(anno, finals, picks, top):
     def box(p, **kw):
         return plt.Rectangle(((p % cols) * pw, (p // cols) * ph), pw, ph, **kw)
 
-    ncols = 1 + len(STAGES) * top
+    shapley = {s: torch.nan_to_num(shapley_values(finals[s])) for s in STAGES}  # skipped rows: 0
+    ncols = 1 + len(STAGES) * (top + 1)
     fig, axes = plt.subplots(len(picks), ncols, figsize=(1.9 * ncols, 2.0 * len(picks)), squeeze=False)
     for r, i in enumerate(picks):
         img = anno.inputs["pixels"][i].float()
@@ -430,6 +458,14 @@ def _samples_image(anno, finals, picks, top):
         ax.set_title(f"sample {i}, label {int(anno.labels[i])}", fontsize=7)
         col = 1
         for s in STAGES:
+            phi = shapley[s][i].tolist()
+            phi_scale = max((abs(v) for v in phi), default=1.0) or 1.0
+            ax = axes[r][col]
+            col += 1
+            ax.imshow(img * 0.6, **show)
+            for j, p in var_patch.items():
+                ax.add_patch(box(p, color="red" if phi[j] > 0 else "blue", alpha=0.1 + 0.8 * abs(phi[j]) / phi_scale))
+            ax.set_title(f"{s} Shapley φ", fontsize=7, color=COLORS[s])
             tops = _top_interactions(finals[s][i], top)
             scale = max((abs(v) for _, v in tops), default=1.0) or 1.0
             for rank in range(top):
@@ -447,7 +483,8 @@ def _samples_image(anno, finals, picks, top):
                     ax.set_title(f"{s} I={val:+.3g}", fontsize=7, color=COLORS[s])
         for ax in axes[r]:
             ax.axis("off")
-    fig.suptitle("strongest salient interactions of the final models (red: I > 0, blue: I < 0)", fontsize=9)
+    fig.suptitle("each final model's Shapley value per patch, then its strongest salient interactions "
+                 "(red: > 0, blue: < 0)", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -539,7 +576,8 @@ def render_markdown(num: dict[str, Any]) -> str:
     for e in epochs:
         L.append(f"| {e} | {_f(num['jaccard']['finetune'].get(str(e)), '.4f')} | "
                  f"{_f(num['jaccard']['scratch'].get(str(e)), '.4f')} |")
-    L += ["", "## Loss per epoch (loss.png, paper Fig. 5; from the stages' TensorBoard events)", "",
+    L += [""] + _two_phase.markdown(num.get("two_phase", {}), n)
+    L += ["## Loss per epoch (loss.png, paper Fig. 5; from the stages' TensorBoard events)", "",
           "| epochs trained | finetune train | scratch train | finetune val | scratch val | probe train | probe val |",
           "|---|---|---|---|---|---|---|"]
     lepochs = sorted({int(e) for s in STAGES for sp in ("train", "val") for e in num["loss"][s][sp]})
@@ -569,6 +607,7 @@ def write_report(study_dir: str | os.PathLike, *, tensorboard: bool = True) -> P
         "jaccard": figure_jaccard(num),
         "loss": figure_loss(num),
         "samples": figure_samples(study_dir),
+        "two_phase": _two_phase.figure_two_phase(num["two_phase"], num["n"], _title(num)),
     }
     for name, fig in figs.items():
         atomic_write_bytes(out / f"{name}.png", _fig_bytes(fig))

@@ -88,13 +88,44 @@ class SampleSetSpec:
 
 @dataclass
 class InteractionSpec:
-    """How every stage evaluates interactions (SPEC section 6: strict ``fp32`` is exact)."""
+    """How every stage evaluates interactions (SPEC section 6: strict ``fp32`` is exact); ``attributions``,
+    ``and_or``, ``and_or_solver`` and ``and_or_noise_bound`` are the callback's options of SPEC section 7
+    (exact Shapley / Banzhaf / pairwise SII, and AND-OR interactions, which the report's two-phase view
+    also draws)."""
 
     every_n_epochs: int = 1
     batch_size: int = 256
     precision: str = "fp32"
     figures: bool = True
     progress: bool = True
+    attributions: bool = True
+    and_or: bool = False
+    and_or_solver: str = "lp"
+    and_or_noise_bound: float = 0.04
+
+    def fingerprint_fields(self) -> dict:
+        """The fields as a dict, without the SPEC section 7 options at their defaults, so that adding these
+        options did not change the fingerprint of a stage configured before them (it would be redone);
+        any other value of them changes it."""
+        out = asdict(self)
+        for name in _LATER_FIELDS:
+            if out[name] == _LATER_DEFAULTS[name]:
+                del out[name]
+        return out
+
+    def check(self, where: str = "interactions") -> None:
+        """``ConfigError`` naming ``where`` for an unknown AND-OR solver or a bad noise bound (before any training)."""
+        from interactions.and_or import check_and_or_options
+
+        try:
+            check_and_or_options(self.and_or_solver, self.and_or_noise_bound, prefix="and_or_")
+        except ConfigError as err:
+            raise ConfigError(f"{where}: {err}") from None
+
+
+#: InteractionSpec fields added after studies were first run (left out of the fingerprint at their default)
+_LATER_FIELDS = ("attributions", "and_or", "and_or_solver", "and_or_noise_bound")
+_LATER_DEFAULTS = {name: InteractionSpec.__dataclass_fields__[name].default for name in _LATER_FIELDS}
 
 
 def _say(msg: str) -> None:
@@ -170,7 +201,8 @@ class StudyPlan:
                 seed=s.seed, baseline=s.baseline, background=s.background, pool_split=s.pool_split,
                 every_n_epochs=i.every_n_epochs, batch_size=i.batch_size, precision=i.precision, references=refs,
                 output_dir=str(interactions_dir(self.study_dir, stage)), regime=stage, figures=i.figures,
-                progress=i.progress,
+                progress=i.progress, attributions=i.attributions, and_or=i.and_or, and_or_solver=i.and_or_solver,
+                and_or_noise_bound=i.and_or_noise_bound,
             ),
             # `last.ckpt` after every epoch, written atomically in place. (save_top_k=0 with save_last=True
             # writes it only when fit ends in Lightning 2.6, so a killed stage could not resume.)
@@ -186,7 +218,9 @@ class StudyPlan:
         unknown = sorted(set(extra) - known)
         if unknown:
             raise ConfigError(f"{stage}.interactions has unknown key(s) {unknown}; known: {sorted(known)}")
-        return replace(self.interactions, **extra)
+        spec = replace(self.interactions, **extra)
+        spec.check(f"{stage}.interactions" if extra else "interactions")
+        return spec
 
     def final_artifact(self, stage: str) -> Path:
         return stage_dir(self.study_dir, stage) / read_json(summary_path(self.study_dir, stage))["final_artifact"]
@@ -198,7 +232,7 @@ class StudyPlan:
         for a in self.stage_args(stage):
             p = Path(a)
             h.update(p.read_bytes() if a != "--config" and len(a) < 4096 and p.is_file() else a.encode())
-        h.update(json.dumps([asdict(self.sample_set), asdict(self.stage_interactions(stage)), self.test],
+        h.update(json.dumps([asdict(self.sample_set), self.stage_interactions(stage).fingerprint_fields(), self.test],
                             sort_keys=True).encode())
         return h.hexdigest()
 
@@ -400,7 +434,8 @@ class StudyTrainer(pl.Trainer):
             finetune: the fine-tuning stage, measured against the probe's final interactions.
             scratch: the from-scratch stage, measured against probe and finetune.
             sample_set: the one annotated sample set (SPEC section 2).
-            interactions: evaluation settings of the interaction callback (SPEC section 6).
+            interactions: evaluation settings of the interaction callback (SPEC section 6) and its options of
+                SPEC section 7 (attributions, and_or, and_or_solver, and_or_noise_bound).
             test: also report test accuracy when the data module has a test split.
             force: redo every stage (and rebuild the sample set) even when complete.
             report: write ``<study_dir>/report/`` at the end.

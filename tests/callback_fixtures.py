@@ -122,11 +122,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--devices", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--num-samples", type=int, default=5)
+    parser.add_argument("--and-or", default=None, choices=["lp", "gradient"], help="also AND-OR with this solver")
     args = parser.parse_args(argv)
     pl.seed_everything(0, verbose=False)
     out = Path(args.out)
-    cb = InteractionCallback(n=4, num_samples=args.num_samples, output_dir=str(out / "interactions"), progress=False, figures=False,
-                             batch_size=7)
+    cb = InteractionCallback(n=4, num_samples=args.num_samples, output_dir=str(out / "interactions"), progress=False,
+                             figures=False, batch_size=7, and_or=args.and_or is not None,
+                             and_or_solver=args.and_or or "lp")
     strategy = "ddp" if args.devices > 1 else "auto"
     trainer = make_trainer(out, max_epochs=args.epochs, callbacks=[cb], devices=args.devices, strategy=strategy)
     dm = ToyImageDataModule(num_val=8, batch_size=8 // args.devices)  # same global batch

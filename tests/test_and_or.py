@@ -11,6 +11,7 @@ from interactions import (
     DataError,
     and_or_interactions,
     and_or_salient_mask,
+    and_or_strength_by_order,
     harsanyi_dividends,
     salient_mask,
     values_from_dividends,
@@ -172,3 +173,17 @@ def test_bad_inputs():
     for bad in (torch.zeros(8), torch.zeros(2, 6), torch.zeros(1, 2, 8)):
         with pytest.raises(DataError, match="values"):
             and_or_interactions(bad)
+
+
+def test_strength_by_order_of_planted_patterns():
+    """The two-phase quantity (SPEC section 7) on a game with known AND and OR patterns and no noise:
+    Σ max(±I, 0) over the salient interactions of each order, per kind; a skipped (NaN) sample is ignored."""
+    values = pattern_game(8, [((0, 1), 3.0), ((2, 3, 4), -2.0), ((1, 5, 6, 7), 2.5)],
+                          [((3, 6), 2.0), ((0, 4, 7), -1.5), ((2, 5, 6), 1.8)])
+    values = torch.cat([values, torch.full_like(values, math.nan)])
+    strength = and_or_strength_by_order(and_or_interactions(values, noise_bound=0.0))
+    expected = {("and", "positive"): {2: 3.0, 4: 2.5}, ("and", "negative"): {3: 2.0},
+                ("or", "positive"): {2: 2.0, 3: 1.8}, ("or", "negative"): {3: 1.5}}
+    for (kind, sign), by_order in expected.items():
+        want = torch.tensor([by_order.get(k, 0.0) for k in range(9)], dtype=torch.float64)
+        torch.testing.assert_close(strength[kind][sign], want, rtol=0, atol=1e-7)

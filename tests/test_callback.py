@@ -6,6 +6,7 @@ import copy
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -18,14 +19,20 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from callback_fixtures import ToyImageDataModule, ToyModule, make_trainer
 from callbacks import InteractionCallback
+from callbacks.knowledge_logging import DASHBOARD_ORDERS, and_or_metrics, dashboard_layout
 from interactions import (
+    AndOrInteractions,
     AnnotatedSampleSet,
     AnnotationError,
     ConfigError,
+    and_or_interactions,
+    banzhaf_values,
     build_feature_sample_set,
     harsanyi_interactions,
     load_artifact,
     save_artifact,
+    shapley_interaction_index,
+    shapley_values,
     strength_by_order,
     tf32_settings,
 )
@@ -287,10 +294,79 @@ def test_every_n_epochs_fast_dev_run_and_shared_sample_set(tmp_path):
     (dict(references={"finetune": "x"}), "references.pretrain"),
     (dict(on_nonfinite="ignore"), "on_nonfinite"),
     (dict(baseline="blur"), "baseline"),
+    (dict(and_or=True, and_or_solver="adam"), "and_or_solver"),
+    (dict(and_or_noise_bound=-0.1), "and_or_noise_bound"),
+    (dict(and_or=True, n=13), "n <= 12"),
+    (dict(attributions="yes"), "attributions"),
 ])
 def test_bad_arguments_are_refused_at_construction(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         InteractionCallback(**kwargs)
+
+
+#: what an epoch artifact held before the SPEC section 7 options, and the state key of fit()'s callback then
+BEFORE_KEYS = {"values", "dividends", "epoch", "global_step", "log_step", "annotation_hash", "regime", "n",
+               "precision", "skipped", "model", "dataset", "audit"}
+BEFORE_STATE_KEY = ("InteractionCallback{'sample_set': None, 'n': 4, 'num_samples': None, 'per_class': None, "
+                    "'seed': 0, 'baseline': 'mean', 'background': 'keep', 'pool_split': 'val', 'precision': 'fp32', "
+                    "'regime': None}")
+
+
+def test_options_off_write_what_the_callback_wrote_before(tmp_path):
+    trainer, _, cb = fit(tmp_path / "off", epochs=1, attributions=False)
+    out = Path(trainer.log_dir) / "interactions"
+    for epoch in (0, 1):
+        assert set(epoch_content(out, epoch)) == BEFORE_KEYS
+    tags = scalars(trainer.log_dir)
+    assert not [t for t in tags if "and_or" in t] and tags["__images__"] == ["interactions/strength_by_order"]
+    assert cb.state_key == BEFORE_STATE_KEY  # so checkpoints written before the options still resume
+    # the default adds the exact attributions only (and keeps the state key)
+    trainer, _, cb = fit(tmp_path / "default", epochs=1)
+    assert cb.state_key == BEFORE_STATE_KEY
+    content = epoch_content(Path(trainer.log_dir) / "interactions", 1)
+    assert set(content) == BEFORE_KEYS | {"shapley", "banzhaf", "sii"}
+    assert not [t for t in scalars(trainer.log_dir) if "and_or" in t]
+    d = content["dividends"]
+    assert torch.equal(content["shapley"], shapley_values(d)) and torch.equal(content["banzhaf"], banzhaf_values(d))
+    assert torch.equal(content["sii"], shapley_interaction_index(d)) and content["sii"].shape == (4, N, N)
+    # efficiency: the Shapley values add up to v(x_N) - v(x_∅)
+    torch.testing.assert_close(content["shapley"].sum(1), content["values"][:, -1] - content["values"][:, 0])
+
+
+@pytest.mark.parametrize("solver", ["lp", "gradient"])
+def test_and_or_option_stores_and_logs_the_and_or_interactions(tmp_path, solver):
+    trainer, _, cb = fit(tmp_path, epochs=2, and_or=True, and_or_solver=solver, and_or_noise_bound=0.1)
+    assert cb.state_key != BEFORE_STATE_KEY and f"'and_or_solver': '{solver}'" in cb.state_key
+    out = Path(trainer.log_dir) / "interactions"
+    tags = scalars(trainer.log_dir)
+    assert "interactions/and_or_by_order" in tags["__images__"]
+    for epoch in (0, 1, 2):
+        content = epoch_content(out, epoch)
+        assert set(content) == BEFORE_KEYS | {"shapley", "banzhaf", "sii", "and_or"}
+        stored = AndOrInteractions.from_dict(content["and_or"])
+        assert stored.solver == solver and stored.noise_bound == 0.1 and stored.n == N
+        if solver == "lp":  # the exact LP from the stored values gives the stored result
+            again = and_or_interactions(content["values"], noise_bound=0.1)
+            for key in ("and_dividends", "or_dividends", "gamma", "noise", "objective"):
+                torch.testing.assert_close(getattr(stored, key), getattr(again, key), rtol=0, atol=1e-9)
+        # the AND-OR identity of SPEC section 7 holds for what was stored: v'(x_N) = Σ I_and + Σ I_or
+        noisy = content["values"] + stored.noise
+        rebuilt = noisy[:, 0] + stored.and_dividends[:, 1:].sum(1) + stored.or_dividends[:, 1:].sum(1)
+        torch.testing.assert_close(rebuilt, noisy[:, -1], rtol=0, atol=1e-9)
+        # logged at the step of the other scalars, with the numbers of the stored result
+        step = content["log_step"]
+        assert step in tags["interactions/salient_count"]
+        for tag, value in and_or_metrics(stored).items():
+            assert tags[tag][step] == pytest.approx(value, rel=1e-6, abs=1e-12), tag
+    expected = {"interactions/and_or/salient_count"} | {
+        f"interactions/and_or/{kind}_strength/order_{k}" for kind in ("and", "or") for k in range(1, N + 1)}
+    if solver == "gradient":
+        expected.add("interactions/and_or/gap")
+    assert {t for t in tags if t.startswith("interactions/and_or/")} == expected
+    # the dashboard's AND-OR charts draw tags this run logged
+    charts = dashboard_layout(knowledge=False, ratio=False, and_or=True)[DASHBOARD_ORDERS]
+    regexes = [rx for _, rxs in charts.values() for rx in rxs if "and_or" in rx]
+    assert len(regexes) == 3 and all(any(re.match(rx, t) for t in tags) for rx in regexes)
 
 
 def test_unwritable_output_dir_fails_before_training(tmp_path):

@@ -321,12 +321,14 @@ def test_report_samples_figure_draws_the_sample_sets_own_grid():
     fig = _samples_image(ss, finals, [0, 1], top=1)
     try:
         axes = fig.axes
-        assert len(axes) == 2 * (1 + len(STAGES))
+        per_row = 1 + len(STAGES) * 2  # the input, then per model its Shapley values and top=1 interaction
+        assert len(axes) == 2 * per_row
         for row, sample in enumerate((0, 1)):
-            outlines = axes[row * (1 + len(STAGES))].patches
-            got = sorted((r.get_x(), r.get_y(), r.get_width(), r.get_height()) for r in outlines)
             want = sorted(((p % 4) * 7, (p // 4) * 7, 7, 7) for p in ss.meta["patches"][sample])
-            assert got == want
+            # the variables' outlines on the input, and each model's Shapley value on every variable patch
+            for col in [0] + [1 + 2 * j for j in range(len(STAGES))]:
+                boxes = axes[row * per_row + col].patches
+                assert sorted((r.get_x(), r.get_y(), r.get_width(), r.get_height()) for r in boxes) == want, col
         assert axes[0].images[0].get_array().shape == (28, 28)  # a single channel shown as grey
     finally:
         import matplotlib.pyplot as plt

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import cli
 from interactions import knowledge_by_order, knowledge_totals, load_artifact, mean_jaccard, preserved_ratio
@@ -41,8 +42,10 @@ data:
 """
 
 
-def write_tiny_study(folder: Path, study_dir: Path) -> Path:
-    """Regime files (like configs/<experiment>/<regime>.yaml) and a study config using them."""
+def write_tiny_study(folder: Path, study_dir: Path, *, words: int = 10, interactions: str = "",
+                     probe_interactions: str = "") -> Path:
+    """Regime files (like configs/<experiment>/<regime>.yaml) and a study config using them; ``words`` words
+    per sentence (= n), extra ``interactions`` settings (flow-style YAML items) for the study and the probe."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "base.yaml").write_text(BASE)
     for regime in STAGES:
@@ -52,12 +55,13 @@ def write_tiny_study(folder: Path, study_dir: Path) -> Path:
     cfg.write_text(f"""\
 study_dir: {study_dir}
 shared:
-  data: {{init_args: {{num_train: 32}}}}
-probe: {{configs: [{folder / 'probe.yaml'}], overrides: {{model: {{init_args: {{optimizer: {{init_args: {{lr: 0.01}}}}}}}}}}}}
+  data: {{init_args: {{num_train: 32, words: {words}}}}}
+probe: {{configs: [{folder / 'probe.yaml'}], overrides: {{model: {{init_args: {{optimizer: {{init_args: {{lr: 0.01}}}}}}}}}},
+        interactions: {{{probe_interactions}}}}}
 finetune: {{configs: [{folder / 'finetune.yaml'}]}}
 scratch: {{configs: [{folder / 'scratch.yaml'}], overrides: {{model: {{init_args: {{optimizer: {{init_args: {{lr: 0.003}}}}}}}}}}}}
-sample_set: {{n: 10, num_samples: 3, seed: 0}}
-interactions: {{batch_size: 1024, progress: false, figures: false}}
+sample_set: {{n: {words}, num_samples: 3, seed: 0}}
+interactions: {{batch_size: 1024, progress: false, figures: false{', ' + interactions if interactions else ''}}}
 """)
     return cfg
 
@@ -102,8 +106,8 @@ def test_study_runs_end_to_end_and_writes_every_report_file(tiny_study):
         assert summary["final_epoch"] == 2 and 0.0 <= summary["val_acc"] <= 1.0
         assert list((study / stage / "tb").glob("events.out.tfevents.*"))
     report = study / "report"
-    for name in ("knowledge_by_order.png", "ratio.png", "jaccard.png", "loss.png", "samples.png", "report.md",
-                 "report.json"):
+    for name in ("knowledge_by_order.png", "ratio.png", "jaccard.png", "loss.png", "samples.png", "two_phase.png",
+                 "report.md", "report.json"):
         assert (report / name).is_file() and (report / name).stat().st_size > 0, name
     assert (report / "tb").is_dir() and list((report / "tb").glob("events.out.tfevents.*"))
 
@@ -235,3 +239,139 @@ def test_every_study_config_parses_and_names_existing_regime_files():
         for stage in STAGES:
             for regime in cfg[stage]["configs"]:
                 assert resolve_config_path(regime).is_file(), (path, regime)
+
+
+# ---------------------------------------------------------------- SPEC section 7: attributions, AND-OR, two phases
+
+
+@pytest.fixture(scope="module")
+def and_or_study(tmp_path_factory) -> tuple[Path, Path]:
+    """A tiny study with AND-OR on (6-word sentences, n = 6: the exact LP takes milliseconds), off for the probe."""
+    root = tmp_path_factory.mktemp("and_or_study")
+    study = root / "study"
+    cfg = write_tiny_study(root / "configs", study, words=6, interactions="and_or: true",
+                           probe_interactions="and_or: false")
+    run_study(cfg)
+    return cfg, study
+
+
+def salient_strength(tables: list[torch.Tensor], n: int) -> tuple[list[float], list[float]]:
+    """Mean over samples of Σ max(±I(S), 0) over the salient S of each order 1..n, by loops; the threshold
+    0.05·max|I| is taken over all ``tables`` of a sample together (AND and OR) and never over the empty set."""
+    samples = tables[0].shape[0]
+    pos, neg = [0.0] * n, [0.0] * n
+    for i in range(samples):
+        rows = [t[i].tolist() for t in tables]
+        tau = 0.05 * max(abs(x) for row in rows for x in row[1:])
+        for row in rows:
+            for mask in range(1, 1 << n):
+                if abs(row[mask]) > tau:
+                    k = bin(mask).count("1") - 1
+                    if row[mask] > 0:
+                        pos[k] += row[mask] / samples
+                    else:
+                        neg[k] -= row[mask] / samples
+    return pos, neg
+
+
+@pytest.mark.slow
+def test_study_with_and_or_stores_and_logs_it_and_draws_the_two_phase_view(and_or_study):
+    _, study = and_or_study
+    for stage in STAGES:
+        for e, path in epoch_files(study, stage).items():
+            content = load_artifact(path, "interactions")[0]
+            assert {"shapley", "banzhaf", "sii"} <= set(content), (stage, e)
+            assert ("and_or" in content) == (stage != "probe"), (stage, e)
+        tags = EventAccumulator(str(study / stage / "tb"), size_guidance={"scalars": 0})
+        tags.Reload()
+        names = set(tags.Tags()["scalars"])
+        if stage == "probe":
+            assert not [t for t in names if "and_or" in t]
+            continue
+        steps = [ev.step for ev in tags.Scalars("interactions/salient_count")]
+        for tag in ["interactions/and_or/salient_count"] + [
+                f"interactions/and_or/{kind}_strength/order_{k}" for kind in ("and", "or") for k in range(1, 7)]:
+            assert [ev.step for ev in tags.Scalars(tag)] == steps, (stage, tag)
+    report = study / "report"
+    assert (report / "two_phase.png").stat().st_size > 0
+    num = json.loads((report / "report.json").read_text())
+    assert set(num["two_phase"]) == {"harsanyi", "and_or"}
+    for source in ("harsanyi", "and_or"):
+        assert set(num["two_phase"][source]) == {"finetune", "scratch"}
+    assert "## Two-phase view" in (report / "report.md").read_text() and "![two_phase](two_phase.png)" in (
+        report / "report.md").read_text()
+
+
+@pytest.mark.slow
+def test_two_phase_numbers_equal_a_recomputation_from_the_artifacts(and_or_study, tiny_study):
+    from study.two_phase import MIN_SHIFT, SOURCES
+
+    for study, sources in ((and_or_study[1], ("harsanyi", "and_or")), (tiny_study[1], ("harsanyi",))):
+        num = json.loads((study / "report" / "report.json").read_text())
+        md = (study / "report" / "report.md").read_text()
+        n = num["n"]
+        assert sorted(num["two_phase"]) == sorted(sources)
+        for source in sources:
+            for stage in ("finetune", "scratch"):
+                got = num["two_phase"][source][stage]
+                assert got["epochs"] == [0, 1, 2]
+                means = []
+                for i, (e, path) in enumerate(epoch_files(study, stage).items()):
+                    content = load_artifact(path, "interactions")[0]
+                    tables = ([content["dividends"]] if source == "harsanyi" else
+                              [content["and_or"]["and_dividends"], content["and_or"]["or_dividends"]])
+                    pos, neg = salient_strength(tables, n)
+                    assert got["positive"][i] == pytest.approx(pos, rel=1e-9, abs=1e-15), (source, stage, e)
+                    assert got["negative"][i] == pytest.approx(neg, rel=1e-9, abs=1e-15), (source, stage, e)
+                    weights = [p + q for p, q in zip(pos, neg)]
+                    means.append(sum((k + 1) * w for k, w in enumerate(weights)) / sum(weights))
+                assert got["mean_order"] == pytest.approx(means, rel=1e-9)
+                # the verdict follows the stated rule from these numbers
+                turn = min(range(3), key=lambda j: (means[j], j))
+                phase1 = turn > 0 and means[0] - means[turn] >= MIN_SHIFT * n
+                phase2 = turn < 2 and means[2] - means[turn] >= MIN_SHIFT * n
+                verdict = got["verdict"]
+                if stage in num["weak_models"]:
+                    assert verdict["verdict"] == "not measurable"
+                    continue
+                assert (verdict["phase1"], verdict["phase2"], verdict["turning_epoch"]) == (phase1, phase2, turn)
+                expected = {(True, True): "shows both phases", (True, False): "first phase only",
+                            (False, True): "second phase only", (False, False): "neither phase"}[phase1, phase2]
+                assert verdict["verdict"] == expected
+                assert f"{stage}, {SOURCES[source]}: **{expected}**" in md
+
+
+def test_section7_options_change_a_stage_fingerprint_only_when_set(tmp_path):
+    """At their defaults the new interactions options leave the fingerprint of an earlier study as it was
+    (its stages are not redone); set, they change it (the stage is redone with them)."""
+    import hashlib
+    from dataclasses import asdict, replace
+
+    from study.runner import InteractionSpec, SampleSetSpec, StageSpec, StudyPlan
+
+    cfg = write_tiny_study(tmp_path / "configs", tmp_path / "study")
+    plan = StudyPlan(study_dir=tmp_path / "study", shared={}, sample_set=SampleSetSpec(),
+                     interactions=InteractionSpec(), stages={s: StageSpec(configs=[str(cfg.parent / f"{s}.yaml")]) for s in STAGES})
+    before = hashlib.sha256()  # the fingerprint as computed before the options existed
+    for a in plan.stage_args("finetune"):
+        p = Path(a)
+        before.update(p.read_bytes() if a != "--config" and len(a) < 4096 and p.is_file() else a.encode())
+    old_fields = {k: v for k, v in asdict(InteractionSpec()).items()
+                  if k in ("every_n_epochs", "batch_size", "precision", "figures", "progress")}
+    before.update(json.dumps([asdict(plan.sample_set), old_fields, plan.test], sort_keys=True).encode())
+    assert plan.fingerprint("finetune") == before.hexdigest()
+    changed = {plan.fingerprint("finetune")}
+    for options in (dict(attributions=False), dict(and_or=True), dict(and_or=True, and_or_solver="gradient"),
+                    dict(and_or=True, and_or_noise_bound=0.1)):
+        changed.add(replace(plan, interactions=InteractionSpec(**options)).fingerprint("finetune"))
+    assert len(changed) == 5
+
+
+def test_a_bad_and_or_option_fails_before_any_stage_runs(tmp_path):
+    from interactions.errors import ConfigError
+
+    study = tmp_path / "study"
+    cfg = write_tiny_study(tmp_path / "configs", study, interactions="and_or: true, and_or_solver: adam")
+    with pytest.raises(ConfigError, match="and_or_solver='adam'"):
+        run_study(cfg)
+    assert not (study / "probe").exists()

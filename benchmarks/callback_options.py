@@ -1,0 +1,136 @@
+"""Cost of the callback's SPEC section 7 options (attributions, AND-OR) relative to one evaluation.
+
+The embedded default finetune setup (``configs/sst2_minilm/finetune.yaml``: the packaged MiniLM-L6)
+is fitted for one training step (``limit_train_batches=1``, no validation) once per configuration
+of ``InteractionCallback``, so each fit runs two evaluations (epoch 0 and epoch 1) of the
+``--num-sentences`` ten-word dev sentences (n = 10, strict fp32):
+
+- ``plain``: ``attributions=False`` (what the callback computed before these options);
+- ``attributions``: the default (exact Shapley, Banzhaf and pairwise SII from the dividends);
+- ``and_or_lp``: ``and_or=True`` (exact LP, HiGHS, one sample at a time on the CPU);
+- ``and_or_gradient``: ``and_or=True, and_or_solver="gradient"`` (batched, on ``--device``).
+
+For each evaluation it records the whole evaluation (forward passes, transform, options,
+artifact, logging, figures) and, inside it, the time of the options alone
+(``InteractionCallback.compute_extras``), so the share ``options / evaluation`` comes from the
+same evaluation and is not biased by load changes between fits. Last lines, machine-readable:
+``option_share_of_evaluation_<config>=<float>`` (mean over the two evaluations).
+
+    python benchmarks/callback_options.py                  # 8 sentences, CPU
+    python benchmarks/callback_options.py --configs plain and_or_gradient --device cuda
+
+Runs from a checkout (the repository root is put on ``sys.path``).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytorch_lightning as pl  # noqa: E402
+import torch  # noqa: E402
+from pytorch_lightning.loggers import TensorBoardLogger  # noqa: E402
+
+from callbacks import InteractionCallback  # noqa: E402
+
+CONFIG = REPO / "configs" / "sst2_minilm" / "finetune.yaml"
+CONFIGS = {
+    "plain": dict(attributions=False),
+    "attributions": dict(),
+    "and_or_lp": dict(and_or=True),
+    "and_or_gradient": dict(and_or=True, and_or_solver="gradient"),
+}
+
+
+class TimedCallback(InteractionCallback):
+    """The callback, with each evaluation's wall time and the time of its SPEC section 7 options recorded."""
+
+    def __init__(self, *args, device: str = "cpu", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.evaluations: list[float] = []
+        self.options: list[float] = []
+        self._cuda = device.startswith("cuda")
+
+    def _sync(self) -> None:
+        if self._cuda:
+            torch.cuda.synchronize()
+
+    def _evaluate(self, trainer, pl_module, epoch):
+        self._sync()
+        t0 = time.perf_counter()
+        super()._evaluate(trainer, pl_module, epoch)
+        self._sync()
+        self.evaluations.append(time.perf_counter() - t0)
+
+    def compute_extras(self, trainer, pl_module, values, dividends):
+        self._sync()
+        t0 = time.perf_counter()
+        out = super().compute_extras(trainer, pl_module, values, dividends)
+        self._sync()
+        self.options.append(time.perf_counter() - t0)
+        return out
+
+
+def fit(args, root: Path, callback: TimedCallback) -> None:
+    """One training step of the embedded default finetune config (via the project's LightningCLI), with ``callback``."""
+    import cli
+
+    parsed = cli.main(["--config", str(CONFIG), "--trainer.logger=false",
+                       f"--data.init_args.train_subset={args.train_subset}"], run=False)
+    pl.seed_everything(0, verbose=False)
+    trainer = pl.Trainer(
+        accelerator="gpu" if args.device.startswith("cuda") else "cpu", devices=1, max_epochs=1,
+        limit_train_batches=1, limit_val_batches=0, num_sanity_val_steps=0, logger=TensorBoardLogger(str(root)),
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        callbacks=[callback], default_root_dir=str(root),
+    )
+    trainer.fit(parsed.model, datamodule=parsed.datamodule)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--num-sentences", type=int, default=8, help="ten-word dev sentences in the sample set")
+    parser.add_argument("--n", type=int, default=10, help="words per sentence = input variables")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--batch-size", type=int, default=256, help="masked sentences per forward pass")
+    parser.add_argument("--pool-split", default="val", help="split the sentences come from")
+    parser.add_argument("--train-subset", type=int, default=256, help="training sentences (one step is trained)")
+    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    args = parser.parse_args()
+
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.configs:
+            cb = TimedCallback(n=args.n, num_samples=args.num_sentences, batch_size=args.batch_size,
+                               pool_split=args.pool_split, progress=False, figures=True, device=args.device,
+                               **CONFIGS[name])
+            fit(args, Path(tmp) / name, cb)
+            results[name] = cb
+
+    device = torch.cuda.get_device_name() if args.device.startswith("cuda") else (
+        f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads")
+    print(f"device: {args.device} ({device}); torch {torch.__version__}")
+    print(f"sample set: {args.num_sentences} sentences, n={args.n} -> {args.num_sentences << args.n} masked sentences "
+          "per evaluation; two evaluations per configuration (epoch 0, epoch 1)")
+    summary = []
+    for name, cb in results.items():
+        shares = [o / e for o, e in zip(cb.options, cb.evaluations)]
+        print(f"{name:>16}: evaluation {', '.join(f'{e:.2f}' for e in cb.evaluations)} s; options "
+              f"{', '.join(f'{o:.3f}' for o in cb.options)} s "
+              f"({', '.join(f'{100 * s:.1f}%' for s in shares)} of the evaluation; "
+              f"{1000 * sum(cb.options) / len(cb.options) / args.num_sentences:.1f} ms per sentence)")
+        summary.append(f"option_share_of_evaluation_{name}={sum(shares) / len(shares):.4f}")
+    print("\n".join(summary))
+
+
+if __name__ == "__main__":
+    main()
