@@ -22,7 +22,9 @@ Loggers are used by capability: every logger gets the scalars through ``log_metr
 (TensorBoard, CSV, MLflow, W&B, ...); loggers whose ``experiment`` has ``add_figure`` get the
 figures and those with ``add_custom_scalars`` a custom-scalars dashboard (once per fit).
 Under DDP each rank evaluates a contiguous share of the samples and the values are
-gathered; rank zero writes files and logs. The evaluated epochs are part of the
+gathered; rank zero writes files and logs. Rank zero holds ``output_dir``'s lock from ``setup`` to the
+end of ``fit`` (:mod:`interactions.folder_lock`): a second run writing into the same folder, or into a
+study folder in use, stops at ``setup`` with :class:`~interactions.errors.FolderInUseError`. The evaluated epochs are part of the
 checkpoint (``state_dict``), so a resumed fit continues the same history.
 """
 from __future__ import annotations
@@ -35,7 +37,8 @@ from typing import Any, Callable
 import torch
 
 from interactions.artifacts import content_hash, save_artifact
-from interactions.errors import AnnotationError, ConfigError
+from interactions.errors import AnnotationError, ConfigError, FolderInUseError
+from interactions.folder_lock import FolderLock, lock_folder
 from interactions.metrics import strength_by_order
 from interactions.precision import check_precision
 from interactions.sample_set import (
@@ -221,6 +224,7 @@ class InteractionCallback(*CALLBACK_BASES):
         self._restored_hash: str | None = None
         self._verified = False
         self._layout_written = False
+        self._lock: FolderLock | None = None  # output_dir's lock, held by rank zero during fit
 
     # ------------------------------------------------------------------ state
 
@@ -305,6 +309,11 @@ class InteractionCallback(*CALLBACK_BASES):
     def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         if stage == "fit":
             self._active = False
+            self._release_lock()
+
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        self._active = False
+        self._release_lock()
 
     # ------------------------------------------------------------------ setup helpers
 
@@ -317,12 +326,19 @@ class InteractionCallback(*CALLBACK_BASES):
         if trainer.is_global_zero:
             try:
                 check_writable(folder)
-            except ConfigError as err:
-                error = str(err)
+                self._release_lock()
+                self._lock = lock_folder(folder, "output_dir")
+            except (ConfigError, FolderInUseError) as err:
+                error = (type(err).__name__, str(err))
         error = trainer.strategy.broadcast(error, src=0)
         if error:
-            raise ConfigError(error)
+            raise (FolderInUseError if error[0] == "FolderInUseError" else ConfigError)(error[1])
         return Path(folder).resolve()
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def _get_sample_set(self, trainer: Trainer) -> AnnotatedSampleSet:
         """Load ``sample_set`` when it is a file, else build it from the datamodule's pool; save copies."""
