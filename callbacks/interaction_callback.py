@@ -225,6 +225,7 @@ class InteractionCallback(*CALLBACK_BASES):
         self._verified = False
         self._layout_written = False
         self._lock: FolderLock | None = None  # output_dir's lock, held by rank zero during fit
+        self._finished = False  # jaccard.json and final.json written for this fit
 
     # ------------------------------------------------------------------ state
 
@@ -297,6 +298,9 @@ class InteractionCallback(*CALLBACK_BASES):
         if epoch % self.every_n_epochs == 0 or epoch == trainer.max_epochs:
             self._evaluate(trainer, pl_module, epoch)
 
+    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._finished = False
+
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not self._active:
             return
@@ -305,6 +309,21 @@ class InteractionCallback(*CALLBACK_BASES):
             self._evaluate(trainer, pl_module, epoch)
         if trainer.is_global_zero:
             self._finish(trainer)
+        self._finished = True
+
+    def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """A fit resumed from a checkpoint written after its last epoch (the run that wrote it stopped
+        before the end of training: killed, or a write of ``jaccard.json`` failed) runs no training loop,
+        so no ``on_train_start`` / ``on_train_end``: finish its files here."""
+        if not self._active or self._finished:
+            return
+        self._verify_restored_history(trainer)
+        epoch = trainer.current_epoch
+        if epoch not in self._history:
+            self._evaluate(trainer, pl_module, epoch)
+        if trainer.is_global_zero:
+            self._finish(trainer)
+        self._finished = True
 
     def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         if stage == "fit":

@@ -311,7 +311,7 @@ def run_stage(plan: StudyPlan, index: int, stage: str, make_cli: Callable[..., A
         raise KeyboardInterrupt(f"stage {stage} was interrupted; rerun the study to resume it from {ckpt}")
     val_acc = _metric(trainer, "val/acc")
     if val_acc is None:  # resumed at the end: no validation ran in this fit
-        val_acc = _first(trainer.validate(model, datamodule=dm, verbose=False), "val/acc")
+        val_acc = _first(_validate_unlogged(trainer, model, dm), "val/acc")
     test_acc = None
     if plan.test and _has_test_data(dm):
         test_acc = _first(trainer.test(model, datamodule=dm, verbose=False), "test/acc")
@@ -335,6 +335,18 @@ def run_stage(plan: StudyPlan, index: int, stage: str, make_cli: Callable[..., A
     write_json(summary_path(plan.study_dir, stage), summary)  # last: the completion marker
     _say(f"{head} done in {summary['wall_s']:.0f} s: val acc {_fmt(val_acc)}, test acc {_fmt(test_acc)}")
     return summary
+
+
+def _validate_unlogged(trainer: pl.Trainer, model: Any, dm: Any) -> list[dict]:
+    """``trainer.validate`` with the loggers off: the stage's curves already hold every epoch's validation
+    (in the run that was interrupted after it), and one more ``val/loss`` point would make the report of
+    a resumed study differ from an uninterrupted one."""
+    loggers = trainer.loggers
+    trainer.loggers = []
+    try:
+        return trainer.validate(model, datamodule=dm, verbose=False)
+    finally:
+        trainer.loggers = loggers
 
 
 def _fmt(x: float | None) -> str:

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 INJECT = Path(__file__).resolve().parent / "inject"
 STAGES = ("probe", "finetune", "scratch")
+if str(INJECT) not in sys.path:  # the test-only callbacks and fault injectors, for in-process runs too
+    sys.path.insert(0, str(INJECT))
 
 BASE = """\
 seed_everything: 0
@@ -75,3 +79,101 @@ def run_cli(*args: str, env: dict | None = None, check: bool = False) -> subproc
     if check and proc.returncode != 0:
         raise AssertionError(f"cli.py {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
+
+
+def snapshot(study: Path) -> dict:
+    """Everything a study's result consists of: every epoch's artifact, each stage's jaccard.json and
+    the report (paths made relative to the study folder)."""
+    import torch  # noqa: F401  (artifacts hold tensors)
+
+    from interactions.artifacts import load_artifact
+    from study.layout import epoch_files
+
+    snap: dict = {}
+    for stage in STAGES:
+        for epoch, path in epoch_files(study, stage).items():
+            content, _ = load_artifact(path, "interactions")
+            snap[f"{stage}/epoch_{epoch:03d}"] = {
+                "values": content["values"], "dividends": content["dividends"], "epoch": content["epoch"],
+                "global_step": content["global_step"], "annotation_hash": content["annotation_hash"],
+                "skipped": content["skipped"],
+            }
+        snap[f"{stage}/jaccard.json"] = json.loads((study / stage / "interactions" / "jaccard.json").read_text())
+    snap["report.md"] = (study / "report" / "report.md").read_text().replace(str(study), "<study>")
+    report = json.loads((study / "report" / "report.json").read_text())
+    snap["report.json"] = json.loads(json.dumps(report).replace(str(study), "<study>"))
+    return snap
+
+
+def assert_same(got: dict, want: dict) -> None:
+    """Two snapshots are identical: tensors bit for bit (NaN where NaN), everything else equal."""
+    import torch
+
+    assert sorted(got) == sorted(want)
+    for key, w in want.items():
+        g = got[key]
+        if isinstance(w, dict) and "values" in w:
+            for k in w:
+                if isinstance(w[k], torch.Tensor):
+                    assert torch.equal(g[k].nan_to_num(7.0), w[k].nan_to_num(7.0)), f"{key}: {k} differs"
+                else:
+                    assert g[k] == w[k], f"{key}: {k} differs"
+        else:
+            assert g == w, f"{key} differs"
+
+
+def wait_for(path: Path, proc: subprocess.Popen, what: str, limit_s: float = 300.0) -> None:
+    """Wait until ``path`` exists while ``proc`` runs (a hang guard, not a timing assertion)."""
+    deadline = time.monotonic() + limit_s
+    while not path.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"{what}: the process ended ({proc.returncode}) before {path} appeared:\n"
+                                 f"{proc.stdout.read() if proc.stdout else ''}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"{what}: {path} did not appear")
+        time.sleep(0.05)
+
+
+def run_study_with_a_second_attempt(cfg: Path, study: Path) -> tuple[subprocess.CompletedProcess,
+                                                                     subprocess.CompletedProcess]:
+    """``cli.py study --config cfg`` run to the end while the same command is started a second time on the
+    same folder. The first is paused (SIGSTOP) once it holds the folder's lock, so the second surely meets
+    a study in progress; after the second returned, the first goes on (SIGCONT). Returns both results."""
+    first = subprocess.Popen([sys.executable, "cli.py", "study", "--config", str(cfg)], cwd=ROOT, env=cli_env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(study / ".harsanyi.lock.json", first, "the first study")
+        first.send_signal(signal.SIGSTOP)
+        try:
+            second = run_cli("study", "--config", str(cfg))
+        finally:
+            first.send_signal(signal.SIGCONT)
+        out, err = first.communicate(timeout=600)
+    except BaseException:
+        first.kill()
+        raise
+    done = subprocess.CompletedProcess(first.args, first.returncode, out, err)
+    done.pid = first.pid
+    return done, second
+
+
+def run_in_process(*args: str) -> tuple[int, str, str]:
+    """``cli.run_from_command_line(args)`` in this process (no interpreter start-up: much cheaper than
+    :func:`run_cli`); ``(exit status, stdout, stderr)``, the output captured."""
+    import contextlib
+    import io
+    import warnings
+
+    import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rc = cli.run_from_command_line(list(args))
+    return rc, out.getvalue(), err.getvalue()
+
+
+def last_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else ""
