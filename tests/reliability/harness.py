@@ -177,3 +177,57 @@ def run_in_process(*args: str) -> tuple[int, str, str]:
 def last_line(text: str) -> str:
     lines = text.strip().splitlines()
     return lines[-1] if lines else ""
+
+
+DDP_FIT = """\
+seed_everything: 0
+trainer:
+  max_epochs: 2
+  accelerator: cpu
+  devices: 2
+  strategy: ddp
+  deterministic: true
+  enable_model_summary: false
+  enable_progress_bar: false
+  logger: false
+  default_root_dir: {out}
+  callbacks:
+    - class_path: callbacks.InteractionCallback
+      init_args: {{n: 4, num_samples: 3, sample_set: {out}/annotation.pt, output_dir: {out}/interactions,
+                  figures: false, progress: false}}
+{kills}    - class_path: pytorch_lightning.callbacks.ModelCheckpoint
+      init_args: {{dirpath: {out}/checkpoints, filename: last, save_top_k: 1, enable_version_counter: false}}
+model:
+  class_path: lightning_modules.FinetuneClassifier
+  init_args: {{backbone: tiny-bert, optimizer: {{class_path: torch.optim.AdamW, init_args: {{lr: 0.001}}}}}}
+data:
+  class_path: datamodules.TinyTextDataModule
+  init_args: {{num_train: 32, num_val: 16, num_test: 16, batch_size: 8, words: 4}}
+"""
+
+
+def write_ddp_fit(path: Path, out: Path, kills: list[dict] = ()) -> Path:
+    """A 2-process CPU DDP (gloo) ``fit`` config: tiny BERT, 2 epochs, the interaction callback (n = 4,
+    3 samples) and ``last.ckpt`` after every epoch, so ``--ckpt_path last`` resumes; ``kills``: init args
+    of test-only ``kill_callback.KillOnce`` callbacks."""
+    kills_yaml = "".join(f"    - class_path: kill_callback.KillOnce\n      init_args: {json.dumps(k)}\n" for k in kills)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(DDP_FIT.format(out=out, kills=kills_yaml))
+    return path
+
+
+def run_ddp_fit(cfg: Path, limit_s: float = 300.0) -> subprocess.CompletedProcess:
+    """``cli.py fit --config cfg --ckpt_path last`` (the same command every time: it resumes when a
+    ``last.ckpt`` exists). Returns once every process of the run has ended, rank 1 too when rank 0 was
+    killed (its output goes to the same pipes, so reading them to the end waits for it); a process still
+    running after ``limit_s`` fails the test as a hang."""
+    env = cli_env(CUDA_VISIBLE_DEVICES="", OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "cli.py", "fit", "--config", str(cfg), "--ckpt_path", "last"], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=limit_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        raise AssertionError(f"a rank was left hanging:\n{out[-2000:]}\n{err[-3000:]}") from None
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)

@@ -9,6 +9,7 @@ marker first), so rerunning the same command with the same config runs to the en
 ``on_validation_end`` (the ``ModelCheckpoint`` saving ``last.ckpt`` there runs after this callback),
 it kills at the ``call``-th forward pass of the model after that, i.e. inside the
 ``InteractionCallback``'s evaluation in ``on_train_epoch_end``.
+``rank``: under DDP, only that global rank kills itself (default: any).
 """
 from __future__ import annotations
 
@@ -26,14 +27,16 @@ def _die(marker: Path, why: str) -> None:
 
 class KillOnce(Callback):
     def __init__(self, marker: str, stage: str = "", at: str = "train", epoch: int = 0, batch: int = 0,
-                 call: int = 1):
+                 call: int = 1, rank: int | None = None):
         self.marker, self.stage, self.at = Path(marker), stage, at
-        self.epoch, self.batch, self.call = epoch, batch, call
+        self.epoch, self.batch, self.call, self.rank = epoch, batch, call, rank
         self._calls = 0
         self._handle = None
 
     def _armed(self, trainer) -> bool:
         if self.marker.exists() or trainer.current_epoch != self.epoch:
+            return False
+        if self.rank is not None and trainer.global_rank != self.rank:
             return False
         return not self.stage or Path(trainer.default_root_dir).name == self.stage
 
