@@ -137,8 +137,20 @@ class HarsanyiDataModule(pl.LightningDataModule):
         return self.datasets[split]
 
     def _trainer_epoch(self) -> int | None:
+        """The training epoch about to run: the fit loop's count of epochs whose batches were processed.
+
+        Not ``trainer.current_epoch`` (epochs completed): Lightning creates a fit's first training iterator
+        before it has finished restoring a resumed run's epoch counter, and a checkpoint written at an
+        epoch's end (``on_train_epoch_end``) counts that epoch as processed but not yet completed. With
+        DataLoader worker processes the iterator draws the epoch's order at once, so ``current_epoch``
+        would give a resumed run the order of the epoch before (with ``num_workers=0`` the order is drawn
+        lazily, at the first batch, when both counts agree)."""
         trainer = getattr(self, "trainer", None)
-        return None if trainer is None else trainer.current_epoch
+        if trainer is None:
+            return None
+        progress = getattr(getattr(getattr(trainer, "fit_loop", None), "epoch_progress", None), "current", None)
+        processed = getattr(progress, "processed", None)
+        return int(processed) if isinstance(processed, int) else trainer.current_epoch
 
     @staticmethod
     def run_seed() -> int | None:

@@ -37,10 +37,11 @@ data:
 """
 
 
-def write_tiny_study(folder: Path, study_dir: Path, kill: dict | None = None, n: int = 5) -> Path:
+def write_tiny_study(folder: Path, study_dir: Path, kill: dict | None = None, n: int = 5, num_workers: int = 0) -> Path:
     """A tiny study config (tiny BERT, generated sentences, 2 epochs per stage) at ``folder/study.yaml``.
 
-    ``kill``: init args of the test-only ``kill_callback.KillOnce`` added to every stage."""
+    ``kill``: init args of the test-only ``kill_callback.KillOnce`` added to every stage.
+    ``num_workers``: DataLoader worker processes of every stage (persistent)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "base.yaml").write_text(BASE)
     for regime in STAGES:
@@ -49,11 +50,12 @@ def write_tiny_study(folder: Path, study_dir: Path, kill: dict | None = None, n:
     callbacks = ""
     if kill is not None:
         callbacks = f"  trainer: {{callbacks: [{{class_path: kill_callback.KillOnce, init_args: {json.dumps(kill)}}}]}}\n"
+    workers = f", num_workers: {num_workers}" if num_workers else ""
     cfg = folder / "study.yaml"
     cfg.write_text(f"""\
 study_dir: {study_dir}
 shared:
-  data: {{init_args: {{num_train: 32, words: {n}}}}}
+  data: {{init_args: {{num_train: 32, words: {n}{workers}}}}}
 {callbacks}probe: {{configs: [{folder / 'probe.yaml'}], overrides: {{model: {{init_args: {{optimizer: {{init_args: {{lr: 0.01}}}}}}}}}}}}
 finetune: {{configs: [{folder / 'finetune.yaml'}]}}
 scratch: {{configs: [{folder / 'scratch.yaml'}], overrides: {{model: {{init_args: {{optimizer: {{init_args: {{lr: 0.003}}}}}}}}}}}}
