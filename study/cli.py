@@ -18,10 +18,14 @@ from typing import Any
 
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
-from .config_errors import ArgumentError, parser_error
+from interactions.errors import ConfigError, HarsanyiError
+
+from .config_errors import ArgumentError, one_line, parser_error
 from .runner import DEFAULT_STUDY_CONFIG, InteractionSpec, SampleSetSpec, StageSpec, StudyPlan, StudyTrainer, run_study
 
 STUDY_COMMANDS = {"study": {"model", "datamodule"}, "report": {"model", "datamodule"}}
+#: study settings that must not be null (the stage and evaluation specs)
+REQUIRED_SETTINGS = ("probe", "finetune", "scratch", "sample_set", "interactions", "test", "force", "report")
 
 
 
@@ -75,7 +79,19 @@ class StudyCommandsMixin:
     def instantiate_classes(self) -> None:
         if self.subcommand not in STUDY_COMMANDS:
             return super().instantiate_classes()
-        self.config_init = self.parser.instantiate_classes(self.config)
+        if self.subcommand == "study":
+            given = self.config.study
+            empty = [k for k in ("study_dir", *REQUIRED_SETTINGS) if given.get(k) is None]
+            if empty:
+                raise ConfigError(f"the study config sets {', '.join(empty)} to null (empty); give "
+                                  f"{'a value' if len(empty) == 1 else 'values'} or leave {'it' if len(empty) == 1 else 'them'} "
+                                  "out for the default")
+        try:
+            self.config_init = self.parser.instantiate_classes(self.config)
+        except (TypeError, ValueError, ArgumentError) as err:
+            if isinstance(err, HarsanyiError):
+                raise
+            raise ConfigError(f"the {self.subcommand} config does not build: {one_line(str(err))}") from None
         self.model = self.datamodule = None
         self.trainer = StudyTrainer(logger=False, enable_checkpointing=False, enable_progress_bar=False,
                                     enable_model_summary=False, accelerator="cpu", devices=1)

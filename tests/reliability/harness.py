@@ -137,27 +137,37 @@ def wait_for(path: Path, proc: subprocess.Popen, what: str, limit_s: float = 300
         time.sleep(0.05)
 
 
+#: ``cli.py`` (its ``__main__`` is this call) started ahead of time: it imports everything, then waits for a
+#: line on stdin before it runs the command
+READY_CLI = "import sys, cli; sys.stdin.readline(); sys.exit(cli.run_from_command_line(sys.argv[1:]))"
+
+
 def run_study_with_a_second_attempt(cfg: Path, study: Path) -> tuple[subprocess.CompletedProcess,
                                                                      subprocess.CompletedProcess]:
-    """``cli.py study --config cfg`` run to the end while the same command is started a second time on the
-    same folder. The first is paused (SIGSTOP) once it holds the folder's lock, so the second surely meets
-    a study in progress; after the second returned, the first goes on (SIGCONT). Returns both results."""
+    """``cli.py study --config cfg`` run to the end while the same command is run a second time on the
+    same folder. The second process starts (imports) beside the first and runs the command once the first
+    holds the folder's lock; the first is paused (SIGSTOP) meanwhile, so the second surely meets a study in
+    progress, and goes on (SIGCONT) when the second has ended. Returns both results (``.pid`` on the first)."""
+    second = subprocess.Popen([sys.executable, "-c", READY_CLI, "study", "--config", str(cfg)], cwd=ROOT,
+                              env=cli_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
     first = subprocess.Popen([sys.executable, "cli.py", "study", "--config", str(cfg)], cwd=ROOT, env=cli_env(),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for(study / ".harsanyi.lock.json", first, "the first study")
         first.send_signal(signal.SIGSTOP)
         try:
-            second = run_cli("study", "--config", str(cfg))
+            out2, err2 = second.communicate("go\n", timeout=300)
         finally:
             first.send_signal(signal.SIGCONT)
         out, err = first.communicate(timeout=600)
     except BaseException:
         first.kill()
+        second.kill()
         raise
     done = subprocess.CompletedProcess(first.args, first.returncode, out, err)
     done.pid = first.pid
-    return done, second
+    return done, subprocess.CompletedProcess(second.args, second.returncode, out2, err2)
 
 
 def run_in_process(*args: str) -> tuple[int, str, str]:
