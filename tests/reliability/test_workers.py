@@ -69,5 +69,5 @@ def test_a_worker_that_dies_stops_the_fit_with_a_clear_error(tmp_path):
     assert rc == 2 and "Traceback" not in err, err[-3000:]
     msg = last_line(err)
     assert msg.startswith("error (WorkerError): a DataLoader worker process died")
-    assert f"pid {KillWorker.killed}" in msg and "Killed" in msg and "num_workers" in msg
+    assert str(KillWorker.killed) in msg and "num_workers" in msg  # torch names the pid, and the signal when it saw it
     assert not list(tmp_path.rglob("*.ckpt"))
