@@ -46,11 +46,17 @@ def errno_name(err: OSError) -> str:
     return f"{_errno.errorcode.get(err.errno, f'errno {err.errno}')} ({os.strerror(err.errno)})"
 
 
-def write_error(path: str | os.PathLike, err: OSError) -> StorageError:
-    """The :class:`StorageError` for a failed write of ``path``: the file, the errno and the fix."""
+def write_error(path: str | os.PathLike, err: OSError, *, ours: bool = True) -> StorageError:
+    """The :class:`StorageError` for a failed write of ``path``: the file, the errno and the fix.
+    ``ours=False``: the failure came from another library's file access (it may have been a read)."""
     if isinstance(err, StorageError):
         return err
     fix = _WRITE_FIXES.get(err.errno, "fix the storage problem")
+    if not ours:
+        return StorageError(
+            f"a file operation on {path} failed: {errno_name(err)}; {fix}. Then run the same command again "
+            "(a study resumes from its last checkpoint)", err.errno, str(path),
+        )
     return StorageError(
         f"could not write {path}: {errno_name(err)}; {fix}. Every file written before is intact (files are "
         "written under a temporary name, then renamed); run the same command again once this is fixed",

@@ -4,7 +4,7 @@ The project's own code raises its error types itself (a failed artifact or check
 :class:`~interactions.errors.StorageError` already). What reaches the command line from inside torch or
 Lightning is recognised here by :func:`project_error`:
 
-- an ``OSError`` of a write (disk full, I/O error, permission denied, read-only) -> ``StorageError``
+- an ``OSError`` of a file access (disk full, I/O error, permission denied, read-only) -> ``StorageError``
   naming the file (when the OS names it) and the errno;
 - a DataLoader worker process that died (torch notices within seconds and raises) -> ``WorkerError``;
 - another DDP rank that died (the collective this rank waits in fails, or times out) -> ``WorkerError``.
@@ -48,7 +48,7 @@ def project_error(err: BaseException) -> HarsanyiError | None:
         if isinstance(e, HarsanyiError):
             return e
         if isinstance(e, OSError) and e.errno in STORAGE_ERRNOS:
-            return write_error(e.filename or "a file (the OS did not say which)", e)
+            return write_error(e.filename or "a file (the OS did not say which)", e, ours=False)
         if isinstance(e, RuntimeError):
             text = str(e)
             worker = _WORKER.search(text)

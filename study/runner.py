@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import time
@@ -496,7 +495,7 @@ def _run_locked(plan: StudyPlan, make_cli: Callable[..., Any], report: bool) -> 
 
 #: the temporary files of :func:`interactions.artifacts.atomic_write_bytes` (``.<name>.<random>.tmp``)
 #: and of its write probe
-TEMP_FILE = re.compile(r"^\.(?:.+\.[A-Za-z0-9_]{8}|write_test\.[A-Za-z0-9_]{8})\.tmp$")
+TEMP_FILE = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
 
 
 def remove_stale_temp_files(study_dir: Path) -> list[Path]:
