@@ -24,8 +24,8 @@ figures and those with ``add_custom_scalars`` a custom-scalars dashboard (once p
 Under DDP each rank evaluates a contiguous share of the samples and the values are
 gathered; rank zero writes files and logs. Rank zero holds ``output_dir``'s lock from ``setup`` to the
 end of ``fit`` (:mod:`interactions.folder_lock`): a second run writing into the same folder, or into a
-study folder in use, stops at ``setup`` with :class:`~interactions.errors.FolderInUseError`. The evaluated epochs are part of the
-checkpoint (``state_dict``), so a resumed fit continues the same history.
+study folder in use, stops at ``setup`` with :class:`~interactions.errors.FolderInUseError`. The
+evaluated epochs are part of the checkpoint (``state_dict``), so a resumed fit continues the same history.
 """
 from __future__ import annotations
 

@@ -13,9 +13,10 @@ first write and keeps it until it ends:
 
 A folder is refused when it, or a folder above it, is locked by another process (a ``fit`` whose
 callback writes into a study folder in use is refused too); with ``check_inside`` also when a folder
-up to three levels below it is (a study's ``<stage>/interactions``). A process may lock a folder it already holds (or one inside it) again: the study locks
-its folder, then each stage's callback its ``interactions`` folder. Readers (``cli.py report``) take no
-lock. Under DDP only global rank zero takes it (the other ranks write nothing).
+up to three levels below it is (a study's ``<stage>/interactions``). A process may lock a folder it
+already holds (or one inside it) again: the study locks its folder, then each stage's callback its
+``interactions`` folder. Readers (``cli.py report``) take no lock. Under DDP only global rank zero
+takes it (the other ranks write nothing).
 """
 from __future__ import annotations
 

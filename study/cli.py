@@ -83,9 +83,9 @@ class StudyCommandsMixin:
             given = self.config.study
             empty = [k for k in ("study_dir", *REQUIRED_SETTINGS) if given.get(k) is None]
             if empty:
+                one = len(empty) == 1
                 raise ConfigError(f"the study config sets {', '.join(empty)} to null (empty); give "
-                                  f"{'a value' if len(empty) == 1 else 'values'} or leave {'it' if len(empty) == 1 else 'them'} "
-                                  "out for the default")
+                                  f"{'a value' if one else 'values'} or leave {'it' if one else 'them'} out for the default")
         try:
             self.config_init = self.parser.instantiate_classes(self.config)
         except (TypeError, ValueError, ArgumentError) as err:

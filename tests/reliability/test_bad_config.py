@@ -68,7 +68,8 @@ def test_unknown_backbone(tmp_path):
 
 
 @pytest.mark.parametrize("key, given, known", [
-    ("--data.class_path", "datamodules.NoSuchDataModule", ["datamodules.SST2DataModule", "datamodules.TinyTextDataModule"]),
+    ("--data.class_path", "datamodules.NoSuchDataModule", ["datamodules.SST2DataModule",
+                                                           "datamodules.TinyTextDataModule"]),
     ("--model.class_path", "lightning_modules.NoSuchClassifier", ["lightning_modules.FinetuneClassifier",
                                                                   "lightning_modules.ProbeClassifier"]),
     ("--trainer.callbacks+", "callbacks.NoSuchCallback", ["callbacks.InteractionCallback",

@@ -67,7 +67,8 @@ def test_resumed_ddp_run_equals_an_uninterrupted_one(runs):
     for name in names:
         a, _ = load_artifact(ref / name, "interactions")
         b, _ = load_artifact(got / name, "interactions")
-        assert (a["epoch"], a["global_step"], a["annotation_hash"]) == (b["epoch"], b["global_step"], b["annotation_hash"])
+        for key in ("epoch", "global_step", "annotation_hash"):
+            assert a[key] == b[key], (name, key)
         torch.testing.assert_close(b["values"], a["values"], rtol=0, atol=1e-6)
         torch.testing.assert_close(b["dividends"], a["dividends"], rtol=0, atol=1e-6)
     ja, jb = (json.loads((d / "jaccard.json").read_text()) for d in (ref, got))

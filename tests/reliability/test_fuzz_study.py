@@ -134,7 +134,8 @@ def test_unknown_class_path_in_a_study_is_named_before_any_stage_runs(where, val
         node = node.setdefault(k, {})
     node[last] = value
     msg = check_study_config(yaml.safe_dump(config))
-    assert msg.startswith("error (ConfigError): ") and f"{value if isinstance(value, str) else 'callbacks.NoSuch'!r}" in msg
+    given = value if isinstance(value, str) else value[0]["class_path"]
+    assert msg.startswith("error (ConfigError): ") and f"class_path {given!r}" in msg
     for w in words:
         assert w in msg, (w, msg)
     assert not Path(config["study_dir"]).exists() or not list(Path(config["study_dir"]).iterdir())

@@ -7,9 +7,10 @@ written and ``os.fsync``-ed, then ``os.replace`` renames it. The faults are rais
 where the kernel raises them, so the code under test runs unchanged:
 
 - :func:`fail_write` ``(suffix, errno, after=0)``: a write of a file whose path ends with ``suffix``
-  fails once (the first one, or the one after ``after`` writes that went through): ENOSPC and EIO at ``os.fsync`` of its temporary file (a full disk or a failing device reports
-  there at the latest), EACCES when its temporary file is created (``os.open``), as in a folder the user
-  may not write. It records the path it failed.
+  fails once (the first one, or the one after ``after`` writes that went through): ENOSPC and EIO at
+  ``os.fsync`` of its temporary file (a full disk or a failing device reports there at the latest),
+  EACCES when its temporary file is created (``os.open``), as in a folder the user may not write. It
+  records the path it failed.
 - :func:`read_only` ``(folder)``: the folder is made read-only (``chmod``); when the tests run as root,
   whom permissions do not bind, creating, renaming or removing anything inside it also raises EACCES
   (``os.open`` with a write flag, ``os.mkdir``, ``os.replace``, ``os.unlink``), as it does for any other user.
