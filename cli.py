@@ -23,11 +23,21 @@ from datamodules import HarsanyiDataModule
 from interactions.errors import HarsanyiError
 from lightning_modules import HarsanyiClassifier
 from study.cli import StudyCommandsMixin
+from study.config_errors import ArgumentError, parser_error
+from study.failures import project_error
 from study.runner import StudyTrainer
 
 
 class HarsanyiCLI(LightningCLI):
-    """LightningCLI over the regime modules and data modules, with the two links above."""
+    """LightningCLI over the regime modules and data modules, with the two links above. A config that
+    does not parse raises :class:`~interactions.errors.ConfigError` (an unknown ``class_path`` lists the
+    known classes; see :mod:`study.config_errors`) instead of jsonargparse's usage message."""
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        try:
+            super().parse_arguments(parser, args)
+        except ArgumentError as err:
+            raise parser_error(err) from None
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
@@ -55,6 +65,7 @@ def cli_kwargs() -> dict[str, Any]:
         subclass_mode_data=True,
         auto_configure_optimizers=False,  # each module builds its optimiser from its own arguments
         save_config_kwargs={"overwrite": True},
+        parser_kwargs={"exit_on_error": False},  # parse errors become ConfigError (HarsanyiCLI.parse_arguments)
     )
 
 
@@ -79,12 +90,14 @@ def user_error(err: BaseException) -> HarsanyiError | None:
 
 def run_from_command_line(args: list[str] | None = None) -> int:
     """:func:`main` for the shell: an error caused by the user's input (one of the documented types of
-    :mod:`interactions.errors`) is printed as one short message naming the input and the fix, and the
-    exit status is 2 (as for a command-line usage error); anything else keeps its full traceback."""
+    :mod:`interactions.errors`), or a failure of the run's surroundings the project recognises (a write
+    that fails for a full disk, a dead DataLoader worker or DDP rank; see :mod:`study.failures`) is printed
+    as one short message naming the input or file and the fix, and the exit status is 2 (as for a
+    command-line usage error); anything else keeps its full traceback."""
     try:
         main(args)
     except Exception as err:  # noqa: BLE001 - re-raised unless it is the user's input error
-        found = user_error(err)
+        found = user_error(err) or project_error(err)
         if found is None:
             raise
         print(f"error ({type(found).__name__}): {found}", file=sys.stderr, flush=True)

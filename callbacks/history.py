@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from interactions.artifacts import atomic_write_bytes, load_artifact
+from interactions.artifacts import atomic_write_bytes, errno_name, load_artifact, probe_writable
 from interactions.errors import AnnotationError, ConfigError
 
 KIND = "interactions"
@@ -130,11 +130,11 @@ def check_writable(folder: str | os.PathLike) -> Path:
     """Create ``folder`` and check a file can be written in it (clear error before training)."""
     folder = Path(folder)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = atomic_write_bytes(folder / ".write_test", b"ok")
-        probe.unlink()
+        probe_writable(folder)
     except OSError as err:
         raise ConfigError(
-            f"output_dir {folder} is not writable ({err.strerror or err}); pass output_dir=<a writable folder>"
+            f"output_dir {folder} is not writable ({errno_name(err)}); pass output_dir=<a writable folder>"
         ) from None
+    except ValueError as err:  # e.g. a NUL character in the path
+        raise ConfigError(f"output_dir {folder!r} is not a valid path ({err}); pass output_dir=<a folder>") from None
     return folder

@@ -25,8 +25,11 @@ Loggers are used by capability: every logger gets the scalars through ``log_metr
 figures and those with ``add_custom_scalars`` a custom-scalars dashboard (once per fit).
 Under DDP each rank evaluates a contiguous share of the samples and the values are
 gathered (the AND-OR problems are solved the same way: each rank its share, then gathered), so
-every rank holds the same results; rank zero writes files and logs. The evaluated epochs are part of the
-checkpoint (``state_dict``), so a resumed fit continues the same history.
+every rank holds the same results; rank zero writes files and logs. Rank zero holds ``output_dir``'s
+lock from ``setup`` to the end of ``fit`` (:mod:`interactions.folder_lock`): a second run writing into
+the same folder, or into a study folder in use, stops at ``setup`` with
+:class:`~interactions.errors.FolderInUseError`. The evaluated epochs are part of the checkpoint
+(``state_dict``), so a resumed fit continues the same history.
 """
 from __future__ import annotations
 
@@ -46,7 +49,8 @@ from interactions.and_or import (
 )
 from interactions.artifacts import content_hash, save_artifact
 from interactions.attributions import banzhaf_values, shapley_interaction_index, shapley_values
-from interactions.errors import AnnotationError, ConfigError, NumericsError
+from interactions.errors import AnnotationError, ConfigError, FolderInUseError, NumericsError
+from interactions.folder_lock import FolderLock, lock_folder
 from interactions.metrics import strength_by_order
 from interactions.precision import check_precision
 from interactions.sample_set import (
@@ -259,6 +263,8 @@ class InteractionCallback(*CALLBACK_BASES):
         self._restored_hash: str | None = None
         self._verified = False
         self._layout_written = False
+        self._lock: FolderLock | None = None  # output_dir's lock, held by rank zero during fit
+        self._finished = False  # jaccard.json and final.json written for this fit
 
     # ------------------------------------------------------------------ state
 
@@ -337,6 +343,9 @@ class InteractionCallback(*CALLBACK_BASES):
         if epoch % self.every_n_epochs == 0 or epoch == trainer.max_epochs:
             self._evaluate(trainer, pl_module, epoch)
 
+    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._finished = False
+
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not self._active:
             return
@@ -345,10 +354,30 @@ class InteractionCallback(*CALLBACK_BASES):
             self._evaluate(trainer, pl_module, epoch)
         if trainer.is_global_zero:
             self._finish(trainer)
+        self._finished = True
+
+    def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """A fit resumed from a checkpoint written after its last epoch (the run that wrote it stopped
+        before the end of training: killed, or a write of ``jaccard.json`` failed) runs no training loop,
+        so no ``on_train_start`` / ``on_train_end``: finish its files here."""
+        if not self._active or self._finished:
+            return
+        self._verify_restored_history(trainer)
+        epoch = trainer.current_epoch
+        if epoch not in self._history:
+            self._evaluate(trainer, pl_module, epoch)
+        if trainer.is_global_zero:
+            self._finish(trainer)
+        self._finished = True
 
     def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         if stage == "fit":
             self._active = False
+            self._release_lock()
+
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        self._active = False
+        self._release_lock()
 
     # ------------------------------------------------------------------ setup helpers
 
@@ -361,12 +390,19 @@ class InteractionCallback(*CALLBACK_BASES):
         if trainer.is_global_zero:
             try:
                 check_writable(folder)
-            except ConfigError as err:
-                error = str(err)
+                self._release_lock()
+                self._lock = lock_folder(folder, "output_dir")
+            except (ConfigError, FolderInUseError) as err:
+                error = (type(err).__name__, str(err))
         error = trainer.strategy.broadcast(error, src=0)
         if error:
-            raise ConfigError(error)
+            raise (FolderInUseError if error[0] == "FolderInUseError" else ConfigError)(error[1])
         return Path(folder).resolve()
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def _get_sample_set(self, trainer: Trainer) -> AnnotatedSampleSet:
         """Load ``sample_set`` when it is a file, else build it from the datamodule's pool; save copies."""

@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from interactions.errors import ConfigError, DataError, OfflineError
 from interactions.sample_set import ImagePool, TextPool
 
-from .samplers import EpochSeededSampler, epoch_seed  # noqa: F401  (re-exported: the seeded training order)
+from .samplers import EpochSeededSampler, WorkerSeededDataset, epoch_seed  # noqa: F401  (re-exported)
 
 SPLITS = ("train", "val", "test")
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -88,7 +88,9 @@ class HarsanyiDataModule(pl.LightningDataModule):
     Args:
         backbone: the model the data is for (tokenizer / normalisation); linked from the model by the CLI.
         batch_size: training batch size; ``eval_batch_size`` (default: the same) for val/test.
-        num_workers: DataLoader worker processes.
+        num_workers: DataLoader worker processes (persistent across epochs; in a seeded run each sample's
+            augmentation in a worker depends on ``(seed, epoch, sample)`` only, see
+            :class:`~datamodules.samplers.WorkerSeededDataset`).
     """
 
     def __init__(self, backbone: str | None = None, batch_size: int = 32, eval_batch_size: int | None = None,
@@ -135,8 +137,20 @@ class HarsanyiDataModule(pl.LightningDataModule):
         return self.datasets[split]
 
     def _trainer_epoch(self) -> int | None:
+        """The training epoch about to run: the fit loop's count of epochs whose batches were processed.
+
+        Not ``trainer.current_epoch`` (epochs completed): Lightning creates a fit's first training iterator
+        before it has finished restoring a resumed run's epoch counter, and a checkpoint written at an
+        epoch's end (``on_train_epoch_end``) counts that epoch as processed but not yet completed. With
+        DataLoader worker processes the iterator draws the epoch's order at once, so ``current_epoch``
+        would give a resumed run the order of the epoch before (with ``num_workers=0`` the order is drawn
+        lazily, at the first batch, when both counts agree)."""
         trainer = getattr(self, "trainer", None)
-        return None if trainer is None else trainer.current_epoch
+        if trainer is None:
+            return None
+        progress = getattr(getattr(getattr(trainer, "fit_loop", None), "epoch_progress", None), "current", None)
+        processed = getattr(progress, "processed", None)
+        return int(processed) if isinstance(processed, int) else trainer.current_epoch
 
     @staticmethod
     def run_seed() -> int | None:
@@ -154,6 +168,9 @@ class HarsanyiDataModule(pl.LightningDataModule):
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         ds = self._dataset(split)
         sampler = self.train_sampler(ds) if shuffle else None
+        if self.num_workers > 0 and isinstance(sampler, EpochSeededSampler) and sampler.reseed_global:
+            # a seeded run: the workers' augmentation depends on (seed, epoch, sample) only
+            ds = WorkerSeededDataset(ds, sampler.seed, sampler.shared_epoch())
         return DataLoader(
             ds, batch_size=self.batch_size if split == "train" else self.eval_batch_size,
             shuffle=shuffle and sampler is None, sampler=sampler, num_workers=self.num_workers,

@@ -5,15 +5,21 @@
   batches, each chunk sorted by length and cut into batches, and the batches shuffled: batches
   of similar-length sentences pad less, so a text epoch costs less (SPEC section 6), while
   every sample is still seen exactly once per epoch in a seeded random order.
+- :class:`WorkerSeededDataset`: with DataLoader worker processes, each sample's randomness
+  (augmentation) drawn from ``(seed, epoch, sample)`` only. A worker's RNG is seeded once, when the
+  worker starts, from the main process's RNG, and persistent workers carry it across epochs, so
+  without this a resumed run (whose workers start at a later epoch, from another RNG state) would
+  augment differently from the uninterrupted one.
 """
 from __future__ import annotations
 
+import multiprocessing
 import random
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import Sampler
+from torch.utils.data import Dataset, Sampler, get_worker_info
 
 from interactions.errors import ConfigError
 
@@ -40,6 +46,14 @@ class EpochSeededSampler(Sampler[int]):
         self.reseed_global = reseed_global
         self._epoch: int | None = None
         self._iterated = 0
+        self._shared_epoch: Any = None
+
+    def shared_epoch(self) -> Any:
+        """The epoch being iterated, in shared memory (a ``multiprocessing`` raw value that DataLoader worker
+        processes inherit): set each time an epoch's order is drawn. Created on first use."""
+        if self._shared_epoch is None:
+            self._shared_epoch = multiprocessing.RawValue("q", -1)
+        return self._shared_epoch
 
     def set_epoch(self, epoch: int) -> None:
         self._epoch = int(epoch)
@@ -60,8 +74,11 @@ class EpochSeededSampler(Sampler[int]):
         return g
 
     def _start_epoch(self, epoch: int) -> None:
-        """Count the epoch and, with ``reseed_global``, reseed ``random``, ``numpy`` and ``torch`` from it."""
+        """Count the epoch, publish it to the workers and, with ``reseed_global``, reseed ``random``,
+        ``numpy`` and ``torch`` from it."""
         self._iterated += 1
+        if self._shared_epoch is not None:
+            self._shared_epoch.value = int(epoch)
         if self.reseed_global:
             s = epoch_seed(self.seed, epoch)
             random.seed(s)
@@ -122,3 +139,32 @@ class LengthGroupedSampler(EpochSeededSampler):
         epoch = self.current_epoch()
         self._start_epoch(epoch)
         return iter([i for batch in self.batches(epoch) for i in batch])
+
+
+def sample_seed(seed: int, epoch: int, index: int) -> int:
+    """The seed of sample ``index`` in training epoch ``epoch`` of a run seeded with ``seed``."""
+    return (epoch_seed(seed, epoch) * 1_000_033 + int(index) * 104_729 + 7) % (2**32)
+
+
+class WorkerSeededDataset(Dataset):
+    """``dataset`` whose items, when a DataLoader worker process loads them, draw their randomness from
+    ``random``, ``numpy`` and ``torch`` reseeded with :func:`sample_seed` of ``(seed, epoch, index)``: the
+    same augmentation for the same sample in the same epoch, whichever worker loads it and whatever the
+    workers did before (a resumed run equals the uninterrupted one). ``epoch`` is the sampler's
+    :meth:`EpochSeededSampler.shared_epoch`. In the main process (``num_workers=0``) items are loaded
+    unchanged: the sampler's reseed at the epoch's start already makes their randomness depend on
+    ``(seed, epoch)`` only, and reseeding per sample there would also reset the model's dropout."""
+
+    def __init__(self, dataset: Dataset, seed: int, epoch: Any) -> None:
+        self.dataset, self.seed, self.epoch = dataset, int(seed), epoch
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> Any:
+        if get_worker_info() is not None:
+            s = sample_seed(self.seed, self.epoch.value, index)
+            random.seed(s)
+            np.random.seed(s)
+            torch.manual_seed(s)
+        return self.dataset[index]

@@ -7,7 +7,17 @@ See ``SPEC.md`` sections 1, 2, 4 and 6 of the project for the method. Typical us
     result.dividends[sample, mask]                      # mask: bit i = word i
 """
 from .artifacts import atomic_write_bytes, content_hash, load_artifact, save_artifact
-from .errors import AnnotationError, ConfigError, DataError, HarsanyiError, NumericsError, OfflineError
+from .errors import (
+    AnnotationError,
+    ConfigError,
+    DataError,
+    FolderInUseError,
+    HarsanyiError,
+    NumericsError,
+    OfflineError,
+    StorageError,
+    WorkerError,
+)
 from .maskers import FeatureMasker, ImagePatchMasker, WordMasker, keep_units, masker_for
 from .metrics import (
     jaccard_similarity,

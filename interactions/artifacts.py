@@ -4,10 +4,15 @@ A file holds ``{"format": ..., "sha256": ..., "content": {...}}``. The hash
 covers every tensor (dtype, shape, bytes) and every other value of the content,
 so a truncated or edited file is detected on load. Files are written to a
 temporary name in the same folder, flushed to disk, then renamed: a crash
-leaves either the old file or the new one, never half of one.
+leaves either the old file or the new one, never half of one. A write that
+fails (disk full, I/O error, permission denied, read-only file system) removes
+its temporary file and raises :class:`~interactions.errors.StorageError` naming
+the file and the errno; the file it would have replaced is untouched.
 """
 from __future__ import annotations
 
+import contextlib
+import errno as _errno
 import hashlib
 import io
 import json
@@ -19,9 +24,44 @@ from typing import Any, Mapping
 import torch
 from torch import Tensor
 
-from .errors import AnnotationError
+from .errors import AnnotationError, StorageError
 
 FORMAT_VERSION = 1
+
+#: what to do about the errnos a write fails with most often
+_WRITE_FIXES = {
+    _errno.ENOSPC: "the disk is full: free space there (or move the folder to a disk with room)",
+    _errno.EDQUOT: "the disk quota is used up: free space there (or move the folder)",
+    _errno.EIO: "the storage reported an I/O error: check the disk or the network file system",
+    _errno.EACCES: "permission denied: make the folder writable for this user (chmod u+w) or use another folder",
+    _errno.EPERM: "operation not permitted: make the folder writable for this user or use another folder",
+    _errno.EROFS: "the file system is read-only: use a folder on a writable file system",
+}
+
+
+def errno_name(err: OSError) -> str:
+    """``"ENOSPC (No space left on device)"`` for an ``OSError`` (its number when it has no name)."""
+    if err.errno is None:
+        return f"{type(err).__name__} ({err})"
+    return f"{_errno.errorcode.get(err.errno, f'errno {err.errno}')} ({os.strerror(err.errno)})"
+
+
+def write_error(path: str | os.PathLike, err: OSError, *, ours: bool = True) -> StorageError:
+    """The :class:`StorageError` for a failed write of ``path``: the file, the errno and the fix.
+    ``ours=False``: the failure came from another library's file access (it may have been a read)."""
+    if isinstance(err, StorageError):
+        return err
+    fix = _WRITE_FIXES.get(err.errno, "fix the storage problem")
+    if not ours:
+        return StorageError(
+            f"a file operation on {path} failed: {errno_name(err)}; {fix}. Then run the same command again "
+            "(a study resumes from its last checkpoint)", err.errno, str(path),
+        )
+    return StorageError(
+        f"could not write {path}: {errno_name(err)}; {fix}. Every file written before is intact (files are "
+        "written under a temporary name, then renamed); run the same command again once this is fixed",
+        err.errno, str(path),
+    )
 
 
 def _feed(h: "hashlib._Hash", key: str, value: Any) -> None:
@@ -53,21 +93,44 @@ def content_hash(content: Mapping[str, Any]) -> str:
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` via a temporary file and ``os.replace``."""
+    """Write ``data`` to ``path`` via a temporary file and ``os.replace``.
+
+    Raises :class:`StorageError` (an ``OSError`` with the errno) naming ``path`` when the write fails;
+    the temporary file is removed and an existing ``path`` is left as it was."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise write_error(path, err) from err
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    except BaseException as err:
+        with contextlib.suppress(OSError):
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        if isinstance(err, OSError):
+            raise write_error(path, err) from err
         raise
     return path
+
+
+def probe_writable(folder: str | os.PathLike) -> Path:
+    """Create ``folder`` (and its parents) and write and remove a small temporary file in it, so a folder
+    that cannot be written fails here, before any work, with the ``OSError`` the OS gives."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".write_test.", suffix=".tmp", dir=folder)
+    try:
+        os.write(fd, b"ok")
+    finally:
+        os.close(fd)
+        os.unlink(tmp)
+    return folder
 
 
 def save_artifact(path: str | os.PathLike, kind: str, content: Mapping[str, Any]) -> str:

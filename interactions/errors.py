@@ -1,8 +1,10 @@
 """The few exception types the project raises on user input.
 
-Every error a user can cause is one of these. Each subclasses ``ValueError``
-(or ``RuntimeError`` for ``OfflineError``) so generic handlers keep working,
-and each message names the offending input and the fix.
+Every error a user can cause is one of these, and so is every failure of the run's surroundings that
+the project recognises (a full disk, a folder in use, a dead worker or rank). Each subclasses a built-in
+type (``ValueError``; ``RuntimeError`` for ``OfflineError``, ``FolderInUseError`` and ``WorkerError``;
+``OSError`` for ``StorageError``) so generic handlers keep working, and each message names the
+offending input (or file, folder, process) and the fix.
 """
 from __future__ import annotations
 
@@ -31,6 +33,30 @@ class OfflineError(HarsanyiError, RuntimeError):
     """Something needs a download and the machine is offline."""
 
 
+class StorageError(HarsanyiError, OSError):
+    """A file could not be written, or a folder is not writable (disk full, I/O error, permission denied,
+    read-only file system). An ``OSError`` too: ``errno`` and ``filename`` name the failure and the file;
+    the message says what was kept and what to do."""
+
+    def __init__(self, message: str, errno: int | None = None, filename: str | None = None) -> None:
+        super().__init__(errno, message, filename)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self):  # picklable (DataLoader workers, DDP), with the same three arguments
+        return type(self), (self.message, self.errno, self.filename)
+
+
+class FolderInUseError(HarsanyiError, RuntimeError):
+    """Another process is writing into the folder (a study folder or a callback's ``output_dir``)."""
+
+
+class WorkerError(HarsanyiError, RuntimeError):
+    """A helper process of the run died: a DataLoader worker or another DDP rank."""
+
+
 __all__ = [
     "HarsanyiError",
     "ConfigError",
@@ -38,4 +64,7 @@ __all__ = [
     "AnnotationError",
     "NumericsError",
     "OfflineError",
+    "StorageError",
+    "FolderInUseError",
+    "WorkerError",
 ]

@@ -18,9 +18,14 @@ from typing import Any
 
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
+from interactions.errors import ConfigError, HarsanyiError
+
+from .config_errors import ArgumentError, one_line, parser_error
 from .runner import DEFAULT_STUDY_CONFIG, InteractionSpec, SampleSetSpec, StageSpec, StudyPlan, StudyTrainer, run_study
 
 STUDY_COMMANDS = {"study": {"model", "datamodule"}, "report": {"model", "datamodule"}}
+#: study settings that must not be null (the stage and evaluation specs)
+REQUIRED_SETTINGS = ("probe", "finetune", "scratch", "sample_set", "interactions", "test", "force", "report")
 
 
 
@@ -56,8 +61,11 @@ class StudyCommandsMixin:
         if self.config.get("subcommand") != "study" or self.config.study.get("config"):
             return
         sub = self._subcommand_parsers["study"]
-        given, defaults = self.config.study, sub.get_defaults()
-        merged = sub.parse_path(str(DEFAULT_STUDY_CONFIG))
+        try:
+            given, defaults = self.config.study, sub.get_defaults()
+            merged = sub.parse_path(str(DEFAULT_STUDY_CONFIG))
+        except ArgumentError as err:
+            raise parser_error(err) from None
         for key in given.keys():
             if key != "config" and key in defaults and given[key] != defaults[key]:
                 merged[key] = given[key]
@@ -71,7 +79,19 @@ class StudyCommandsMixin:
     def instantiate_classes(self) -> None:
         if self.subcommand not in STUDY_COMMANDS:
             return super().instantiate_classes()
-        self.config_init = self.parser.instantiate_classes(self.config)
+        if self.subcommand == "study":
+            given = self.config.study
+            empty = [k for k in ("study_dir", *REQUIRED_SETTINGS) if given.get(k) is None]
+            if empty:
+                one = len(empty) == 1
+                raise ConfigError(f"the study config sets {', '.join(empty)} to null (empty); give "
+                                  f"{'a value' if one else 'values'} or leave {'it' if one else 'them'} out for the default")
+        try:
+            self.config_init = self.parser.instantiate_classes(self.config)
+        except (TypeError, ValueError, ArgumentError) as err:
+            if isinstance(err, HarsanyiError):
+                raise
+            raise ConfigError(f"the {self.subcommand} config does not build: {one_line(str(err))}") from None
         self.model = self.datamodule = None
         self.trainer = StudyTrainer(logger=False, enable_checkpointing=False, enable_progress_bar=False,
                                     enable_model_summary=False, accelerator="cpu", devices=1)
@@ -96,9 +116,10 @@ class StudyCommandsMixin:
             shared=dict(shared or {}), sample_set=sample_set, interactions=interactions, test=test, force=force,
         )
         cls = _stage_cli_class(type(self))
+        check_cls = _stage_cli_class(type(self), parse_only=True)
         extra = self.stage_cli_kwargs()
 
-        def make_cli(args: list[str], callbacks: list) -> LightningCLI:
+        def make_cli(args: list[str], callbacks: list, cli_class: type = cls) -> LightningCLI:
             kw = dict(extra)
             defaults = dict(kw.pop("trainer_defaults", {}) or {})
             cbs = defaults.get("callbacks", [])
@@ -106,9 +127,12 @@ class StudyCommandsMixin:
             save_kw = {"overwrite": True, **dict(kw.pop("save_config_kwargs", {}) or {})}
             with warnings.catch_warnings():  # args= is meant here: the stage's stacked configs, not sys.argv
                 warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python.*")
-                return cls(args=args, run=False, trainer_defaults=defaults, save_config_kwargs=save_kw, **kw)
+                return cli_class(args=args, run=False, trainer_defaults=defaults, save_config_kwargs=save_kw, **kw)
 
-        run_study(plan, make_cli, report=report)
+        def check_cli(args: list[str]) -> None:
+            make_cli(args, [], check_cls)
+
+        run_study(plan, make_cli, report=report, check_cli=check_cli)
 
     def report(self, study_dirs: list[str], summary: str | None = None, **_: Any) -> None:
         """Write the report of each study folder; print one table with a row per study."""
@@ -119,11 +143,19 @@ class StudyCommandsMixin:
 STUDY_OWNED_CALLBACKS = ("InteractionCallback", "ModelCheckpoint")
 
 
-def _stage_cli_class(cli_class: type) -> type:
+def _stage_cli_class(cli_class: type, parse_only: bool = False) -> type:
     """``cli_class`` whose configured ``trainer.callbacks`` lose any InteractionCallback or
-    ModelCheckpoint (the study adds its own, pointed at the study's folders)."""
+    ModelCheckpoint (the study adds its own, pointed at the study's folders). ``parse_only``: it only
+    parses the stage's configs (an error is a ``ConfigError``), seeds nothing and builds nothing."""
 
     class StageCLI(cli_class):
+        if parse_only:
+            def _set_seed(self) -> None:
+                pass
+
+            def instantiate_classes(self) -> None:
+                pass
+
         def before_instantiate_classes(self) -> None:
             super().before_instantiate_classes()
             trainer = self.config.get("trainer")
@@ -134,5 +166,5 @@ def _stage_cli_class(cli_class: type) -> type:
                     if str(getattr(cb, "class_path", "") or "").rsplit(".", 1)[-1] not in STUDY_OWNED_CALLBACKS
                 ]
 
-    StageCLI.__name__ = StageCLI.__qualname__ = f"Stage{cli_class.__name__}"
+    StageCLI.__name__ = StageCLI.__qualname__ = f"{'Check' if parse_only else ''}Stage{cli_class.__name__}"
     return StageCLI

@@ -45,8 +45,8 @@ from interactions import (  # noqa: E402
     shapley_values,
     subset_orders,
 )
-from interactions.artifacts import atomic_write_bytes  # noqa: E402
-from interactions.errors import DataError  # noqa: E402
+from interactions.artifacts import atomic_write_bytes, errno_name, probe_writable, write_error  # noqa: E402
+from interactions.errors import ConfigError, DataError  # noqa: E402
 
 from . import two_phase as _two_phase  # noqa: E402
 from .findings import JACCARD_LEVEL, PAPER_RATIO_RANGE, paper_findings, verdict_counts  # noqa: E402
@@ -592,15 +592,36 @@ def render_markdown(num: dict[str, Any]) -> str:
 # ------------------------------------------------------------------ writing
 
 
+def check_report_folder(out: Path) -> None:
+    """Fail before any work (:class:`ConfigError` naming the folder and the errno) when the report folder
+    ``out`` (or, while it does not exist, the study folder it goes into) cannot be written."""
+    target = out if out.is_dir() else out.parent if out.parent.is_dir() else None
+    if target is None:
+        return  # not a study folder at all: compute_study says so
+    try:
+        probe_writable(target)
+    except OSError as err:
+        raise ConfigError(
+            f"the report folder {out} cannot be written ({target} is not writable: {errno_name(err)}); make it "
+            f"writable for this user (chmod -R u+w {target}), or copy the study folder somewhere writable and "
+            "report on the copy"
+        ) from None
+
+
 def write_report(study_dir: str | os.PathLike, *, tensorboard: bool = True) -> Path:
     """Write ``<study_dir>/report/`` (figures, ``report.md``, ``report.json``, ``tb/``); return that folder.
 
     Every file is written atomically. Raises :class:`DataError` naming the
-    missing paths when ``study_dir`` is not a complete study."""
+    missing paths when ``study_dir`` is not a complete study, :class:`ConfigError` before any work when
+    the report folder cannot be written, :class:`StorageError` naming the file when a write fails."""
     study_dir = Path(study_dir)
-    num = compute_study(study_dir)
     out = study_dir / "report"
-    out.mkdir(parents=True, exist_ok=True)
+    check_report_folder(out)
+    num = compute_study(study_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise write_error(out, err) from err
     figs = {
         "knowledge_by_order": figure_knowledge_by_order(num),
         "ratio": figure_ratio(num),
@@ -616,13 +637,16 @@ def write_report(study_dir: str | os.PathLike, *, tensorboard: bool = True) -> P
         from torch.utils.tensorboard import SummaryWriter
 
         tb = out / "tb"
-        if tb.is_dir():
-            shutil.rmtree(tb)  # one report's events, not every rerun's
-        writer = SummaryWriter(log_dir=str(tb))
-        for name, fig in figs.items():
-            writer.add_figure(f"report/{name}", fig, global_step=0, close=False)
-        writer.add_text("report/report.md", md, global_step=0)
-        writer.close()
+        try:
+            if tb.is_dir():
+                shutil.rmtree(tb)  # one report's events, not every rerun's
+            writer = SummaryWriter(log_dir=str(tb))
+            for name, fig in figs.items():
+                writer.add_figure(f"report/{name}", fig, global_step=0, close=False)
+            writer.add_text("report/report.md", md, global_step=0)
+            writer.close()
+        except OSError as err:
+            raise write_error(err.filename or tb, err) from err
     for fig in figs.values():
         plt.close(fig)
     write_json(out / "report.json", num)

@@ -21,11 +21,20 @@ references and configuration still agree; resumes an interrupted stage from
 ``last.ckpt`` (same configuration); and redoes a stage from the start when
 its configuration, annotation or references changed or its artifacts are
 damaged. ``force=True`` redoes everything.
+
+Before any work the study checks what it can (every stage's stacked configs parse, the interaction
+settings are valid, every folder it writes into is writable) and takes the study folder's lock
+(:mod:`interactions.folder_lock`: one writer per study folder; a second ``cli.py study`` on it stops at
+once). Before each stage (and the report) the earlier stages are checked again: one whose folder was
+deleted or damaged meanwhile is redone, never half-read. Checkpoints are written atomically in the
+stage's folder (:mod:`study.checkpoints`); a write that fails (disk full, I/O error) stops the study
+with a :class:`~interactions.errors.StorageError` naming the file, every earlier file intact.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -36,8 +45,9 @@ import pytorch_lightning as pl
 import yaml
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 
-from interactions.artifacts import load_artifact
-from interactions.errors import AnnotationError, ConfigError
+from interactions.artifacts import errno_name, load_artifact, probe_writable
+from interactions.errors import AnnotationError, ConfigError, DataError
+from interactions.folder_lock import FolderLock, lock_folder
 
 from .layout import (
     ANNOTATION,
@@ -49,6 +59,7 @@ from .layout import (
     stage_dir,
     stage_problems,
     summary_path,
+    tb_dir,
     write_json,
 )
 
@@ -189,21 +200,25 @@ class StudyPlan:
             }
         }
 
-    def callbacks(self, stage: str) -> list[Callback]:
-        """The interaction callback (shared annotation, earlier stages as references) and the checkpointing."""
+    def interaction_callback(self, stage: str, references: dict[str, str]) -> Callback:
+        """The stage's :class:`~callbacks.InteractionCallback` (its arguments are checked here)."""
         from callbacks import InteractionCallback
 
-        refs = {role: str(self.final_artifact(REFERENCE_STAGE[role])) for role in REFERENCES[stage]}
         s, i = self.sample_set, self.stage_interactions(stage)
+        return InteractionCallback(
+            sample_set=str(self.study_dir / ANNOTATION), n=s.n, num_samples=s.num_samples, per_class=s.per_class,
+            seed=s.seed, baseline=s.baseline, background=s.background, pool_split=s.pool_split,
+            every_n_epochs=i.every_n_epochs, batch_size=i.batch_size, precision=i.precision, references=references,
+            output_dir=str(interactions_dir(self.study_dir, stage)), regime=stage, figures=i.figures,
+            progress=i.progress, attributions=i.attributions, and_or=i.and_or, and_or_solver=i.and_or_solver,
+            and_or_noise_bound=i.and_or_noise_bound,
+        )
+
+    def callbacks(self, stage: str) -> list[Callback]:
+        """The interaction callback (shared annotation, earlier stages as references) and the checkpointing."""
+        refs = {role: str(self.final_artifact(REFERENCE_STAGE[role])) for role in REFERENCES[stage]}
         return [
-            InteractionCallback(
-                sample_set=str(self.study_dir / ANNOTATION), n=s.n, num_samples=s.num_samples, per_class=s.per_class,
-                seed=s.seed, baseline=s.baseline, background=s.background, pool_split=s.pool_split,
-                every_n_epochs=i.every_n_epochs, batch_size=i.batch_size, precision=i.precision, references=refs,
-                output_dir=str(interactions_dir(self.study_dir, stage)), regime=stage, figures=i.figures,
-                progress=i.progress, attributions=i.attributions, and_or=i.and_or, and_or_solver=i.and_or_solver,
-                and_or_noise_bound=i.and_or_noise_bound,
-            ),
+            self.interaction_callback(stage, refs),
             # `last.ckpt` after every epoch, written atomically in place. (save_top_k=0 with save_last=True
             # writes it only when fit ends in Lightning 2.6, so a killed stage could not resume.)
             ModelCheckpoint(dirpath=str(checkpoint_path(self.study_dir, stage).parent),
@@ -224,6 +239,26 @@ class StudyPlan:
 
     def final_artifact(self, stage: str) -> Path:
         return stage_dir(self.study_dir, stage) / read_json(summary_path(self.study_dir, stage))["final_artifact"]
+
+    def check(self, check_cli: Optional[Callable[[list[str]], None]] = None) -> None:
+        """Everything that can be checked before any work, each failure a :class:`ConfigError`: the study
+        folder's name, the three stages are there, their config files exist, their interaction settings are
+        valid and (with ``check_cli``, which parses a stage's stacked configs without building anything)
+        their configurations parse."""
+        check_study_dir_name(self.study_dir)
+        missing = [s for s in STAGES if s not in self.stages]
+        if missing:
+            raise ConfigError(f"the study config has no settings for stage(s) {missing}; give probe, finetune and scratch")
+        for s in STAGES:
+            for path in self.stages[s].configs:
+                resolve_config_path(path)
+            self.interaction_callback(s, {})  # validates the sample-set and interaction settings
+        if check_cli is not None:
+            for s in STAGES:
+                try:
+                    check_cli(self.stage_args(s))
+                except ConfigError as err:
+                    raise ConfigError(f"stage {s!r}: {err}") from None
 
     def fingerprint(self, stage: str) -> str:
         """sha256 of everything that decides a stage's result: its stacked configs (file contents, not
@@ -281,6 +316,8 @@ def stage_status(plan: StudyPlan, stage: str) -> tuple[str, list[str]]:
 
 def run_stage(plan: StudyPlan, index: int, stage: str, make_cli: Callable[..., Any]) -> dict:
     """Run (or skip, or resume) one stage; return its summary."""
+    from .checkpoints import use_atomic_checkpoints
+
     sdir = stage_dir(plan.study_dir, stage)
     status, reasons = ("new", []) if plan.force else stage_status(plan, stage)
     if plan.force and sdir.exists():
@@ -301,12 +338,13 @@ def run_stage(plan: StudyPlan, index: int, stage: str, make_cli: Callable[..., A
     t0 = time.perf_counter()
     cli = make_cli(plan.stage_args(stage), plan.callbacks(stage))
     trainer, model, dm = cli.trainer, cli.model, cli.datamodule
+    use_atomic_checkpoints(trainer)
     trainer.fit(model, datamodule=dm, ckpt_path=str(ckpt) if resume else None)
     if trainer.interrupted:
         raise KeyboardInterrupt(f"stage {stage} was interrupted; rerun the study to resume it from {ckpt}")
     val_acc = _metric(trainer, "val/acc")
     if val_acc is None:  # resumed at the end: no validation ran in this fit
-        val_acc = _first(trainer.validate(model, datamodule=dm, verbose=False), "val/acc")
+        val_acc = _first(_validate_unlogged(trainer, model, dm), "val/acc")
     test_acc = None
     if plan.test and _has_test_data(dm):
         test_acc = _first(trainer.test(model, datamodule=dm, verbose=False), "test/acc")
@@ -330,6 +368,18 @@ def run_stage(plan: StudyPlan, index: int, stage: str, make_cli: Callable[..., A
     write_json(summary_path(plan.study_dir, stage), summary)  # last: the completion marker
     _say(f"{head} done in {summary['wall_s']:.0f} s: val acc {_fmt(val_acc)}, test acc {_fmt(test_acc)}")
     return summary
+
+
+def _validate_unlogged(trainer: pl.Trainer, model: Any, dm: Any) -> list[dict]:
+    """``trainer.validate`` with the loggers off: the stage's curves already hold every epoch's validation
+    (in the run that was interrupted after it), and one more ``val/loss`` point would make the report of
+    a resumed study differ from an uninterrupted one."""
+    loggers = trainer.loggers
+    trainer.loggers = []
+    try:
+        return trainer.validate(model, datamodule=dm, verbose=False)
+    finally:
+        trainer.loggers = loggers
 
 
 def _fmt(x: float | None) -> str:
@@ -364,18 +414,86 @@ def _final_file(folder: Path) -> Path:
     return resolve_interactions_file(folder)
 
 
-def run_study(plan: StudyPlan, make_cli: Callable[..., Any], *, report: bool = True) -> Path:
-    """Run the three stages in order, then the report; return the study folder."""
-    plan.study_dir.mkdir(parents=True, exist_ok=True)
+def check_study_dir_name(study_dir: Path) -> None:
+    """A study folder must be named: an empty ``study_dir`` would make the working directory the study."""
+    text = str(study_dir)
+    if not text.strip() or text.strip() == ".":
+        raise ConfigError(f"study_dir={text!r} names no folder; set study_dir to the folder the study should write")
+    if "\x00" in text:
+        raise ConfigError(f"study_dir={text!r} is not a valid path (it holds a NUL character)")
+
+
+def lock_study(study_dir: Path) -> FolderLock | None:
+    """Take the study folder's lock (created if missing): one writer per study folder. Only global rank zero
+    takes it (DDP ranks started by Lightning run the same command). ``ConfigError`` when the folder cannot
+    be created or written, :class:`~interactions.errors.FolderInUseError` when another process holds it."""
+    if pl.utilities.rank_zero_only.rank != 0:
+        return None
+    try:
+        return lock_folder(study_dir, "study folder", check_inside=True)
+    except OSError as err:
+        raise ConfigError(
+            f"study_dir {study_dir} is not writable ({errno_name(err)}); make it writable for this user "
+            f"(chmod u+w) or set study_dir to another folder"
+        ) from None
+
+
+def study_folders(study_dir: Path, report: bool) -> list[Path]:
+    """The folders a study run writes into that exist already: each stage's folder and its ``tb``,
+    ``checkpoints`` and ``interactions``, and (``report``) ``report/`` and ``report/tb``."""
+    folders = []
+    for stage in STAGES:
+        sdir = stage_dir(study_dir, stage)
+        folders += [sdir, tb_dir(study_dir, stage), checkpoint_path(study_dir, stage).parent,
+                    interactions_dir(study_dir, stage)]
+    if report:
+        folders += [study_dir / "report", study_dir / "report" / "tb"]
+    return [f for f in folders if f.is_dir()]
+
+
+def check_study_folders(study_dir: Path, report: bool) -> None:
+    """Fail before any work (``ConfigError`` naming the folder and the errno) when a folder the study will
+    write into cannot be written: a read-only stage or report folder would otherwise fail hours later."""
+    for folder in [study_dir, *study_folders(study_dir, report)]:
+        try:
+            probe_writable(folder)
+        except OSError as err:
+            raise ConfigError(
+                f"{folder} is not writable ({errno_name(err)}), and the study writes into it; make it writable for "
+                f"this user (chmod -R u+w {study_dir}) or set study_dir to another folder"
+            ) from None
+
+
+def first_lost_stage(plan: StudyPlan, before: int) -> tuple[str, list[str]] | None:
+    """The first of the stages ``STAGES[:before]`` that is no longer complete (its folder deleted, its
+    summary or final artifact damaged since it finished), with the reasons; ``None`` when all are."""
+    for stage in STAGES[:before]:
+        status, reasons = stage_status(plan, stage)
+        if status != "complete":
+            return stage, reasons or [f"{stage_dir(plan.study_dir, stage)} is gone"]
+    return None
+
+
+def run_study(plan: StudyPlan, make_cli: Callable[..., Any], *, report: bool = True,
+              check_cli: Optional[Callable[[list[str]], None]] = None) -> Path:
+    """Run the three stages in order, then the report; return the study folder.
+
+    ``check_cli(args)`` parses a stage's stacked configs without building anything (see
+    :meth:`StudyPlan.check`); everything it and the folder checks can find fails before any work."""
+    plan.check(check_cli)
+    lock = lock_study(plan.study_dir)
+    try:
+        check_study_folders(plan.study_dir, report)
+        _run_locked(plan, make_cli, report)
+    finally:
+        if lock is not None:
+            lock.release()
+    return plan.study_dir
+
+
+def _run_locked(plan: StudyPlan, make_cli: Callable[..., Any], report: bool) -> None:
     if plan.force and (plan.study_dir / ANNOTATION).exists():
         (plan.study_dir / ANNOTATION).unlink()
-    missing = [s for s in STAGES if s not in plan.stages]
-    if missing:
-        raise ConfigError(f"the study config has no settings for stage(s) {missing}; give probe, finetune and scratch")
-    for s in STAGES:  # fail before any training
-        for path in plan.stages[s].configs:
-            resolve_config_path(path)
-        plan.stage_interactions(s)
     write_json(plan.study_dir / MANIFEST, {
         "stages": list(STAGES),
         "study_dir": str(plan.study_dir),
@@ -385,21 +503,42 @@ def run_study(plan: StudyPlan, make_cli: Callable[..., Any], *, report: bool = T
     })
     remove_stale_temp_files(plan.study_dir)
     t0 = time.perf_counter()
-    for i, stage in enumerate(STAGES, 1):
-        run_stage(plan, i, stage, make_cli)
+    index, redone = 0, 0
+    while True:
+        lost = first_lost_stage(plan, index)  # a stage folder deleted meanwhile is redone, not half-read
+        if lost is not None:
+            stage, reasons = lost
+            redone += 1
+            if redone > 2 * len(STAGES):
+                raise DataError(f"stage {stage!r} of {plan.study_dir} keeps losing its files ({'; '.join(reasons)}); "
+                                "is another program deleting them?")
+            _say(f"stage {stage} is no longer complete ({'; '.join(reasons)}): it is redone")
+            index = STAGES.index(stage)
+            continue
+        if index == len(STAGES):
+            break
+        run_stage(plan, index + 1, STAGES[index], make_cli)
+        index += 1
     if report:
         from .report import write_report
 
         _say(f"report -> {plan.study_dir / 'report'}")
         out = write_report(plan.study_dir)
         _say(f"study finished in {time.perf_counter() - t0:.0f} s; open {out / 'report.md'}")
-    return plan.study_dir
+
+
+#: the temporary files of :func:`interactions.artifacts.atomic_write_bytes` (``.<name>.<random>.tmp``)
+#: and of its write probe
+TEMP_FILE = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
 
 
 def remove_stale_temp_files(study_dir: Path) -> list[Path]:
     """Delete the temporary files (``.<name>.<random>.tmp``) that an atomic write killed before its rename
-    left behind in ``study_dir``; they are never artifacts (only a renamed file is). Return them."""
-    stale = [p for p in study_dir.rglob(".*.tmp") if p.is_file()]
+    left behind in ``study_dir`` and the folders the study writes (never elsewhere); they are never
+    artifacts (only a renamed file is). Return them."""
+    stale = []
+    for folder in [study_dir, *study_folders(study_dir, report=True)]:
+        stale += [p for p in folder.iterdir() if TEMP_FILE.match(p.name) and p.is_file()]
     for p in stale:
         _say(f"removing {p}, left half-written by an interrupted run")
         p.unlink()

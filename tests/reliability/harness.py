@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 INJECT = Path(__file__).resolve().parent / "inject"
 STAGES = ("probe", "finetune", "scratch")
+if str(INJECT) not in sys.path:  # the test-only callbacks and fault injectors, for in-process runs too
+    sys.path.insert(0, str(INJECT))
 
 BASE = """\
 seed_everything: 0
@@ -33,10 +37,11 @@ data:
 """
 
 
-def write_tiny_study(folder: Path, study_dir: Path, kill: dict | None = None, n: int = 5) -> Path:
+def write_tiny_study(folder: Path, study_dir: Path, kill: dict | None = None, n: int = 5, num_workers: int = 0) -> Path:
     """A tiny study config (tiny BERT, generated sentences, 2 epochs per stage) at ``folder/study.yaml``.
 
-    ``kill``: init args of the test-only ``kill_callback.KillOnce`` added to every stage."""
+    ``kill``: init args of the test-only ``kill_callback.KillOnce`` added to every stage.
+    ``num_workers``: DataLoader worker processes of every stage (persistent)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "base.yaml").write_text(BASE)
     for regime in STAGES:
@@ -45,11 +50,12 @@ def write_tiny_study(folder: Path, study_dir: Path, kill: dict | None = None, n:
     callbacks = ""
     if kill is not None:
         callbacks = f"  trainer: {{callbacks: [{{class_path: kill_callback.KillOnce, init_args: {json.dumps(kill)}}}]}}\n"
+    workers = f", num_workers: {num_workers}" if num_workers else ""
     cfg = folder / "study.yaml"
     cfg.write_text(f"""\
 study_dir: {study_dir}
 shared:
-  data: {{init_args: {{num_train: 32, words: {n}}}}}
+  data: {{init_args: {{num_train: 32, words: {n}{workers}}}}}
 {callbacks}probe: {{configs: [{folder / 'probe.yaml'}], overrides: {{model: {{init_args: {{optimizer: {{init_args: {{lr: 0.01}}}}}}}}}}}}
 finetune: {{configs: [{folder / 'finetune.yaml'}]}}
 scratch: {{configs: [{folder / 'scratch.yaml'}], overrides: {{model: {{init_args: {{optimizer: {{init_args: {{lr: 0.003}}}}}}}}}}}}
@@ -75,3 +81,165 @@ def run_cli(*args: str, env: dict | None = None, check: bool = False) -> subproc
     if check and proc.returncode != 0:
         raise AssertionError(f"cli.py {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
+
+
+def snapshot(study: Path) -> dict:
+    """Everything a study's result consists of: every epoch's artifact, each stage's jaccard.json and
+    the report (paths made relative to the study folder)."""
+    import torch  # noqa: F401  (artifacts hold tensors)
+
+    from interactions.artifacts import load_artifact
+    from study.layout import epoch_files
+
+    snap: dict = {}
+    for stage in STAGES:
+        for epoch, path in epoch_files(study, stage).items():
+            content, _ = load_artifact(path, "interactions")
+            snap[f"{stage}/epoch_{epoch:03d}"] = {
+                "values": content["values"], "dividends": content["dividends"], "epoch": content["epoch"],
+                "global_step": content["global_step"], "annotation_hash": content["annotation_hash"],
+                "skipped": content["skipped"],
+            }
+        snap[f"{stage}/jaccard.json"] = json.loads((study / stage / "interactions" / "jaccard.json").read_text())
+    snap["report.md"] = (study / "report" / "report.md").read_text().replace(str(study), "<study>")
+    report = json.loads((study / "report" / "report.json").read_text())
+    snap["report.json"] = json.loads(json.dumps(report).replace(str(study), "<study>"))
+    return snap
+
+
+def assert_same(got: dict, want: dict) -> None:
+    """Two snapshots are identical: tensors bit for bit (NaN where NaN), everything else equal."""
+    import torch
+
+    assert sorted(got) == sorted(want)
+    for key, w in want.items():
+        g = got[key]
+        if isinstance(w, dict) and "values" in w:
+            for k in w:
+                if isinstance(w[k], torch.Tensor):
+                    assert torch.equal(g[k].nan_to_num(7.0), w[k].nan_to_num(7.0)), f"{key}: {k} differs"
+                else:
+                    assert g[k] == w[k], f"{key}: {k} differs"
+        else:
+            assert g == w, f"{key} differs"
+
+
+def wait_for(path: Path, proc: subprocess.Popen, what: str, limit_s: float = 300.0) -> None:
+    """Wait until ``path`` exists while ``proc`` runs (a hang guard, not a timing assertion)."""
+    deadline = time.monotonic() + limit_s
+    while not path.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"{what}: the process ended ({proc.returncode}) before {path} appeared:\n"
+                                 f"{proc.stdout.read() if proc.stdout else ''}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"{what}: {path} did not appear")
+        time.sleep(0.05)
+
+
+#: ``cli.py`` (its ``__main__`` is this call) started ahead of time: it imports everything, then waits for a
+#: line on stdin before it runs the command
+READY_CLI = "import sys, cli; sys.stdin.readline(); sys.exit(cli.run_from_command_line(sys.argv[1:]))"
+
+
+def run_study_with_a_second_attempt(cfg: Path, study: Path) -> tuple[subprocess.CompletedProcess,
+                                                                     subprocess.CompletedProcess]:
+    """``cli.py study --config cfg`` run to the end while the same command is run a second time on the
+    same folder. The second process starts (imports) beside the first and runs the command once the first
+    holds the folder's lock; the first is paused (SIGSTOP) meanwhile, so the second surely meets a study in
+    progress, and goes on (SIGCONT) when the second has ended. Returns both results (``.pid`` on the first)."""
+    second = subprocess.Popen([sys.executable, "-c", READY_CLI, "study", "--config", str(cfg)], cwd=ROOT,
+                              env=cli_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    first = subprocess.Popen([sys.executable, "cli.py", "study", "--config", str(cfg)], cwd=ROOT, env=cli_env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(study / ".harsanyi.lock.json", first, "the first study")
+        first.send_signal(signal.SIGSTOP)
+        try:
+            out2, err2 = second.communicate("go\n", timeout=300)
+        finally:
+            first.send_signal(signal.SIGCONT)
+        out, err = first.communicate(timeout=600)
+    except BaseException:
+        first.kill()
+        second.kill()
+        raise
+    done = subprocess.CompletedProcess(first.args, first.returncode, out, err)
+    done.pid = first.pid
+    return done, subprocess.CompletedProcess(second.args, second.returncode, out2, err2)
+
+
+def run_in_process(*args: str) -> tuple[int, str, str]:
+    """``cli.run_from_command_line(args)`` in this process (no interpreter start-up: much cheaper than
+    :func:`run_cli`); ``(exit status, stdout, stderr)``, the output captured."""
+    import contextlib
+    import io
+    import warnings
+
+    import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rc = cli.run_from_command_line(list(args))
+    return rc, out.getvalue(), err.getvalue()
+
+
+def last_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+DDP_FIT = """\
+seed_everything: 0
+trainer:
+  max_epochs: 2
+  accelerator: cpu
+  devices: 2
+  strategy: ddp
+  deterministic: true
+  enable_model_summary: false
+  enable_progress_bar: false
+  logger: false
+  default_root_dir: {out}
+  callbacks:
+    - class_path: callbacks.InteractionCallback
+      init_args: {{n: 4, num_samples: 3, sample_set: {out}/annotation.pt, output_dir: {out}/interactions,
+                  figures: false, progress: false}}
+{kills}    - class_path: pytorch_lightning.callbacks.ModelCheckpoint
+      init_args: {{dirpath: {out}/checkpoints, filename: last, save_top_k: 1, enable_version_counter: false}}
+model:
+  class_path: lightning_modules.FinetuneClassifier
+  init_args: {{backbone: tiny-bert, optimizer: {{class_path: torch.optim.AdamW, init_args: {{lr: 0.001}}}}}}
+data:
+  class_path: datamodules.TinyTextDataModule
+  init_args: {{num_train: 32, num_val: 16, num_test: 16, batch_size: 8, words: 4}}
+"""
+
+
+def write_ddp_fit(path: Path, out: Path, kills: list[dict] = ()) -> Path:
+    """A 2-process CPU DDP (gloo) ``fit`` config: tiny BERT, 2 epochs, the interaction callback (n = 4,
+    3 samples) and ``last.ckpt`` after every epoch, so ``--ckpt_path last`` resumes; ``kills``: init args
+    of test-only ``kill_callback.KillOnce`` callbacks."""
+    kills_yaml = "".join(f"    - class_path: kill_callback.KillOnce\n      init_args: {json.dumps(k)}\n" for k in kills)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(DDP_FIT.format(out=out, kills=kills_yaml))
+    return path
+
+
+def run_ddp_fit(cfg: Path, limit_s: float = 300.0) -> subprocess.CompletedProcess:
+    """``cli.py fit --config cfg --ckpt_path last`` (the same command every time: it resumes when a
+    ``last.ckpt`` exists). Returns once every process of the run has ended, rank 1 too when rank 0 was
+    killed (its output goes to the same pipes, so reading them to the end waits for it); a process still
+    running after ``limit_s`` fails the test as a hang."""
+    env = cli_env(CUDA_VISIBLE_DEVICES="", OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "cli.py", "fit", "--config", str(cfg), "--ckpt_path", "last"], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=limit_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        raise AssertionError(f"a rank was left hanging:\n{out[-2000:]}\n{err[-3000:]}") from None
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)

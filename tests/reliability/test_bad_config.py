@@ -42,10 +42,10 @@ def fit_config(tmp_path: Path, model: dict | None = None, data: dict | None = No
     return path
 
 
-def fails_before_training(tmp_path: Path, error: type, *match: str, **cfg) -> str:
+def fails_before_training(tmp_path: Path, error: type, *match: str, args: list[str] = (), **cfg) -> str:
     StepCounter.steps = 0
     with pytest.raises(Exception) as err:  # noqa: PT011 - jsonargparse may wrap it; user_error unwraps
-        cli.main(["fit", "--config", str(fit_config(tmp_path, **cfg))])
+        cli.main(["fit", "--config", str(fit_config(tmp_path, **cfg)), *args])
     found = cli.user_error(err.value)
     assert isinstance(found, error), err.value
     msg = str(found)
@@ -67,13 +67,18 @@ def test_unknown_backbone(tmp_path):
                           model={"backbone": "resnet-9000"})
 
 
-def test_unknown_data_set_class_path(tmp_path, capsys):
-    StepCounter.steps = 0
-    with pytest.raises(SystemExit) as done:
-        cli.main(["fit", "--config", str(fit_config(tmp_path)), "--data.class_path", "datamodules.NoSuchDataModule"])
-    assert done.value.code == 2
-    assert "datamodules.NoSuchDataModule" in capsys.readouterr().err
-    assert StepCounter.steps == 0 and not list(tmp_path.rglob("*.ckpt"))
+@pytest.mark.parametrize("key, given, known", [
+    ("--data.class_path", "datamodules.NoSuchDataModule", ["datamodules.SST2DataModule",
+                                                           "datamodules.TinyTextDataModule"]),
+    ("--model.class_path", "lightning_modules.NoSuchClassifier", ["lightning_modules.FinetuneClassifier",
+                                                                  "lightning_modules.ProbeClassifier"]),
+    ("--trainer.callbacks+", "callbacks.NoSuchCallback", ["callbacks.InteractionCallback",
+                                                          "pytorch_lightning.callbacks.ModelCheckpoint"]),
+])
+def test_unknown_class_path_names_it_and_lists_the_known_classes(tmp_path, key, given, known):
+    msg = fails_before_training(tmp_path, ConfigError, f"class_path {given!r} is not a known", "known:", *known,
+                                args=[key, given])
+    assert "Traceback" not in msg and "\n" not in msg
 
 
 def test_n_too_large(tmp_path):

@@ -10,61 +10,18 @@ the same command goes through.
 """
 from __future__ import annotations
 
-import json
 import signal
 from pathlib import Path
 
 import pytest
-import torch
 
-from harness import STAGES, cli_env, run_cli
-from interactions.artifacts import load_artifact
-from study.layout import epoch_files
+from harness import assert_same, cli_env, run_cli, snapshot
 
 pytestmark = pytest.mark.slow
 
 
-def snapshot(study: Path) -> dict:
-    """Everything a study's result consists of: every epoch's artifact, each stage's jaccard.json and
-    the report (paths made relative to the study folder)."""
-    snap: dict = {}
-    for stage in STAGES:
-        for epoch, path in epoch_files(study, stage).items():
-            content, _ = load_artifact(path, "interactions")
-            snap[f"{stage}/epoch_{epoch:03d}"] = {
-                "values": content["values"], "dividends": content["dividends"], "epoch": content["epoch"],
-                "global_step": content["global_step"], "annotation_hash": content["annotation_hash"],
-                "skipped": content["skipped"],
-            }
-        snap[f"{stage}/jaccard.json"] = json.loads((study / stage / "interactions" / "jaccard.json").read_text())
-    snap["report.md"] = (study / "report" / "report.md").read_text().replace(str(study), "<study>")
-    report = json.loads((study / "report" / "report.json").read_text())
-    snap["report.json"] = json.loads(json.dumps(report).replace(str(study), "<study>"))
-    return snap
-
-
-def assert_same(got: dict, want: dict) -> None:
-    assert sorted(got) == sorted(want)
-    for key, w in want.items():
-        g = got[key]
-        if isinstance(w, dict) and "values" in w:
-            for k in w:
-                if isinstance(w[k], torch.Tensor):
-                    assert torch.equal(g[k].nan_to_num(7.0), w[k].nan_to_num(7.0)), f"{key}: {k} differs"
-                else:
-                    assert g[k] == w[k], f"{key}: {k} differs"
-        else:
-            assert g == w, f"{key} differs"
-
-
 def no_temp_files(study: Path) -> list[Path]:
     return [p for p in study.rglob(".*.tmp")]
-
-
-@pytest.fixture(scope="module")
-def uninterrupted(finished_study) -> dict:
-    """The reference: the same tiny study (kill callback present but disarmed), never interrupted."""
-    return snapshot(finished_study[1])
 
 
 def kill_then_rerun(cfg: Path, study: Path, marker: Path, env: dict | None = None) -> str:

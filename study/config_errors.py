@@ -1,0 +1,131 @@
+"""Configuration mistakes that the command-line parser (jsonargparse) finds, as project errors.
+
+``cli.py`` builds its parsers with ``exit_on_error=False``, so a config that does not parse raises
+jsonargparse's ``ArgumentError`` instead of printing a usage message and exiting. :func:`parser_error`
+turns it into a :class:`~interactions.errors.ConfigError`: an unknown ``class_path`` of the model, the
+data module or a callback names what was given and lists the known classes; any other parse error keeps
+jsonargparse's explanation, on one line.
+"""
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+from argparse import ArgumentError
+from typing import Iterable
+
+from interactions.errors import ConfigError
+
+_CLASS_PATH = re.compile(r"Problem with given class_path '([^']*)'|Expected a dot import path string: (\S+)")
+_KEY = re.compile(r'Parser key "([^"]+)"')
+
+#: config key -> (what it is, the base class every valid class_path subclasses, as "module:Name")
+CLASS_KEYS = {
+    "model": ("model", "lightning_modules:HarsanyiClassifier"),
+    "data": ("data module", "datamodules:HarsanyiDataModule"),
+    "trainer.callbacks": ("callback", "pytorch_lightning:Callback"),
+}
+
+
+def _load(spec: str) -> type | None:
+    module, _, name = spec.partition(":")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+def _importable(path: str) -> bool:
+    module, _, name = path.rpartition(".")
+    if not module:
+        return False
+    try:
+        return getattr(importlib.import_module(module), name, None) is not None
+    except Exception:  # noqa: BLE001 - any failure to import means "not a usable class path"
+        return False
+
+
+def public_path(cls: type) -> str:
+    """The shortest import path of ``cls``: ``datamodules.SST2DataModule`` rather than ``datamodules.text....``."""
+    parts = cls.__module__.split(".")
+    for i in range(1, len(parts) + 1):
+        module = sys.modules.get(".".join(parts[:i]))
+        if module is not None and getattr(module, cls.__name__, None) is cls:
+            return f"{'.'.join(parts[:i])}.{cls.__name__}"
+    return f"{cls.__module__}.{cls.__name__}"
+
+
+def _subclasses(base: type) -> Iterable[type]:
+    seen, todo = set(), list(base.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
+        todo += cls.__subclasses__()
+        yield cls
+
+
+def known_classes(base: type) -> list[str]:
+    """Import paths of the concrete, public subclasses of ``base`` that are imported (the ones a
+    ``class_path`` can name without importing anything new)."""
+    paths = set()
+    for cls in _subclasses(base):
+        path = public_path(cls)
+        if cls.__name__.startswith("_") or any(p.startswith("_") for p in path.split(".")[:-1]):
+            continue
+        if getattr(cls, "__abstractmethods__", None):
+            continue
+        if cls.__module__.startswith(("__main__", "test_", "tests.")) or "<locals>" in cls.__qualname__:
+            continue
+        paths.add(path)
+    return sorted(paths)
+
+
+_NOISE = (
+    re.compile(r"Does not validate against any of the Union subtypes\s*Subtypes: \[.*?\]\s*Errors:\s*", re.S),
+    re.compile(r"-\s*Expected a <class 'NoneType'>\s*"),
+)
+
+
+def one_line(text: str) -> str:
+    """jsonargparse's multi-line explanation on one line (runs of white space made one space), without
+    the list of union members it tried."""
+    for noise in _NOISE:
+        text = noise.sub("", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def parser_error(err: BaseException) -> ConfigError:
+    """The :class:`ConfigError` for a parse error of the command line or a config file."""
+    text = str(err)
+    given = _CLASS_PATH.search(text)
+    key = _KEY.search(text)
+    if given is not None:
+        where = key.group(1) if key else "class_path"
+        what, base_spec = CLASS_KEYS.get(where, (None, None))
+        for prefix, entry in CLASS_KEYS.items():  # e.g. "trainer.callbacks" for a key below it
+            if what is None and where.startswith(prefix + "."):
+                what, base_spec = entry
+        if given.group(1) is not None:
+            reason = one_line(text[given.end():].split("\n    -", 1)[0].split("Given value", 1)[0]).lstrip(": ")
+        else:
+            reason = "not an import path"
+        name = given.group(1) if given.group(1) is not None else given.group(2)
+        if _importable(name):  # the class exists: the problem is inside its arguments
+            return ConfigError(f"{where}: {name}: {reason or one_line(text)}")
+        head = f"{where}: class_path {name!r} " + (f"is not a known {what}" if what else "cannot be used")
+        if reason:
+            head += f" ({reason})"
+        base = _load(base_spec) if base_spec else None
+        if base is not None:
+            known = known_classes(base)
+            return ConfigError(
+                f"{head}; known: {', '.join(known)}. Fix the class_path (or give the full import path of a "
+                f"{base.__name__} subclass of your own)"
+            )
+        return ConfigError(f"{head}. Fix the class_path (the full import path of the class)")
+    return ConfigError(f"the configuration does not parse: {one_line(text)}")
+
+
+__all__ = ["ArgumentError", "CLASS_KEYS", "known_classes", "parser_error", "public_path"]
