@@ -21,16 +21,23 @@ def _figure(title: str):
     return fig, ax
 
 
+def _finish_order_axes(fig, ax, orders: list[int], ylabel: str, legend: bool = True):
+    """Label the order axis of a by-order bar chart, add the legend, tighten the layout; return ``fig``."""
+    ax.set_xlabel("order |S|")
+    ax.set_ylabel(ylabel)
+    ax.set_xticks(orders)
+    if legend:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def strength_figure(strength: Tensor, epoch: int):
     """Bar chart of the mean ``|I(S)|`` by order ``|S| = 1..n`` (``strength[order]``, orders 0..n)."""
     fig, ax = _figure(f"interaction strength by order, epoch {epoch}")
     orders = list(range(1, strength.numel()))
     ax.bar(orders, [float(strength[k]) for k in orders], color="tab:blue")
-    ax.set_xlabel("order |S|")
-    ax.set_ylabel("mean |I(S)|")
-    ax.set_xticks(orders)
-    fig.tight_layout()
-    return fig
+    return _finish_order_axes(fig, ax, orders, "mean |I(S)|", legend=False)
 
 
 def knowledge_figure(by_order: Mapping[str, Tensor], epoch: int):
@@ -43,12 +50,7 @@ def knowledge_figure(by_order: Mapping[str, Tensor], epoch: int):
     for j, part in enumerate(("preserve", "discard", "new")):
         ax.bar([k + (j - 1) * width for k in orders], [float(by_order[part][k]) for k in orders], width,
                label=part, color=colors[part])
-    ax.set_xlabel("order |S|")
-    ax.set_ylabel("mean knowledge")
-    ax.set_xticks(orders)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _finish_order_axes(fig, ax, orders, "mean knowledge")
 
 
 def and_or_figure(strength: Mapping[str, Mapping[str, Tensor]], epoch: int):
@@ -65,12 +67,7 @@ def and_or_figure(strength: Mapping[str, Mapping[str, Tensor]], epoch: int):
                label=f"{kind.upper()}")
         ax.bar(x, [-float(strength[kind]["negative"][k]) for k in orders], width, color=colors[kind], alpha=0.45)
     ax.axhline(0, color="0.3", lw=0.6)
-    ax.set_xlabel("order |S|")
-    ax.set_ylabel("Σ |I(S)| over salient S (I < 0 below)")
-    ax.set_xticks(orders)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _finish_order_axes(fig, ax, orders, "Σ |I(S)| over salient S (I < 0 below)")
 
 
 def close(fig) -> None:
