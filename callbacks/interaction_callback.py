@@ -347,22 +347,20 @@ class InteractionCallback(*CALLBACK_BASES):
         self._finished = False
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if not self._active:
-            return
-        epoch = trainer.current_epoch
-        if epoch not in self._history:  # stopped early (max_steps, early stopping, ...)
-            self._evaluate(trainer, pl_module, epoch)
-        if trainer.is_global_zero:
-            self._finish(trainer)
-        self._finished = True
+        if self._active:
+            self._end_of_training(trainer, pl_module)
 
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """A fit resumed from a checkpoint written after its last epoch (the run that wrote it stopped
         before the end of training: killed, or a write of ``jaccard.json`` failed) runs no training loop,
         so no ``on_train_start`` / ``on_train_end``: finish its files here."""
-        if not self._active or self._finished:
-            return
-        self._verify_restored_history(trainer)
+        if self._active and not self._finished:
+            self._end_of_training(trainer, pl_module)
+
+    def _end_of_training(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Evaluate the final epoch if it was not (stopped early: max_steps, early stopping, ...), then rank
+        zero writes the Jaccard curve and the final pointer."""
+        self._verify_restored_history(trainer)  # a no-op once verified at on_train_start
         epoch = trainer.current_epoch
         if epoch not in self._history:
             self._evaluate(trainer, pl_module, epoch)
