@@ -24,7 +24,7 @@ from interactions.errors import HarsanyiError
 from lightning_modules import HarsanyiClassifier
 from study.cli import StudyCommandsMixin
 from study.config_errors import ArgumentError, parser_error
-from study.failures import project_error
+from study.failures import exception_chain, project_error
 from study.runner import StudyTrainer
 
 
@@ -79,13 +79,7 @@ def main(args: list[str] | None = None, run: bool = True, cli_class: type[Lightn
 def user_error(err: BaseException) -> HarsanyiError | None:
     """The project's own error behind ``err``, if any: ``err`` itself or an exception it was raised
     from (jsonargparse wraps errors raised while it instantiates the model or data classes)."""
-    seen: set[int] = set()
-    while err is not None and id(err) not in seen:
-        if isinstance(err, HarsanyiError):
-            return err
-        seen.add(id(err))
-        err = err.__cause__ or err.__context__
-    return None
+    return next((e for e in exception_chain(err) if isinstance(e, HarsanyiError)), None)
 
 
 def run_from_command_line(args: list[str] | None = None) -> int:

@@ -28,7 +28,8 @@ _PEER = re.compile(
 )
 
 
-def _chain(err: BaseException):
+def exception_chain(err: BaseException):
+    """``err`` and the exceptions it was raised from (``__cause__``, else ``__context__``), each once."""
     seen: set[int] = set()
     while err is not None and id(err) not in seen:
         seen.add(id(err))
@@ -44,7 +45,7 @@ def _distributed(err: BaseException) -> bool:
 def project_error(err: BaseException) -> HarsanyiError | None:
     """The project error that ``err`` (or an exception it was raised from) stands for, if it is one of
     the recognised failures above; else ``None`` (a bug: keep the traceback)."""
-    for e in _chain(err):
+    for e in exception_chain(err):
         if isinstance(e, HarsanyiError):
             return e
         if isinstance(e, OSError) and e.errno in STORAGE_ERRNOS:
