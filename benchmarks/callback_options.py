@@ -36,13 +36,11 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import pytorch_lightning as pl  # noqa: E402
 import torch  # noqa: E402
-from pytorch_lightning.loggers import TensorBoardLogger  # noqa: E402
 
+from benchmarks.callback_overhead import build  # noqa: E402
 from callbacks import InteractionCallback  # noqa: E402
 
-CONFIG = REPO / "configs" / "sst2_minilm" / "finetune.yaml"
 CONFIGS = {
     "plain": dict(attributions=False),
     "attributions": dict(),
@@ -81,19 +79,10 @@ class TimedCallback(InteractionCallback):
 
 
 def fit(args, root: Path, callback: TimedCallback) -> None:
-    """One training step of the embedded default finetune config (via the project's LightningCLI), with ``callback``."""
-    import cli
-
-    parsed = cli.main(["--config", str(CONFIG), "--trainer.logger=false",
-                       f"--data.init_args.train_subset={args.train_subset}"], run=False)
-    pl.seed_everything(0, verbose=False)
-    trainer = pl.Trainer(
-        accelerator="gpu" if args.device.startswith("cuda") else "cpu", devices=1, max_epochs=1,
-        limit_train_batches=1, limit_val_batches=0, num_sanity_val_steps=0, logger=TensorBoardLogger(str(root)),
-        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-        callbacks=[callback], default_root_dir=str(root),
-    )
-    trainer.fit(parsed.model, datamodule=parsed.datamodule)
+    """One training step of the embedded default finetune config (built as ``callback_overhead.py`` builds it),
+    with ``callback``."""
+    trainer, model, datamodule = build(args, root, [callback], limit_train_batches=1, limit_val_batches=0)
+    trainer.fit(model, datamodule=datamodule)
 
 
 def main() -> None:

@@ -86,8 +86,10 @@ class TimedInteractionCallback(InteractionCallback):
         self._timed("train_end_jaccard", super().on_train_end, trainer, module)
 
 
-def build(args, root: Path, callbacks: list) -> tuple[pl.Trainer, pl.LightningModule, pl.LightningDataModule]:
-    """Model and data from the embedded default config (via the project's LightningCLI), and a 1-epoch trainer."""
+def build(args, root: Path, callbacks: list, **trainer_kwargs) -> tuple[pl.Trainer, pl.LightningModule,
+                                                                       pl.LightningDataModule]:
+    """Model and data from the embedded default config (via the project's LightningCLI), and a 1-epoch trainer
+    (``trainer_kwargs`` added to its arguments)."""
     import cli
 
     overrides = ["--config", str(CONFIG), "--trainer.logger=false"]
@@ -99,7 +101,7 @@ def build(args, root: Path, callbacks: list) -> tuple[pl.Trainer, pl.LightningMo
     trainer = pl.Trainer(
         accelerator=accelerator, devices=1, max_epochs=1, logger=TensorBoardLogger(str(root)),
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-        callbacks=callbacks, default_root_dir=str(root),
+        callbacks=callbacks, default_root_dir=str(root), **trainer_kwargs,
     )
     return trainer, parsed.model, parsed.datamodule
 
