@@ -1,103 +1,10 @@
-"""Command line: ``python cli.py fit --config configs/<experiment>/<regime>.yaml`` (LightningCLI).
+"""``python cli.py fit|validate|test|study|report ...``: the command line from a checkout.
 
-The model is any :class:`lightning_modules.HarsanyiClassifier` subclass (the
-regime: ProbeClassifier, FinetuneClassifier, ScratchClassifier) and the data
-any :class:`datamodules.HarsanyiDataModule` subclass, chosen by ``class_path``
-(subclass mode). Two links tie them together:
-
-- ``data.num_classes -> model.init_args.num_classes`` (on instantiation), so the
-  head always matches the data;
-- ``model.init_args.backbone -> data.init_args.backbone`` (on parse), so the data
-  module uses the model's tokenizer (text) or normalisation (images). Set the
-  backbone once, on the model.
+The same command is installed as ``harsanyi-lightning``; the code is :mod:`harsanyi_lightning.cli`.
 """
-from __future__ import annotations
-
-import os
 import sys
-from typing import Any
 
-from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
-
-from datamodules import HarsanyiDataModule
-from interactions.errors import HarsanyiError
-from lightning_modules import HarsanyiClassifier
-from study.cli import StudyCommandsMixin
-from study.config_errors import ArgumentError, parser_error
-from study.failures import exception_chain, project_error
-from study.runner import StudyTrainer
-
-
-class HarsanyiCLI(LightningCLI):
-    """LightningCLI over the regime modules and data modules, with the two links above. A config that
-    does not parse raises :class:`~interactions.errors.ConfigError` (an unknown ``class_path`` lists the
-    known classes; see :mod:`study.config_errors`) instead of jsonargparse's usage message."""
-
-    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
-        try:
-            super().parse_arguments(parser, args)
-        except ArgumentError as err:
-            raise parser_error(err) from None
-
-    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
-        parser.link_arguments("model.init_args.backbone", "data.init_args.backbone")
-
-    @staticmethod
-    def subcommands() -> dict[str, set[str]]:
-        """The subcommands: LightningCLI's (fit, validate, test, predict). Extra ones (``study``,
-        ``report``) are added by overriding this in a subclass or mix-in, as LightningCLI does."""
-        return dict(LightningCLI.subcommands())
-
-
-class HarsanyiStudyCLI(StudyCommandsMixin, HarsanyiCLI):
-    """:class:`HarsanyiCLI` plus the ``study`` and ``report`` subcommands (``study/cli.py``)."""
-
-
-def cli_kwargs() -> dict[str, Any]:
-    """Constructor arguments of :class:`HarsanyiCLI` shared by :func:`main` and anything that
-    builds a CLI in-process."""
-    return dict(
-        model_class=HarsanyiClassifier,
-        trainer_class=StudyTrainer,  # a Trainer with the study/report subcommands' signatures
-        datamodule_class=HarsanyiDataModule,
-        subclass_mode_model=True,
-        subclass_mode_data=True,
-        auto_configure_optimizers=False,  # each module builds its optimiser from its own arguments
-        save_config_kwargs={"overwrite": True},
-        parser_kwargs={"exit_on_error": False},  # parse errors become ConfigError (HarsanyiCLI.parse_arguments)
-    )
-
-
-def main(args: list[str] | None = None, run: bool = True, cli_class: type[LightningCLI] = HarsanyiStudyCLI,
-         **kwargs: Any) -> LightningCLI:
-    """Run the CLI on ``args`` (default ``sys.argv``); return it (``run=False``: parsed and instantiated only)."""
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    return cli_class(args=args, run=run, **{**cli_kwargs(), **kwargs})
-
-
-def user_error(err: BaseException) -> HarsanyiError | None:
-    """The project's own error behind ``err``, if any: ``err`` itself or an exception it was raised
-    from (jsonargparse wraps errors raised while it instantiates the model or data classes)."""
-    return next((e for e in exception_chain(err) if isinstance(e, HarsanyiError)), None)
-
-
-def run_from_command_line(args: list[str] | None = None) -> int:
-    """:func:`main` for the shell: an error caused by the user's input (one of the documented types of
-    :mod:`interactions.errors`), or a failure of the run's surroundings the project recognises (a write
-    that fails for a full disk, a dead DataLoader worker or DDP rank; see :mod:`study.failures`) is printed
-    as one short message naming the input or file and the fix, and the exit status is 2 (as for a
-    command-line usage error); anything else keeps its full traceback."""
-    try:
-        main(args)
-    except Exception as err:  # noqa: BLE001 - re-raised unless it is the user's input error
-        found = user_error(err) or project_error(err)
-        if found is None:
-            raise
-        print(f"error ({type(found).__name__}): {found}", file=sys.stderr, flush=True)
-        return 2
-    return 0
-
+from harsanyi_lightning.cli import run_from_command_line
 
 if __name__ == "__main__":
     sys.exit(run_from_command_line())

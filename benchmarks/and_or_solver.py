@@ -1,7 +1,7 @@
 """AND-OR solvers: exact LP (HiGHS) vs batched first-order ("gradient") steps, n = 10 and 12.
 
 Game: a small random MLP (n inputs, 2 hidden layers of 64, 2 classes, fixed seed), its
-log-odds values ``v(x_T)`` from ``interactions.compute_values`` on a
+log-odds values ``v(x_T)`` from ``harsanyi_lightning.interactions.compute_values`` on a
 ``build_feature_sample_set`` of a few random samples with a zero baseline (SPEC section 7
 applies to any values). For each n: seconds per sample of each solver (the LP solves the
 samples one by one on the CPU; the gradient solver runs all samples at once on
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from interactions import (  # noqa: E402
+from harsanyi_lightning.interactions import (  # noqa: E402
     and_or_interactions,
     and_or_salient_mask,
     build_feature_sample_set,

@@ -39,7 +39,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch  # noqa: E402
 
 from benchmarks.callback_overhead import build  # noqa: E402
-from callbacks import InteractionCallback  # noqa: E402
+from harsanyi_lightning.callbacks import InteractionCallback  # noqa: E402
 
 CONFIGS = {
     "plain": dict(attributions=False),

@@ -36,7 +36,7 @@ import pytorch_lightning as pl  # noqa: E402
 import torch  # noqa: E402
 from pytorch_lightning.loggers import TensorBoardLogger  # noqa: E402
 
-from callbacks import InteractionCallback  # noqa: E402
+from harsanyi_lightning.callbacks import InteractionCallback  # noqa: E402
 
 CONFIG = REPO / "configs" / "sst2_minilm" / "finetune.yaml"
 
@@ -90,7 +90,7 @@ def build(args, root: Path, callbacks: list, **trainer_kwargs) -> tuple[pl.Train
                                                                        pl.LightningDataModule]:
     """Model and data from the embedded default config (via the project's LightningCLI), and a 1-epoch trainer
     (``trainer_kwargs`` added to its arguments)."""
-    import cli
+    from harsanyi_lightning import cli
 
     overrides = ["--config", str(CONFIG), "--trainer.logger=false"]
     if args.train_subset is not None:

@@ -23,8 +23,8 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
-from interactions import build_sample_set, compute_values  # noqa: E402
-from interactions.sample_set import TextPool  # noqa: E402
+from harsanyi_lightning.interactions import build_sample_set, compute_values  # noqa: E402
+from harsanyi_lightning.interactions.sample_set import TextPool  # noqa: E402
 
 
 def load(args):
@@ -32,7 +32,7 @@ def load(args):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    from datamodules.text import read_glue_tsv
+    from harsanyi_lightning.datamodules.text import read_glue_tsv
 
     hf_logging.set_verbosity_error()
     path = args.model_path

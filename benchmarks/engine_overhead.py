@@ -32,15 +32,15 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
-from interactions import (  # noqa: E402
+from harsanyi_lightning.interactions import (  # noqa: E402
     PRECISIONS,
     build_image_sample_set,
     build_text_sample_set,
     harsanyi_interactions,
     salient_mask,
 )
-from interactions.precision import evaluation_precision  # noqa: E402
-from interactions.values import default_forward  # noqa: E402
+from harsanyi_lightning.interactions.precision import evaluation_precision  # noqa: E402
+from harsanyi_lightning.interactions.values import default_forward  # noqa: E402
 
 
 def sync(device: torch.device) -> None:

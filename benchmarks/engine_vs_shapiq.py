@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from interactions import (  # noqa: E402
+from harsanyi_lightning.interactions import (  # noqa: E402
     build_feature_sample_set,
     harsanyi_interactions,
     log_odds_true_class,

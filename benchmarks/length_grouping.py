@@ -27,8 +27,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import pytorch_lightning as pl  # noqa: E402
 import torch  # noqa: E402
 
-from datamodules import SST2DataModule  # noqa: E402
-from lightning_modules import FinetuneClassifier  # noqa: E402
+from harsanyi_lightning.datamodules import SST2DataModule  # noqa: E402
+from harsanyi_lightning.lightning_modules import FinetuneClassifier  # noqa: E402
 
 
 class StepTimer(pl.Callback):

@@ -55,7 +55,7 @@ def knowledge_figure(by_order: Mapping[str, Tensor], epoch: int):
 
 def and_or_figure(strength: Mapping[str, Mapping[str, Tensor]], epoch: int):
     """Bars of the salient AND and OR strength by order, positive above and negative below the axis
-    (``strength[kind][sign][order]`` as :func:`interactions.and_or_strength_by_order` returns it)."""
+    (``strength[kind][sign][order]`` as :func:`harsanyi_lightning.interactions.and_or_strength_by_order` returns it)."""
     fig, ax = _figure(f"salient AND-OR interactions by order, epoch {epoch}")
     n = strength["and"]["positive"].numel() - 1
     orders = list(range(1, n + 1))

@@ -8,7 +8,7 @@ Layout of an interactions folder (``<log_dir>/interactions`` by default)::
     jaccard.json         {"epochs": [...], "jaccard": [...], "final_epoch": E}
 
 Every file is written atomically; ``epoch_XXX.pt`` files are artifacts of kind
-``"interactions"`` (see :mod:`interactions.artifacts`).
+``"interactions"`` (see :mod:`harsanyi_lightning.interactions.artifacts`).
 """
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from interactions.artifacts import atomic_write_bytes, errno_name, load_artifact, probe_writable
-from interactions.errors import AnnotationError, ConfigError
+from harsanyi_lightning.interactions.artifacts import atomic_write_bytes, errno_name, load_artifact, probe_writable
+from harsanyi_lightning.interactions.errors import AnnotationError, ConfigError
 
 KIND = "interactions"
 EPOCH_FILE = re.compile(r"^epoch_(\d{3,})\.pt$")

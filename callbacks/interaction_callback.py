@@ -3,7 +3,7 @@
 Add it to any Lightning ``Trainer``, of the unified ``lightning`` package (``lightning.pytorch``)
 or of ``pytorch_lightning``, in Python or by class path in a LightningCLI YAML: the class derives
 from the ``Callback`` base of every installed Lightning package (one class, one class path, the
-same artifacts and tags; see :mod:`callbacks.lightning_compat` for why). On ``fit`` it
+same artifacts and tags; see :mod:`harsanyi_lightning.callbacks.lightning_compat` for why). On ``fit`` it
 
 1. gets the annotated sample set (SPEC section 2): loads ``sample_set`` when it is an
    existing annotation file, else builds one from ``trainer.datamodule.annotation_pool(pool_split)``
@@ -26,9 +26,9 @@ figures and those with ``add_custom_scalars`` a custom-scalars dashboard (once p
 Under DDP each rank evaluates a contiguous share of the samples and the values are
 gathered (the AND-OR problems are solved the same way: each rank its share, then gathered), so
 every rank holds the same results; rank zero writes files and logs. Rank zero holds ``output_dir``'s
-lock from ``setup`` to the end of ``fit`` (:mod:`interactions.folder_lock`): a second run writing into
+lock from ``setup`` to the end of ``fit`` (:mod:`harsanyi_lightning.interactions.folder_lock`): a second run writing into
 the same folder, or into a study folder in use, stops at ``setup`` with
-:class:`~interactions.errors.FolderInUseError`. The evaluated epochs are part of the checkpoint
+:class:`~harsanyi_lightning.interactions.errors.FolderInUseError`. The evaluated epochs are part of the checkpoint
 (``state_dict``), so a resumed fit continues the same history.
 """
 from __future__ import annotations
@@ -40,20 +40,20 @@ from typing import Any, Callable
 
 import torch
 
-from interactions.and_or import (
+from harsanyi_lightning.interactions.and_or import (
     DEFAULT_NOISE_BOUND,
     AndOrInteractions,
     and_or_interactions,
     and_or_strength_by_order,
     check_and_or_options,
 )
-from interactions.artifacts import content_hash, save_artifact
-from interactions.attributions import banzhaf_values, shapley_interaction_index, shapley_values
-from interactions.errors import AnnotationError, ConfigError, FolderInUseError, NumericsError
-from interactions.folder_lock import FolderLock, lock_folder
-from interactions.metrics import strength_by_order
-from interactions.precision import check_precision
-from interactions.sample_set import (
+from harsanyi_lightning.interactions.artifacts import content_hash, save_artifact
+from harsanyi_lightning.interactions.attributions import banzhaf_values, shapley_interaction_index, shapley_values
+from harsanyi_lightning.interactions.errors import AnnotationError, ConfigError, FolderInUseError, NumericsError
+from harsanyi_lightning.interactions.folder_lock import FolderLock, lock_folder
+from harsanyi_lightning.interactions.metrics import strength_by_order
+from harsanyi_lightning.interactions.precision import check_precision
+from harsanyi_lightning.interactions.sample_set import (
     DEFAULT_MAX_VARIABLES,
     AnnotatedSampleSet,
     build_sample_set,
@@ -61,8 +61,8 @@ from interactions.sample_set import (
     check_num_variables,
     patch_grid,
 )
-from interactions.transform import harsanyi_dividends
-from interactions.values import audit_precision, check_finite, compute_values, default_forward, nonfinite_samples
+from harsanyi_lightning.interactions.transform import harsanyi_dividends
+from harsanyi_lightning.interactions.values import audit_precision, check_finite, compute_values, default_forward, nonfinite_samples
 
 from . import figures as _figures
 from .history import (

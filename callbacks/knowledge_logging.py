@@ -11,8 +11,8 @@ from typing import Mapping
 import torch
 from torch import Tensor
 
-from interactions.and_or import AndOrInteractions, and_or_salient_mask, and_or_strength_by_order
-from interactions.metrics import (
+from harsanyi_lightning.interactions.and_or import AndOrInteractions, and_or_salient_mask, and_or_strength_by_order
+from harsanyi_lightning.interactions.metrics import (
     knowledge_by_order,
     knowledge_totals,
     matching_error,

@@ -7,7 +7,7 @@ package (``lightning.pytorch``). Their classes are distinct copies: a
 refuse the other package's callbacks.
 
 Design: **one class that derives from the Callback base of every installed package**
-(:data:`CALLBACK_BASES`). ``callbacks.InteractionCallback`` is then a Callback for both
+(:data:`CALLBACK_BASES`). ``harsanyi_lightning.callbacks.InteractionCallback`` is then a Callback for both
 trainers and both CLIs under one class path, with one set of artifacts, tags and docs, and a
 checkpoint's callback state (keyed by the class name) is the same whichever package wrote it.
 A thin subclass per package would force users to pick the class path that matches their
@@ -48,7 +48,7 @@ def _callback_bases() -> tuple[tuple[type, ...], tuple[str, ...]]:
             found.append(name)
     if not bases:
         raise ImportError(
-            "callbacks.InteractionCallback needs a Lightning package; install one of them: "
+            "harsanyi_lightning.callbacks.InteractionCallback needs a Lightning package; install one of them: "
             "pip install lightning  (or: pip install pytorch-lightning)"
         )
     return tuple(bases), tuple(found)

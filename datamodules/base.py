@@ -3,7 +3,7 @@
 Every data module has ``num_classes``, train/val/test loaders yielding
 ``(inputs, labels)`` in the model's input form, and ``annotation_pool(split)``
 returning the held-out samples an interaction sample set is drawn from
-(:class:`interactions.sample_set.TextPool` / :class:`~interactions.sample_set.ImagePool`).
+(:class:`harsanyi_lightning.interactions.sample_set.TextPool` / :class:`~harsanyi_lightning.interactions.sample_set.ImagePool`).
 
 ``backbone`` names the model the data is prepared for: text data sets take
 its tokenizer, image data sets its normalisation. The CLI links it from
@@ -24,8 +24,8 @@ from typing import Any, Callable
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from interactions.errors import ConfigError, DataError, OfflineError
-from interactions.sample_set import ImagePool, TextPool
+from harsanyi_lightning.interactions.errors import ConfigError, DataError, OfflineError
+from harsanyi_lightning.interactions.sample_set import ImagePool, TextPool
 
 from .samplers import EpochSeededSampler, WorkerSeededDataset, epoch_seed  # noqa: F401  (re-exported)
 
@@ -90,7 +90,7 @@ class HarsanyiDataModule(pl.LightningDataModule):
         batch_size: training batch size; ``eval_batch_size`` (default: the same) for val/test.
         num_workers: DataLoader worker processes (persistent across epochs; in a seeded run each sample's
             augmentation in a worker depends on ``(seed, epoch, sample)`` only, see
-            :class:`~datamodules.samplers.WorkerSeededDataset`).
+            :class:`~harsanyi_lightning.datamodules.samplers.WorkerSeededDataset`).
     """
 
     def __init__(self, backbone: str | None = None, batch_size: int = 32, eval_batch_size: int | None = None,

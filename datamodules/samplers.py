@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler, get_worker_info
 
-from interactions.errors import ConfigError
+from harsanyi_lightning.interactions.errors import ConfigError
 
 
 def epoch_seed(seed: int, epoch: int) -> int:

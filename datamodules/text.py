@@ -3,7 +3,7 @@
 Batches are ``(inputs, labels)`` with ``inputs`` a dict of Hugging Face tensors
 (``input_ids[batch, token]``, ``attention_mask[batch, token]``, maybe
 ``token_type_ids``), padded to the longest sentence of the batch. The
-tokenizer is the backbone's (:func:`lightning_modules.backbones.load_tokenizer`).
+tokenizer is the backbone's (:func:`harsanyi_lightning.lightning_modules.backbones.load_tokenizer`).
 """
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset, Sampler
 
-from interactions.errors import ConfigError, DataError
-from interactions.sample_set import TextPool
+from harsanyi_lightning.interactions.errors import ConfigError, DataError
+from harsanyi_lightning.interactions.sample_set import TextPool
 
 from .base import HarsanyiDataModule, default_data_dir, download_missing
 from .samplers import LengthGroupedSampler
@@ -94,7 +94,7 @@ class TextDataModule(HarsanyiDataModule):
 
     ``max_length`` truncates (in tokens); batches are padded to their longest sentence. With
     ``group_by_length`` (default) training batches hold sentences of similar length
-    (:class:`~datamodules.samplers.LengthGroupedSampler` over chunks of ``length_group_batches``
+    (:class:`~harsanyi_lightning.datamodules.samplers.LengthGroupedSampler` over chunks of ``length_group_batches``
     batches), so they pad less and an epoch costs less; the order still depends only on the
     run's seed and the epoch. ``group_by_length=False``: a plain seeded shuffle."""
 
@@ -136,7 +136,7 @@ class TextDataModule(HarsanyiDataModule):
     def load_tokenizer(self):
         """The backbone's tokenizer (loaded once)."""
         if self.tokenizer is None:
-            from lightning_modules.backbones import load_tokenizer
+            from harsanyi_lightning.lightning_modules.backbones import load_tokenizer
 
             name = self.resolve_backbone_name()
             if name is None:

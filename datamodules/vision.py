@@ -18,8 +18,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from interactions.errors import ConfigError, DataError, OfflineError
-from interactions.sample_set import ImagePool
+from harsanyi_lightning.interactions.errors import ConfigError, DataError, OfflineError
+from harsanyi_lightning.interactions.sample_set import ImagePool
 
 from .base import HarsanyiDataModule, default_data_dir, download_missing
 
@@ -97,7 +97,7 @@ class ImageDataModule(HarsanyiDataModule):
         """PIL image or tensor ``[3, H, W]`` -> normalised ``pixels[3, 224, 224]``."""
         from torchvision.transforms import v2 as T
 
-        from lightning_modules.backbones import image_normalization
+        from harsanyi_lightning.lightning_modules.backbones import image_normalization
 
         mean, std = image_normalization(self.resolve_backbone_name())
         if self.resize_mode == "stretch":

@@ -6,7 +6,7 @@ so a truncated or edited file is detected on load. Files are written to a
 temporary name in the same folder, flushed to disk, then renamed: a crash
 leaves either the old file or the new one, never half of one. A write that
 fails (disk full, I/O error, permission denied, read-only file system) removes
-its temporary file and raises :class:`~interactions.errors.StorageError` naming
+its temporary file and raises :class:`~harsanyi_lightning.interactions.errors.StorageError` naming
 the file and the errno; the file it would have replaced is untouched.
 """
 from __future__ import annotations

@@ -129,7 +129,7 @@ def compute_values(
     any chunk size gives identical results. ``on_nonfinite="raise"`` stops at a
     NaN/inf value naming the sample and mask; ``"keep"`` returns it unchanged.
     Text: ``trim_padding`` pads each chunk only to its own longest sentence
-    (:class:`~interactions.maskers.WordMasker`); ``False`` keeps the sample set's one padded length.
+    (:class:`~harsanyi_lightning.interactions.maskers.WordMasker`); ``False`` keeps the sample set's one padded length.
     """
     check_precision(precision)
     check_num_variables(sample_set.n, max_variables)

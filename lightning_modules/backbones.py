@@ -29,7 +29,7 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import Tensor, nn
 
-from interactions.errors import ConfigError, OfflineError
+from harsanyi_lightning.interactions.errors import ConfigError, OfflineError
 
 TEXT, IMAGE = "text", "image"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

@@ -20,7 +20,7 @@ from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from interactions.errors import ConfigError
+from harsanyi_lightning.interactions.errors import ConfigError
 
 from .backbones import build_classifier, build_feature_extractor, resolve_backbone
 
@@ -33,7 +33,7 @@ class HarsanyiClassifier(pl.LightningModule):
     learning-rate schedule it is given.
 
     Args:
-        backbone: a name from :func:`lightning_modules.backbones.known_backbones`, a Hugging Face
+        backbone: a name from :func:`harsanyi_lightning.lightning_modules.backbones.known_backbones`, a Hugging Face
             model id or local folder, or ``timm:<name>``.
         num_classes: number of classes; linked from the datamodule by the CLI.
         optimizer: called with the trainable parameters, returns the optimiser (LightningCLI's
@@ -41,7 +41,7 @@ class HarsanyiClassifier(pl.LightningModule):
             names any ``torch.optim`` class; in Python ``functools.partial(torch.optim.SGD, lr=0.01)``.
             Default: ``torch.optim.AdamW`` with torch's defaults.
         lr_scheduler: called with the optimiser, returns a learning-rate scheduler (``LRSchedulerCallable``),
-            e.g. :class:`~lightning_modules.schedules.LinearWarmupDecay` or any
+            e.g. :class:`~harsanyi_lightning.lightning_modules.schedules.LinearWarmupDecay` or any
             ``torch.optim.lr_scheduler`` class; ``None`` (default): a constant learning rate, as the paper
             states it. A scheduler whose ``total_steps`` is ``None`` gets the trainer's
             ``estimated_stepping_batches``.
@@ -66,7 +66,7 @@ class HarsanyiClassifier(pl.LightningModule):
         super().__init__()
         if self.regime not in REGIMES:
             raise ConfigError(
-                f"{type(self).__name__} is the abstract base; use one of lightning_modules.ProbeClassifier, "
+                f"{type(self).__name__} is the abstract base; use one of harsanyi_lightning.lightning_modules.ProbeClassifier, "
                 "FinetuneClassifier or ScratchClassifier as model.class_path"
             )
         if not callable(optimizer):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from interactions.errors import ConfigError
+from harsanyi_lightning.interactions.errors import ConfigError
 
 
 class LinearWarmupDecay(LRScheduler):
@@ -28,7 +28,7 @@ class LinearWarmupDecay(LRScheduler):
         warmup: warm-up length: optimiser steps when ``>= 1``, a fraction of the total steps when
             ``< 1`` (``0``: no warm-up, decay from the first step).
         total_steps: optimiser steps of the whole run; ``None`` lets
-            :meth:`~lightning_modules.HarsanyiClassifier.configure_optimizers` fill in the trainer's
+            :meth:`~harsanyi_lightning.lightning_modules.HarsanyiClassifier.configure_optimizers` fill in the trainer's
             ``estimated_stepping_batches`` (``max_epochs`` x batches per epoch, or ``max_steps``).
         final_factor: the learning rate at the end as a fraction of the peak (``1.0``: warm-up, then constant).
     """

@@ -4,8 +4,8 @@ Lightning's default ``TorchCheckpointIO`` writes through an fsspec transaction w
 lives in the system temporary folder (``/tmp``), then moves it: on a cluster node whose ``/tmp`` is
 small the checkpoint fails there, and the move across file systems is a copy, not an atomic rename.
 :class:`AtomicCheckpointIO` serialises the checkpoint in memory and writes it with
-:func:`interactions.artifacts.atomic_write_bytes` (temporary name in the checkpoint's folder, fsync,
-rename): a full disk or an I/O error raises :class:`~interactions.errors.StorageError` naming
+:func:`harsanyi_lightning.interactions.artifacts.atomic_write_bytes` (temporary name in the checkpoint's folder, fsync,
+rename): a full disk or an I/O error raises :class:`~harsanyi_lightning.interactions.errors.StorageError` naming
 ``last.ckpt`` and the errno, and the previous ``last.ckpt`` stays intact, so the stage resumes from it.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any, Optional
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
-from interactions.artifacts import atomic_write_bytes
+from harsanyi_lightning.interactions.artifacts import atomic_write_bytes
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

@@ -2,11 +2,11 @@
 
 They are registered the way LightningCLI registers ``fit``: through
 :meth:`subcommands`, each mapping to a method of the ``trainer_class``
-(:class:`~study.runner.StudyTrainer`), whose signature becomes the
+(:class:`~harsanyi_lightning.study.runner.StudyTrainer`), whose signature becomes the
 subcommand's arguments. Unlike ``fit`` they take no top-level
 ``model``/``data``/``trainer`` (a study has three models; each stage builds its
 own LightningCLI with ``run=False`` from the stacked configs, see
-:mod:`study.runner`), so nothing is instantiated for them up front.
+:mod:`harsanyi_lightning.study.runner`), so nothing is instantiated for them up front.
 ``python cli.py study`` without ``--config`` reads the embedded default,
 ``configs/sst2_minilm/study.yaml``.
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
-from interactions.errors import ConfigError, HarsanyiError
+from harsanyi_lightning.interactions.errors import ConfigError, HarsanyiError
 
 from .config_errors import ArgumentError, one_line, parser_error
 from .runner import DEFAULT_STUDY_CONFIG, InteractionSpec, SampleSetSpec, StageSpec, StudyPlan, StudyTrainer, run_study
@@ -32,7 +32,7 @@ REQUIRED_SETTINGS = ("probe", "finetune", "scratch", "sample_set", "interactions
 
 class StudyCommandsMixin:
     """Adds ``study`` and ``report`` to a LightningCLI subclass whose ``trainer_class`` is a
-    :class:`~study.runner.StudyTrainer`. Stages are built with ``type(self)(args=..., run=False,
+    :class:`~harsanyi_lightning.study.runner.StudyTrainer`. Stages are built with ``type(self)(args=..., run=False,
     **self.stage_cli_kwargs())``."""
 
     @staticmethod

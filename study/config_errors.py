@@ -2,7 +2,7 @@
 
 ``cli.py`` builds its parsers with ``exit_on_error=False``, so a config that does not parse raises
 jsonargparse's ``ArgumentError`` instead of printing a usage message and exiting. :func:`parser_error`
-turns it into a :class:`~interactions.errors.ConfigError`: an unknown ``class_path`` of the model, the
+turns it into a :class:`~harsanyi_lightning.interactions.errors.ConfigError`: an unknown ``class_path`` of the model, the
 data module or a callback names what was given and lists the known classes; any other parse error keeps
 jsonargparse's explanation, on one line.
 """
@@ -14,15 +14,15 @@ import sys
 from argparse import ArgumentError
 from typing import Iterable
 
-from interactions.errors import ConfigError
+from harsanyi_lightning.interactions.errors import ConfigError
 
 _CLASS_PATH = re.compile(r"Problem with given class_path '([^']*)'|Expected a dot import path string: (\S+)")
 _KEY = re.compile(r'Parser key "([^"]+)"')
 
 #: config key -> (what it is, the base class every valid class_path subclasses, as "module:Name")
 CLASS_KEYS = {
-    "model": ("model", "lightning_modules:HarsanyiClassifier"),
-    "data": ("data module", "datamodules:HarsanyiDataModule"),
+    "model": ("model", "harsanyi_lightning.lightning_modules:HarsanyiClassifier"),
+    "data": ("data module", "harsanyi_lightning.datamodules:HarsanyiDataModule"),
     "trainer.callbacks": ("callback", "pytorch_lightning:Callback"),
 }
 
@@ -46,9 +46,10 @@ def _importable(path: str) -> bool:
 
 
 def public_path(cls: type) -> str:
-    """The shortest import path of ``cls``: ``datamodules.SST2DataModule`` rather than ``datamodules.text....``."""
+    """The shortest import path of ``cls``: ``harsanyi_lightning.datamodules.SST2DataModule`` rather than ``harsanyi_lightning.datamodules.text.SST2DataModule``."""
     parts = cls.__module__.split(".")
-    for i in range(1, len(parts) + 1):
+    first = 2 if parts[0] == "harsanyi_lightning" else 1  # the subpackage's path, as in the configs
+    for i in range(first, len(parts) + 1):
         module = sys.modules.get(".".join(parts[:i]))
         if module is not None and getattr(module, cls.__name__, None) is cls:
             return f"{'.'.join(parts[:i])}.{cls.__name__}"

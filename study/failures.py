@@ -1,7 +1,7 @@
 """Failures of a run's surroundings that ``cli.py`` reports as one clear message instead of a traceback.
 
 The project's own code raises its error types itself (a failed artifact or checkpoint write is a
-:class:`~interactions.errors.StorageError` already). What reaches the command line from inside torch or
+:class:`~harsanyi_lightning.interactions.errors.StorageError` already). What reaches the command line from inside torch or
 Lightning is recognised here by :func:`project_error`:
 
 - an ``OSError`` of a file access (disk full, I/O error, permission denied, read-only) -> ``StorageError``
@@ -14,8 +14,8 @@ from __future__ import annotations
 import errno as _errno
 import re
 
-from interactions.artifacts import write_error
-from interactions.errors import HarsanyiError, WorkerError
+from harsanyi_lightning.interactions.artifacts import write_error
+from harsanyi_lightning.interactions.errors import HarsanyiError, WorkerError
 
 #: errnos of a failed write
 STORAGE_ERRNOS = frozenset({_errno.ENOSPC, _errno.EDQUOT, _errno.EIO, _errno.EACCES, _errno.EPERM, _errno.EROFS})

@@ -1,6 +1,6 @@
 """The paper's findings (SPEC section 5), each measured on a study and given a verdict.
 
-:func:`paper_findings` takes the numbers :func:`study.report.compute_study` computed from the
+:func:`paper_findings` takes the numbers :func:`harsanyi_lightning.study.report.compute_study` computed from the
 artifacts and returns one :class:`Finding` per claim of the paper: what the paper says, what this
 run measured (the numbers), and a verdict (``holds``, ``partly``, ``does not hold``, or ``not
 measurable`` when a model the claim needs is near-constant). Thresholds are stated in each

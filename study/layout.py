@@ -1,6 +1,6 @@
 """Where a study keeps its files, and the checks that a study folder is complete.
 
-A study folder (written by :mod:`study.runner`)::
+A study folder (written by :mod:`harsanyi_lightning.study.runner`)::
 
     <study_dir>/study.json                 manifest: stages, their configs, model and data names
     <study_dir>/annotation.pt              the ONE annotated sample set every stage is measured on (SPEC section 2)
@@ -20,8 +20,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from interactions.artifacts import atomic_write_bytes, load_artifact
-from interactions.errors import AnnotationError, DataError
+from harsanyi_lightning.interactions.artifacts import atomic_write_bytes, load_artifact
+from harsanyi_lightning.interactions.errors import AnnotationError, DataError
 
 STAGES = ("probe", "finetune", "scratch")
 MANIFEST = "study.json"

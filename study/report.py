@@ -4,7 +4,7 @@
 (``v_pretrain``), finetune (``v_finetune``) and scratch (``v_random``), every
 stored epoch of finetune and scratch, the stage summaries (accuracies) and
 the TensorBoard event files (losses), and computes every number with
-:mod:`interactions.metrics` (SPEC section 4). :func:`write_report` writes
+:mod:`harsanyi_lightning.interactions.metrics` (SPEC section 4). :func:`write_report` writes
 ``<study_dir>/report/``: ``knowledge_by_order.png`` (Fig. 2), ``ratio.png``
 (Fig. 3), ``jaccard.png`` (Fig. 4), ``loss.png`` (Fig. 5), ``samples.png``,
 ``report.md`` (Table 1, the totals behind each figure, observations measured
@@ -33,7 +33,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from torch import Tensor  # noqa: E402
 
-from interactions import (  # noqa: E402
+from harsanyi_lightning.interactions import (  # noqa: E402
     AnnotatedSampleSet,
     knowledge_by_order,
     knowledge_totals,
@@ -45,8 +45,8 @@ from interactions import (  # noqa: E402
     shapley_values,
     subset_orders,
 )
-from interactions.artifacts import atomic_write_bytes, errno_name, probe_writable, write_error  # noqa: E402
-from interactions.errors import ConfigError, DataError  # noqa: E402
+from harsanyi_lightning.interactions.artifacts import atomic_write_bytes, errno_name, probe_writable, write_error  # noqa: E402
+from harsanyi_lightning.interactions.errors import ConfigError, DataError  # noqa: E402
 
 from . import two_phase as _two_phase  # noqa: E402
 from .findings import JACCARD_LEVEL, PAPER_RATIO_RANGE, paper_findings, verdict_counts  # noqa: E402
@@ -542,7 +542,7 @@ def render_markdown(num: dict[str, Any]) -> str:
     L.append(f"Study folder `{num['study_dir']}`; {num['num_samples']} annotated samples, n = {n} input variables, "
              f"annotation {num['annotation_hash'][:12]}. Every number below is computed from the stored interaction "
              "artifacts (final epochs of probe = v_pretrain, finetune = v_finetune, scratch = v_random) with "
-             "`interactions.metrics` (SPEC section 4); K^(i) averages over all subsets of order i, totals sum "
+             "`harsanyi_lightning.interactions.metrics` (SPEC section 4); K^(i) averages over all subsets of order i, totals sum "
              "orders 1..n.")
     L += ["", "## The paper's findings (SPEC section 5), measured", ""]
     L += findings_markdown(num)

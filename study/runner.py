@@ -10,7 +10,7 @@ for each stage, builds an ordinary LightningCLI from stacked configs (``run=Fals
     --config <managed>                    what the study owns: logger, checkpoint folder
 
 and adds two callbacks through ``trainer_defaults``: an
-:class:`~callbacks.InteractionCallback` on the study's single annotated sample
+:class:`~harsanyi_lightning.callbacks.InteractionCallback` on the study's single annotated sample
 set ``<study_dir>/annotation.pt`` (built by the first stage that runs, then
 reused) with the earlier stages' final interactions as references, and a
 ``ModelCheckpoint`` writing ``<stage>/checkpoints/last.ckpt``. The stage's
@@ -24,11 +24,11 @@ damaged. ``force=True`` redoes everything.
 
 Before any work the study checks what it can (every stage's stacked configs parse, the interaction
 settings are valid, every folder it writes into is writable) and takes the study folder's lock
-(:mod:`interactions.folder_lock`: one writer per study folder; a second ``cli.py study`` on it stops at
+(:mod:`harsanyi_lightning.interactions.folder_lock`: one writer per study folder; a second ``cli.py study`` on it stops at
 once). Before each stage (and the report) the earlier stages are checked again: one whose folder was
 deleted or damaged meanwhile is redone, never half-read. Checkpoints are written atomically in the
-stage's folder (:mod:`study.checkpoints`); a write that fails (disk full, I/O error) stops the study
-with a :class:`~interactions.errors.StorageError` naming the file, every earlier file intact.
+stage's folder (:mod:`harsanyi_lightning.study.checkpoints`); a write that fails (disk full, I/O error) stops the study
+with a :class:`~harsanyi_lightning.interactions.errors.StorageError` naming the file, every earlier file intact.
 """
 from __future__ import annotations
 
@@ -45,9 +45,9 @@ import pytorch_lightning as pl
 import yaml
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 
-from interactions.artifacts import errno_name, load_artifact, probe_writable
-from interactions.errors import AnnotationError, ConfigError, DataError
-from interactions.folder_lock import FolderLock, lock_folder
+from harsanyi_lightning.interactions.artifacts import errno_name, load_artifact, probe_writable
+from harsanyi_lightning.interactions.errors import AnnotationError, ConfigError, DataError
+from harsanyi_lightning.interactions.folder_lock import FolderLock, lock_folder
 
 from .layout import (
     ANNOTATION,
@@ -126,7 +126,7 @@ class InteractionSpec:
 
     def check(self, where: str = "interactions") -> None:
         """``ConfigError`` naming ``where`` for an unknown AND-OR solver or a bad noise bound (before any training)."""
-        from interactions.and_or import check_and_or_options
+        from harsanyi_lightning.interactions.and_or import check_and_or_options
 
         try:
             check_and_or_options(self.and_or_solver, self.and_or_noise_bound, prefix="and_or_")
@@ -201,8 +201,8 @@ class StudyPlan:
         }
 
     def interaction_callback(self, stage: str, references: dict[str, str]) -> Callback:
-        """The stage's :class:`~callbacks.InteractionCallback` (its arguments are checked here)."""
-        from callbacks import InteractionCallback
+        """The stage's :class:`~harsanyi_lightning.callbacks.InteractionCallback` (its arguments are checked here)."""
+        from harsanyi_lightning.callbacks import InteractionCallback
 
         s, i = self.sample_set, self.stage_interactions(stage)
         return InteractionCallback(
@@ -409,7 +409,7 @@ def _has_test_data(dm: Any) -> bool:
 
 
 def _final_file(folder: Path) -> Path:
-    from callbacks.history import resolve_interactions_file
+    from harsanyi_lightning.callbacks.history import resolve_interactions_file
 
     return resolve_interactions_file(folder)
 
@@ -426,7 +426,7 @@ def check_study_dir_name(study_dir: Path) -> None:
 def lock_study(study_dir: Path) -> FolderLock | None:
     """Take the study folder's lock (created if missing): one writer per study folder. Only global rank zero
     takes it (DDP ranks started by Lightning run the same command). ``ConfigError`` when the folder cannot
-    be created or written, :class:`~interactions.errors.FolderInUseError` when another process holds it."""
+    be created or written, :class:`~harsanyi_lightning.interactions.errors.FolderInUseError` when another process holds it."""
     if pl.utilities.rank_zero_only.rank != 0:
         return None
     try:
@@ -527,7 +527,7 @@ def _run_locked(plan: StudyPlan, make_cli: Callable[..., Any], report: bool) -> 
         _say(f"study finished in {time.perf_counter() - t0:.0f} s; open {out / 'report.md'}")
 
 
-#: the temporary files of :func:`interactions.artifacts.atomic_write_bytes` (``.<name>.<random>.tmp``)
+#: the temporary files of :func:`harsanyi_lightning.interactions.artifacts.atomic_write_bytes` (``.<name>.<random>.tmp``)
 #: and of its write probe
 TEMP_FILE = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
 

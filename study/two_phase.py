@@ -28,7 +28,7 @@ from typing import Any, Mapping
 
 import torch
 
-from interactions import AndOrInteractions, and_or_strength_by_order, salient_strength_by_order
+from harsanyi_lightning.interactions import AndOrInteractions, and_or_strength_by_order, salient_strength_by_order
 
 STAGES = ("finetune", "scratch")
 SOURCES = {"harsanyi": "Harsanyi (AND) dividends", "and_or": "AND-OR interactions"}

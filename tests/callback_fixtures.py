@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from interactions import ImagePool  # noqa: E402
+from harsanyi_lightning.interactions import ImagePool  # noqa: E402
 
 
 def toy_images(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -34,7 +34,7 @@ def toy_images(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class ToyImageDataModule(pl.LightningDataModule):
-    """Seeded toy images; ``annotation_pool(split)`` returns an :class:`interactions.ImagePool`."""
+    """Seeded toy images; ``annotation_pool(split)`` returns an :class:`harsanyi_lightning.interactions.ImagePool`."""
 
     def __init__(self, num_train: int = 16, num_val: int = 8, batch_size: int = 8, seed: int = 0):
         super().__init__()
@@ -115,7 +115,7 @@ def make_trainer(root: Path, *, max_epochs: int, callbacks: list, **kwargs) -> p
 
 def main(argv: list[str] | None = None) -> None:
     """Fit the toy task once with the callback (used by the DDP test)."""
-    from callbacks import InteractionCallback
+    from harsanyi_lightning.callbacks import InteractionCallback
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True)

@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from interactions import (
+from harsanyi_lightning.interactions import (
     ConfigError,
     DataError,
     and_or_interactions,

@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from interactions import (
+from harsanyi_lightning.interactions import (
     DataError,
     banzhaf_values,
     harsanyi_dividends,

@@ -18,9 +18,9 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from callback_fixtures import ToyImageDataModule, ToyModule, make_trainer
-from callbacks import InteractionCallback
-from callbacks.knowledge_logging import DASHBOARD_ORDERS, and_or_metrics, dashboard_layout
-from interactions import (
+from harsanyi_lightning.callbacks import InteractionCallback
+from harsanyi_lightning.callbacks.knowledge_logging import DASHBOARD_ORDERS, and_or_metrics, dashboard_layout
+from harsanyi_lightning.interactions import (
     AndOrInteractions,
     AnnotatedSampleSet,
     AnnotationError,
@@ -36,7 +36,7 @@ from interactions import (
     strength_by_order,
     tf32_settings,
 )
-from interactions.values import default_forward
+from harsanyi_lightning.interactions.values import default_forward
 
 N = 4
 
@@ -383,9 +383,9 @@ def test_callback_is_configurable_from_yaml_like_config():
 
     parser = ArgumentParser()
     parser.add_argument("--callbacks", type=list[Callback])
-    cfg = parser.parse_object({"callbacks": [{"class_path": "callbacks.InteractionCallback", "init_args": {
+    cfg = parser.parse_object({"callbacks": [{"class_path": "harsanyi_lightning.callbacks.InteractionCallback", "init_args": {
         "every_n_epochs": 3, "n": 8, "precision": "tf32", "references": {"pretrain": "runs/probe/interactions"},
-        "forward": "interactions.values.default_forward"}}]})
+        "forward": "harsanyi_lightning.interactions.values.default_forward"}}]})
     instantiate = getattr(parser, "instantiate", None) or parser.instantiate_classes
     (cb,) = instantiate(cfg).callbacks
     assert isinstance(cb, InteractionCallback)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from interactions import load_artifact
+from harsanyi_lightning.interactions import load_artifact
 
 FIXTURES = Path(__file__).resolve().parent / "callback_fixtures.py"
 

@@ -26,9 +26,9 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from callbacks import InteractionCallback
-from callbacks.knowledge_logging import DASHBOARD_PAPER
-from interactions import AnnotatedSampleSet, ConfigError, ImagePool, load_artifact
+from harsanyi_lightning.callbacks import InteractionCallback
+from harsanyi_lightning.callbacks.knowledge_logging import DASHBOARD_PAPER
+from harsanyi_lightning.interactions import AnnotatedSampleSet, ConfigError, ImagePool, load_artifact
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ["lightning.pytorch", "pytorch_lightning"]
@@ -180,7 +180,7 @@ def test_lightning_cli_yaml_fit_gives_artifacts_scalars_figures_and_dashboard(pa
             - class_path: {package}.loggers.CSVLogger
               init_args: {{save_dir: {tmp_path}, name: csv, version: 0}}
           callbacks:
-            - class_path: callbacks.InteractionCallback
+            - class_path: harsanyi_lightning.callbacks.InteractionCallback
               init_args:
                 grid: 4
                 n: {N}
@@ -296,8 +296,8 @@ sys.path.insert(0, {root!r})
 sys.path.insert(0, {tests!r})
 import torch
 from test_callback_packages import make_project
-from callbacks import InteractionCallback
-from callbacks.lightning_compat import INSTALLED
+from harsanyi_lightning.callbacks import InteractionCallback
+from harsanyi_lightning.callbacks.lightning_compat import INSTALLED
 L = importlib.import_module({used!r})
 loggers = importlib.import_module({used!r} + ".loggers")
 assert INSTALLED == ({used!r},), INSTALLED

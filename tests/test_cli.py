@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cli import main
+from harsanyi_lightning.cli import main
 from shared_data import ROOT, require_shared_sst2
 
 CONFIGS = sorted(p for p in (ROOT / "configs").glob("*/*.yaml") if not p.parent.name.startswith("_")
@@ -39,9 +39,9 @@ def test_every_config_parses_offline(path, capsys, monkeypatch, tmp_path):
     assert info.value.code in (0, None)
     cfg = yaml.safe_load(capsys.readouterr().out)
     dataset, _, model_key = path.parent.name.partition("_")
-    assert cfg["model"]["class_path"] == f"lightning_modules.{REGIME_CLASS[path.stem]}"
+    assert cfg["model"]["class_path"] == f"harsanyi_lightning.lightning_modules.{REGIME_CLASS[path.stem]}"
     assert cfg["model"]["init_args"]["backbone"] == BACKBONE[model_key]
-    assert cfg["data"]["class_path"] == f"datamodules.{DATA_CLASS[dataset]}"
+    assert cfg["data"]["class_path"] == f"harsanyi_lightning.datamodules.{DATA_CLASS[dataset]}"
     assert cfg["trainer"]["logger"]["class_path"].endswith("TensorBoardLogger")
     args = cfg["model"]["init_args"]
     opt = args["optimizer"]["init_args"]
@@ -56,7 +56,7 @@ def test_every_config_parses_offline(path, capsys, monkeypatch, tmp_path):
         assert opt["lr"] == pytest.approx(0.1 if path.stem == "scratch" else 0.01)
     else:  # the embedded default: the recipe of configs/_base/sst2_minilm.yaml
         assert cfg["data"]["init_args"]["group_by_length"] is True
-        assert args["lr_scheduler"]["class_path"] == "lightning_modules.LinearWarmupDecay"
+        assert args["lr_scheduler"]["class_path"] == "harsanyi_lightning.lightning_modules.LinearWarmupDecay"
         assert args.get("pooling", "mean") == "mean"  # the probe reads mean-pooled MiniLM features
 
 
@@ -71,9 +71,9 @@ def tensorboard_scalars(log_dir: Path) -> dict[str, list[float]]:
 def test_cli_links_backbone_and_num_classes_and_logs_epoch_curves(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cli = main([
-        "fit", "--model", "lightning_modules.ProbeClassifier", "--model.backbone", "tiny-cnn",
+        "fit", "--model", "harsanyi_lightning.lightning_modules.ProbeClassifier", "--model.backbone", "tiny-cnn",
         "--model.optimizer", "torch.optim.SGD", "--model.optimizer.lr", "0.05",
-        "--data", "datamodules.TinyImageDataModule", "--data.num_classes", "4",
+        "--data", "harsanyi_lightning.datamodules.TinyImageDataModule", "--data.num_classes", "4",
         "--trainer.max_epochs", "2", "--trainer.accelerator", "cpu", "--trainer.enable_progress_bar", "false",
         "--trainer.enable_checkpointing", "false", "--trainer.enable_model_summary", "false",
         "--trainer.logger", "pytorch_lightning.loggers.TensorBoardLogger",

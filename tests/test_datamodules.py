@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from datamodules import (
+from harsanyi_lightning.datamodules import (
     CIFAR10DataModule,
     CUB200DataModule,
     SST2DataModule,
@@ -16,9 +16,9 @@ from datamodules import (
     TinyImageDataModule,
     TinyTextDataModule,
 )
-from interactions import ImagePool, TextPool, build_sample_set
-from interactions.errors import ConfigError, DataError, OfflineError
-from lightning_modules import image_normalization
+from harsanyi_lightning.interactions import ImagePool, TextPool, build_sample_set
+from harsanyi_lightning.interactions.errors import ConfigError, DataError, OfflineError
+from harsanyi_lightning.lightning_modules import image_normalization
 
 
 def test_tiny_images_are_normalised_224_batches_and_make_an_image_sample_set():

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from interactions import AnnotatedSampleSet, load_artifact
+from harsanyi_lightning.interactions import AnnotatedSampleSet, load_artifact
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "lightning_image_classifier"

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from interactions import (
+from harsanyi_lightning.interactions import (
     build_feature_sample_set,
     build_image_sample_set,
     build_text_sample_set,

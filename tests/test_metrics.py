@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from interactions import (
+from harsanyi_lightning.interactions import (
     jaccard_similarity,
     knowledge_by_order,
     knowledge_split,

@@ -10,9 +10,9 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from datamodules import TinyImageDataModule, TinyTextDataModule
-from interactions.errors import ConfigError, OfflineError
-from lightning_modules import (
+from harsanyi_lightning.datamodules import TinyImageDataModule, TinyTextDataModule
+from harsanyi_lightning.interactions.errors import ConfigError, OfflineError
+from harsanyi_lightning.lightning_modules import (
     FinetuneClassifier,
     HarsanyiClassifier,
     ProbeClassifier,
@@ -23,7 +23,7 @@ from lightning_modules import (
     tiny_pretrained,
     unregister_tiny_backbone,
 )
-from lightning_modules.base import FrozenModule
+from harsanyi_lightning.lightning_modules.base import FrozenModule
 
 REGIMES = {"probe": ProbeClassifier, "finetune": FinetuneClassifier, "scratch": ScratchClassifier}
 TINY = ["tiny-cnn", "tiny-vit", "tiny-bert"]
@@ -257,7 +257,7 @@ def test_a_bf16_checkpoint_folder_trains_in_float32(tmp_path):
     training precision is Lightning's flag, and interactions need fp32, SPEC section 6)."""
     from transformers import BertConfig, BertForSequenceClassification
 
-    from lightning_modules.backbones import build_classifier, build_feature_extractor
+    from harsanyi_lightning.lightning_modules.backbones import build_classifier, build_feature_extractor
 
     config = BertConfig(vocab_size=64, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                         intermediate_size=32, max_position_embeddings=32, num_labels=2)

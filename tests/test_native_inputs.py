@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch import nn
 
-from interactions import (
+from harsanyi_lightning.interactions import (
     AnnotatedSampleSet,
     AnnotationError,
     ConfigError,
@@ -82,7 +82,7 @@ def patterned(count: int, channels: int, height: int, width: int, offset: int) -
 
 def legacy_224_masker(sample_set: AnnotatedSampleSet):
     """``ImagePatchMasker`` as it was before grids became an option (224x224, 8x8 grid of 28x28)."""
-    from interactions.maskers import keep_units
+    from harsanyi_lightning.interactions.maskers import keep_units
 
     rows = torch.arange(224) // 28
     patch_of_pixel = (rows.view(-1, 1) * 8 + rows.view(1, -1)).view(-1)
@@ -311,8 +311,8 @@ def test_bad_groups_name_the_fix(kwargs, match):
 
 
 def test_report_samples_figure_draws_the_sample_sets_own_grid():
-    from study.layout import STAGES
-    from study.report import _samples_image
+    from harsanyi_lightning.study.layout import STAGES
+    from harsanyi_lightning.study.report import _samples_image
 
     images = patterned(2, 1, 28, 28, 4)
     ss = build_image_sample_set(images, [0, 1], "zeros", n=3, seed=1, grid=4)

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from interactions import ConfigError, DataError, log_odds_true_class
+from harsanyi_lightning.interactions import ConfigError, DataError, log_odds_true_class
 
 
 @pytest.mark.parametrize("margin", [1.0, 100.0, 1000.0])

@@ -3,7 +3,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from interactions import harsanyi_dividends, values_from_dividends
+from harsanyi_lightning.interactions import harsanyi_dividends, values_from_dividends
 
 SETTINGS = settings(max_examples=25, deadline=None)
 ATOL = 1e-9

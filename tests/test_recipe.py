@@ -8,11 +8,11 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 
-from datamodules import TinyTextDataModule
-from datamodules.samplers import EpochSeededSampler, LengthGroupedSampler
-from interactions.errors import ConfigError
-from lightning_modules import FinetuneClassifier, LinearWarmupDecay, ProbeClassifier
-from lightning_modules.backbones import HFPooledFeatures, load_tokenizer
+from harsanyi_lightning.datamodules import TinyTextDataModule
+from harsanyi_lightning.datamodules.samplers import EpochSeededSampler, LengthGroupedSampler
+from harsanyi_lightning.interactions.errors import ConfigError
+from harsanyi_lightning.lightning_modules import FinetuneClassifier, LinearWarmupDecay, ProbeClassifier
+from harsanyi_lightning.lightning_modules.backbones import HFPooledFeatures, load_tokenizer
 
 # ------------------------------------------------------------------ schedule
 

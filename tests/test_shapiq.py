@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from interactions import build_feature_sample_set, harsanyi_interactions, log_odds_true_class, variables_to_mask
+from harsanyi_lightning.interactions import build_feature_sample_set, harsanyi_interactions, log_odds_true_class, variables_to_mask
 
 shapiq = pytest.importorskip("shapiq")
 

@@ -15,11 +15,11 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-import cli
-from interactions import knowledge_by_order, knowledge_totals, load_artifact, mean_jaccard, preserved_ratio
-from interactions.errors import DataError
-from study.layout import STAGES, epoch_files
-from study.report import write_report, write_summary
+from harsanyi_lightning import cli
+from harsanyi_lightning.interactions import knowledge_by_order, knowledge_totals, load_artifact, mean_jaccard, preserved_ratio
+from harsanyi_lightning.interactions.errors import DataError
+from harsanyi_lightning.study.layout import STAGES, epoch_files
+from harsanyi_lightning.study.report import write_report, write_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.filterwarnings("ignore:LightningCLI's args parameter:UserWarning")
@@ -34,10 +34,10 @@ trainer:
   enable_progress_bar: false
   log_every_n_steps: 1
 model:
-  class_path: lightning_modules.FinetuneClassifier
+  class_path: harsanyi_lightning.lightning_modules.FinetuneClassifier
   init_args: {backbone: tiny-bert, optimizer: {class_path: torch.optim.AdamW, init_args: {lr: 0.001}}}
 data:
-  class_path: datamodules.TinyTextDataModule
+  class_path: harsanyi_lightning.datamodules.TinyTextDataModule
   init_args: {num_train: 32, num_val: 16, num_test: 16, batch_size: 16}
 """
 
@@ -225,7 +225,7 @@ def test_report_on_a_study_missing_a_stage_names_the_stage(tiny_study, tmp_path)
 
 def test_every_study_config_parses_and_names_existing_regime_files():
     """Each configs/*/study*.yaml parses with the study subcommand, and its regime files exist."""
-    from study.runner import resolve_config_path
+    from harsanyi_lightning.study.runner import resolve_config_path
 
     configs = sorted(ROOT.glob("configs/*/study*.yaml"))
     assert ROOT / "configs" / "sst2_minilm" / "study.yaml" in configs and len(configs) >= 16
@@ -304,7 +304,7 @@ def test_study_with_and_or_stores_and_logs_it_and_draws_the_two_phase_view(and_o
 
 @pytest.mark.slow
 def test_two_phase_numbers_equal_a_recomputation_from_the_artifacts(and_or_study, tiny_study):
-    from study.two_phase import MIN_SHIFT, SOURCES
+    from harsanyi_lightning.study.two_phase import MIN_SHIFT, SOURCES
 
     for study, sources in ((and_or_study[1], ("harsanyi", "and_or")), (tiny_study[1], ("harsanyi",))):
         num = json.loads((study / "report" / "report.json").read_text())
@@ -347,7 +347,7 @@ def test_section7_options_change_a_stage_fingerprint_only_when_set(tmp_path):
     import hashlib
     from dataclasses import asdict, replace
 
-    from study.runner import InteractionSpec, SampleSetSpec, StageSpec, StudyPlan
+    from harsanyi_lightning.study.runner import InteractionSpec, SampleSetSpec, StageSpec, StudyPlan
 
     cfg = write_tiny_study(tmp_path / "configs", tmp_path / "study")
     plan = StudyPlan(study_dir=tmp_path / "study", shared={}, sample_set=SampleSetSpec(),
@@ -368,7 +368,7 @@ def test_section7_options_change_a_stage_fingerprint_only_when_set(tmp_path):
 
 
 def test_a_bad_and_or_option_fails_before_any_stage_runs(tmp_path):
-    from interactions.errors import ConfigError
+    from harsanyi_lightning.interactions.errors import ConfigError
 
     study = tmp_path / "study"
     cfg = write_tiny_study(tmp_path / "configs", study, interactions="and_or: true, and_or_solver: adam")

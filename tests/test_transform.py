@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from interactions import harsanyi_dividends, mask_to_variables, subset_orders, values_from_dividends, variables_to_mask
+from harsanyi_lightning.interactions import harsanyi_dividends, mask_to_variables, subset_orders, values_from_dividends, variables_to_mask
 
 
 def brute_force_dividends(values: torch.Tensor) -> torch.Tensor:

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from interactions import ImagePool  # noqa: E402
+from harsanyi_lightning.interactions import ImagePool  # noqa: E402
 
 CLASSES = ("horizontal", "vertical", "diagonal", "anti-diagonal")
 SIZE = 28

@@ -29,10 +29,10 @@ trainer:
   enable_progress_bar: false
   log_every_n_steps: 1
 model:
-  class_path: lightning_modules.FinetuneClassifier
+  class_path: harsanyi_lightning.lightning_modules.FinetuneClassifier
   init_args: {backbone: tiny-bert, optimizer: {class_path: torch.optim.AdamW, init_args: {lr: 0.001}}}
 data:
-  class_path: datamodules.TinyTextDataModule
+  class_path: harsanyi_lightning.datamodules.TinyTextDataModule
   init_args: {num_train: 32, num_val: 16, num_test: 16, batch_size: 16}
 """
 
@@ -88,8 +88,8 @@ def snapshot(study: Path) -> dict:
     the report (paths made relative to the study folder)."""
     import torch  # noqa: F401  (artifacts hold tensors)
 
-    from interactions.artifacts import load_artifact
-    from study.layout import epoch_files
+    from harsanyi_lightning.interactions.artifacts import load_artifact
+    from harsanyi_lightning.study.layout import epoch_files
 
     snap: dict = {}
     for stage in STAGES:
@@ -177,7 +177,7 @@ def run_in_process(*args: str) -> tuple[int, str, str]:
     import io
     import warnings
 
-    import cli
+    from harsanyi_lightning import cli
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
@@ -204,16 +204,16 @@ trainer:
   logger: false
   default_root_dir: {out}
   callbacks:
-    - class_path: callbacks.InteractionCallback
+    - class_path: harsanyi_lightning.callbacks.InteractionCallback
       init_args: {{n: 4, num_samples: 3, sample_set: {out}/annotation.pt, output_dir: {out}/interactions,
                   figures: false, progress: false}}
 {kills}    - class_path: pytorch_lightning.callbacks.ModelCheckpoint
       init_args: {{dirpath: {out}/checkpoints, filename: last, save_top_k: 1, enable_version_counter: false}}
 model:
-  class_path: lightning_modules.FinetuneClassifier
+  class_path: harsanyi_lightning.lightning_modules.FinetuneClassifier
   init_args: {{backbone: tiny-bert, optimizer: {{class_path: torch.optim.AdamW, init_args: {{lr: 0.001}}}}}}
 data:
-  class_path: datamodules.TinyTextDataModule
+  class_path: harsanyi_lightning.datamodules.TinyTextDataModule
   init_args: {{num_train: 32, num_val: 16, num_test: 16, batch_size: 8, words: 4}}
 """
 

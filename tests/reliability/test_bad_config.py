@@ -9,10 +9,10 @@ import pytest
 import torch
 import yaml
 
-import cli
+from harsanyi_lightning import cli
 from harness import INJECT
-from interactions.artifacts import save_artifact
-from interactions.errors import AnnotationError, ConfigError
+from harsanyi_lightning.interactions.artifacts import save_artifact
+from harsanyi_lightning.interactions.errors import AnnotationError, ConfigError
 
 sys.path.insert(0, str(INJECT))
 from step_counter import StepCounter  # noqa: E402
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:LightningCLI's args parameter:Us
 
 
 def fit_config(tmp_path: Path, model: dict | None = None, data: dict | None = None, callback: dict | None = None) -> Path:
-    cb = {"class_path": "callbacks.InteractionCallback",
+    cb = {"class_path": "harsanyi_lightning.callbacks.InteractionCallback",
           "init_args": {"n": 5, "num_samples": 2, "output_dir": str(tmp_path / "interactions"), "figures": False,
                         "progress": False, **(callback or {})}}
     cfg = {
@@ -29,11 +29,11 @@ def fit_config(tmp_path: Path, model: dict | None = None, data: dict | None = No
         "trainer": {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "enable_progress_bar": False,
                     "enable_model_summary": False, "logger": False, "default_root_dir": str(tmp_path),
                     "callbacks": [{"class_path": "step_counter.StepCounter"}, cb]},
-        "model": {"class_path": "lightning_modules.FinetuneClassifier",
+        "model": {"class_path": "harsanyi_lightning.lightning_modules.FinetuneClassifier",
                   "init_args": {"backbone": "tiny-bert",
                                 "optimizer": {"class_path": "torch.optim.AdamW", "init_args": {"lr": 0.001}},
                                 **(model or {})}},
-        "data": {"class_path": "datamodules.TinyTextDataModule",
+        "data": {"class_path": "harsanyi_lightning.datamodules.TinyTextDataModule",
                  "init_args": {"num_train": 16, "num_val": 8, "num_test": 8, "batch_size": 8, "words": 5,
                                **(data or {})}},
     }
@@ -68,11 +68,11 @@ def test_unknown_backbone(tmp_path):
 
 
 @pytest.mark.parametrize("key, given, known", [
-    ("--data.class_path", "datamodules.NoSuchDataModule", ["datamodules.SST2DataModule",
-                                                           "datamodules.TinyTextDataModule"]),
-    ("--model.class_path", "lightning_modules.NoSuchClassifier", ["lightning_modules.FinetuneClassifier",
-                                                                  "lightning_modules.ProbeClassifier"]),
-    ("--trainer.callbacks+", "callbacks.NoSuchCallback", ["callbacks.InteractionCallback",
+    ("--data.class_path", "datamodules.NoSuchDataModule", ["harsanyi_lightning.datamodules.SST2DataModule",
+                                                           "harsanyi_lightning.datamodules.TinyTextDataModule"]),
+    ("--model.class_path", "lightning_modules.NoSuchClassifier", ["harsanyi_lightning.lightning_modules.FinetuneClassifier",
+                                                                  "harsanyi_lightning.lightning_modules.ProbeClassifier"]),
+    ("--trainer.callbacks+", "callbacks.NoSuchCallback", ["harsanyi_lightning.callbacks.InteractionCallback",
                                                           "pytorch_lightning.callbacks.ModelCheckpoint"]),
 ])
 def test_unknown_class_path_names_it_and_lists_the_known_classes(tmp_path, key, given, known):
@@ -97,8 +97,8 @@ def test_batch_size_below_1(tmp_path):
 
 def reference(tmp_path: Path, **changes) -> Path:
     """A valid reference artifact on this config's own annotation, from another model or data set."""
-    from datamodules import TinyTextDataModule
-    from interactions import build_sample_set
+    from harsanyi_lightning.datamodules import TinyTextDataModule
+    from harsanyi_lightning.interactions import build_sample_set
 
     dm = TinyTextDataModule(backbone="tiny-bert", num_train=16, num_val=8, num_test=8, batch_size=8, words=5)
     samples = build_sample_set(dm.annotation_pool("val"), n=5, num_samples=2)

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from datamodules import CUB200DataModule
-from datamodules.text import read_glue_tsv
-from datamodules.vision import ImageFileDataset
-from interactions.errors import DataError
+from harsanyi_lightning.datamodules import CUB200DataModule
+from harsanyi_lightning.datamodules.text import read_glue_tsv
+from harsanyi_lightning.datamodules.vision import ImageFileDataset
+from harsanyi_lightning.interactions.errors import DataError
 
 
 def tsv(tmp_path: Path, text: str) -> Path:

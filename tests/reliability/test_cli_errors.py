@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 @pytest.mark.parametrize("case, override, words", [
     ("unknown backbone", ["--model.init_args.backbone", "resnet-9000"], ["ConfigError", "unknown backbone 'resnet-9000'", "known:"]),
     ("bad batch size", ["--data.init_args.batch_size", "0"], ["ConfigError", "batch_size=0"]),
-    ("missing SST-2", ["--data", "datamodules.SST2DataModule", "--data.init_args.data_dir", "{tmp}/nowhere",
+    ("missing SST-2", ["--data", "harsanyi_lightning.datamodules.SST2DataModule", "--data.init_args.data_dir", "{tmp}/nowhere",
                        "--data.init_args.download", "false"], ["DataError", "train.tsv", "nowhere", "data_dir="]),
 ])
 def test_fit_with_bad_input_prints_one_clean_error(tmp_path, case, override, words):

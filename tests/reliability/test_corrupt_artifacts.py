@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from callbacks import InteractionCallback
-from interactions import AnnotatedSampleSet, build_feature_sample_set
-from interactions.artifacts import load_artifact, save_artifact
-from interactions.errors import AnnotationError
+from harsanyi_lightning.callbacks import InteractionCallback
+from harsanyi_lightning.interactions import AnnotatedSampleSet, build_feature_sample_set
+from harsanyi_lightning.interactions.artifacts import load_artifact, save_artifact
+from harsanyi_lightning.interactions.errors import AnnotationError
 
 
 def annotation(tmp_path: Path) -> Path:

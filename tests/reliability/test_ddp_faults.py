@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from harness import run_ddp_fit, write_ddp_fit
-from interactions.artifacts import load_artifact
+from harsanyi_lightning.interactions.artifacts import load_artifact
 
 pytestmark = pytest.mark.slow
 

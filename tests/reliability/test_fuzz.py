@@ -9,10 +9,10 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from datamodules.text import read_glue_tsv
-from interactions import AnnotatedSampleSet, build_feature_sample_set
-from interactions.artifacts import load_artifact
-from interactions.errors import AnnotationError, DataError
+from harsanyi_lightning.datamodules.text import read_glue_tsv
+from harsanyi_lightning.interactions import AnnotatedSampleSet, build_feature_sample_set
+from harsanyi_lightning.interactions.artifacts import load_artifact
+from harsanyi_lightning.interactions.errors import AnnotationError, DataError
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 _DIR = Path(tempfile.mkdtemp(prefix="harsanyi-fuzz-"))

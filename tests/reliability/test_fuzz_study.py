@@ -14,7 +14,7 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-import study.runner as runner
+import harsanyi_lightning.study.runner as runner
 from harness import last_line, run_in_process, write_tiny_study
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -51,7 +51,7 @@ def test_the_valid_config_reaches_training():
 
 
 leaf = st.one_of(st.none(), st.booleans(), st.integers(-3, 10**6), st.floats(allow_nan=True),
-                 st.text(max_size=12), st.sampled_from(["fp16", "probe", "datamodules.NoSuch", "torch.optim.SGD", "."]))
+                 st.text(max_size=12), st.sampled_from(["fp16", "probe", "harsanyi_lightning.datamodules.NoSuch", "torch.optim.SGD", "."]))
 value = st.recursive(leaf, lambda inner: st.one_of(st.lists(inner, max_size=3),
                                                    st.dictionaries(st.text(max_size=6), inner, max_size=3)),
                      max_leaves=6)
@@ -116,12 +116,12 @@ def test_random_text_gives_a_message(text):
 
 
 @pytest.mark.parametrize("where, value, words", [
-    ("shared.data.class_path", "datamodules.NoSuchDataModule", ["stage 'probe'", "is not a known data module",
-                                                                "datamodules.TinyTextDataModule"]),
-    ("finetune.overrides.model.class_path", "lightning_modules.NoSuch", ["stage 'finetune'", "is not a known model",
-                                                                         "lightning_modules.FinetuneClassifier"]),
-    ("shared.trainer.callbacks", [{"class_path": "callbacks.NoSuch"}], ["is not a known callback",
-                                                                        "callbacks.InteractionCallback"]),
+    ("shared.data.class_path", "harsanyi_lightning.datamodules.NoSuchDataModule", ["stage 'probe'", "is not a known data module",
+                                                                "harsanyi_lightning.datamodules.TinyTextDataModule"]),
+    ("finetune.overrides.model.class_path", "harsanyi_lightning.lightning_modules.NoSuch", ["stage 'finetune'", "is not a known model",
+                                                                         "harsanyi_lightning.lightning_modules.FinetuneClassifier"]),
+    ("shared.trainer.callbacks", [{"class_path": "harsanyi_lightning.callbacks.NoSuch"}], ["is not a known callback",
+                                                                        "harsanyi_lightning.callbacks.InteractionCallback"]),
 ])
 def test_unknown_class_path_in_a_study_is_named_before_any_stage_runs(where, value, words):
     import copy

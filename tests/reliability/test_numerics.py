@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from interactions import build_feature_sample_set, harsanyi_interactions
-from interactions.errors import NumericsError
+from harsanyi_lightning.interactions import build_feature_sample_set, harsanyi_interactions
+from harsanyi_lightning.interactions.errors import NumericsError
 
 
 class Poisoned(nn.Module):
@@ -52,8 +52,8 @@ def test_skip_through_the_callback_is_recorded_in_the_artifact(tmp_path, quick_t
     import pytorch_lightning as pl
     from torch.utils.data import DataLoader, TensorDataset
 
-    from callbacks import InteractionCallback
-    from interactions.artifacts import load_artifact
+    from harsanyi_lightning.callbacks import InteractionCallback
+    from harsanyi_lightning.interactions.artifacts import load_artifact
 
     ss = sample_set()
     ss.save(tmp_path / "annotation.pt")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from interactions.errors import OfflineError
+from harsanyi_lightning.interactions.errors import OfflineError
 
 DEAD_PROXY = "http://127.0.0.1:9"  # the discard port: nothing listens, the connection is refused at once
 
@@ -25,7 +25,7 @@ def no_network(monkeypatch, tmp_path):
 
 
 def test_hugging_face_id_not_cached(no_network):
-    from lightning_modules.backbones import load_tokenizer
+    from harsanyi_lightning.lightning_modules.backbones import load_tokenizer
 
     with pytest.raises(OfflineError) as err:
         load_tokenizer("hf:no-such-org/no-such-model-for-tests")
@@ -34,14 +34,14 @@ def test_hugging_face_id_not_cached(no_network):
 
 
 def test_hugging_face_model_not_cached_in_a_module(no_network):
-    from lightning_modules import FinetuneClassifier
+    from harsanyi_lightning.lightning_modules import FinetuneClassifier
 
     with pytest.raises(OfflineError, match="no-such-org/no-such-model-for-tests"):
         FinetuneClassifier(backbone="hf:no-such-org/no-such-model-for-tests")
 
 
 def test_torchvision_weights_not_cached(no_network):
-    from lightning_modules.backbones import build_classifier
+    from harsanyi_lightning.lightning_modules.backbones import build_classifier
 
     with pytest.raises(OfflineError) as err:
         build_classifier("resnet50", 10, pretrained=True)
@@ -50,7 +50,7 @@ def test_torchvision_weights_not_cached(no_network):
 
 
 def test_timm_weights_not_cached(no_network):
-    from lightning_modules.backbones import build_classifier
+    from harsanyi_lightning.lightning_modules.backbones import build_classifier
 
     with pytest.raises(OfflineError) as err:
         build_classifier("vit_small_patch16_224", 10, pretrained=True)
@@ -59,8 +59,8 @@ def test_timm_weights_not_cached(no_network):
 
 
 def test_sst2_download_offline_names_url_and_folder(no_network):
-    from datamodules import SST2DataModule
-    from datamodules.text import SST2_URL
+    from harsanyi_lightning.datamodules import SST2DataModule
+    from harsanyi_lightning.datamodules.text import SST2_URL
 
     folder = no_network / "sst2"
     dm = SST2DataModule(data_dir=str(folder), backbone="tiny-bert")
@@ -72,7 +72,7 @@ def test_sst2_download_offline_names_url_and_folder(no_network):
 
 
 def test_cifar10_download_offline_names_folder(no_network):
-    from datamodules import CIFAR10DataModule
+    from harsanyi_lightning.datamodules import CIFAR10DataModule
 
     dm = CIFAR10DataModule(data_dir=str(no_network / "cifar"), backbone="tiny-cnn")
     with pytest.raises(OfflineError) as err:

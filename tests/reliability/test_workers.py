@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch.utils.data import Dataset
 
-from datamodules import HarsanyiDataModule
+from harsanyi_lightning.datamodules import HarsanyiDataModule
 from harness import assert_same, last_line, run_in_process, snapshot, write_tiny_study
 from kill_worker import KillWorker
 from test_bad_config import fit_config

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import torch
 
-import study.runner as runner
+import harsanyi_lightning.study.runner as runner
 from harness import assert_same, last_line, run_in_process, snapshot, write_tiny_study
-from interactions.artifacts import load_artifact
+from harsanyi_lightning.interactions.artifacts import load_artifact
 from write_faults import fail_write
 
 #: (file, errno, writes of the file let through first): one run of the same command each, in the order

@@ -2,7 +2,7 @@
 
 With ``HARSANYI_KILL_WRITE=<path suffix>`` and ``HARSANYI_KILL_MARKER=<file>`` (absent), the first
 atomic write of a file whose path ends with the suffix writes part of the data to the temporary
-file that :func:`interactions.artifacts.atomic_write_bytes` uses (``.<name>.<random>.tmp`` in the
+file that :func:`harsanyi_lightning.interactions.artifacts.atomic_write_bytes` uses (``.<name>.<random>.tmp`` in the
 same folder) and then SIGKILLs the process before the rename, as a kill during a write would.
 Every other write, and every write once the marker exists, goes through unchanged.
 """
@@ -16,7 +16,7 @@ if _suffix and _marker and not os.path.exists(_marker):
     import tempfile
     from pathlib import Path
 
-    import interactions.artifacts as _artifacts
+    import harsanyi_lightning.interactions.artifacts as _artifacts
 
     _real = _artifacts.atomic_write_bytes
 
