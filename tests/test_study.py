@@ -50,7 +50,7 @@ def write_tiny_study(folder: Path, study_dir: Path, *, words: int = 10, interact
     (folder / "base.yaml").write_text(BASE)
     for regime in STAGES:
         (folder / f"{regime}.yaml").write_text(
-            f"config: base.yaml\nmodel.class_path: lightning_modules.{regime.capitalize()}Classifier\n")
+            f"config: base.yaml\nmodel.class_path: harsanyi_lightning.lightning_modules.{regime.capitalize()}Classifier\n")
     cfg = folder / "study.yaml"
     cfg.write_text(f"""\
 study_dir: {study_dir}

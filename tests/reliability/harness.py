@@ -46,7 +46,7 @@ def write_tiny_study(folder: Path, study_dir: Path, kill: dict | None = None, n:
     (folder / "base.yaml").write_text(BASE)
     for regime in STAGES:
         (folder / f"{regime}.yaml").write_text(
-            f"config: base.yaml\nmodel.class_path: lightning_modules.{regime.capitalize()}Classifier\n")
+            f"config: base.yaml\nmodel.class_path: harsanyi_lightning.lightning_modules.{regime.capitalize()}Classifier\n")
     callbacks = ""
     if kill is not None:
         callbacks = f"  trainer: {{callbacks: [{{class_path: kill_callback.KillOnce, init_args: {json.dumps(kill)}}}]}}\n"
