@@ -2,8 +2,8 @@
 
 Game: a small random MLP (n inputs, 2 hidden layers of 64, 2 classes, fixed seed), its
 log-odds values ``v(x_T)`` from ``harsanyi_lightning.interactions.compute_values`` on a
-``build_feature_sample_set`` of a few random samples with a zero baseline (SPEC section 7
-applies to any values). For each n: seconds per sample of each solver (the LP solves the
+``build_feature_sample_set`` of a few random samples with a zero baseline (AND-OR interactions,
+docs/method.md#beyond-the-paper, apply to any values). For each n: seconds per sample of each solver (the LP solves the
 samples one by one on the CPU; the gradient solver runs all samples at once on
 ``--device``), the gradient solver's relative objective gap against the LP optimum
 (``(obj_gradient - obj_lp) / obj_lp``, mean and max over samples), its own certified gap
@@ -11,21 +11,17 @@ bound, and the number of salient interactions (AND-OR vs Harsanyi dividends alon
 Last lines, machine-readable: ``and_or_seconds_per_sample_n<n>_<solver> = <float>`` and
 ``and_or_gradient_gap_n<n>_max = <float>``.
 
-    PYTHONPATH=. python benchmarks/and_or_solver.py [--n 10 12] [--samples 3] [--threads N] [--device cuda]
+    python benchmarks/and_or_solver.py [--n 10 12] [--samples 3] [--threads N] [--device cuda]
 """
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
+from torch import nn
 
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from harsanyi_lightning.interactions import (  # noqa: E402
+from harsanyi_lightning.interactions import (
     and_or_interactions,
     and_or_salient_mask,
     build_feature_sample_set,

@@ -1,4 +1,6 @@
-"""Cost of the callback's SPEC section 7 options (attributions, AND-OR) relative to one evaluation.
+"""Cost of the callback's options beyond the paper (attributions, AND-OR) relative to one evaluation.
+
+The options are those of docs/method.md#beyond-the-paper.
 
 The embedded default finetune setup (``configs/sst2_minilm/finetune.yaml``: the packaged MiniLM-L6)
 is fitted for one training step (``limit_train_batches=1``, no validation) once per configuration
@@ -19,7 +21,7 @@ same evaluation and is not biased by load changes between fits. Last lines, mach
     python benchmarks/callback_options.py                  # 8 sentences, CPU
     python benchmarks/callback_options.py --configs plain and_or_gradient --device cuda
 
-Runs from a checkout (the repository root is put on ``sys.path``).
+Needs the package installed (``pip install -e ".[dev]"``); run from the repository root.
 """
 from __future__ import annotations
 
@@ -32,14 +34,13 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import torch  # noqa: E402
+import torch
 
-from benchmarks.callback_overhead import build  # noqa: E402
-from harsanyi_lightning.callbacks import InteractionCallback  # noqa: E402
+from callback_overhead import build  # the sibling script (its folder is on sys.path when run)
+from harsanyi_lightning.callbacks import InteractionCallback
 
 CONFIGS = {
     "plain": dict(attributions=False),
@@ -50,7 +51,7 @@ CONFIGS = {
 
 
 class TimedCallback(InteractionCallback):
-    """The callback, with each evaluation's wall time and the time of its SPEC section 7 options recorded."""
+    """The callback, with each evaluation's wall time and the time of its options beyond the paper recorded."""
 
     def __init__(self, *args, device: str = "cpu", **kwargs):
         super().__init__(*args, **kwargs)

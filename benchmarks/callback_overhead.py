@@ -1,4 +1,4 @@
-"""Cost of the InteractionCallback relative to a training epoch (issue 4 benchmark).
+"""Cost of the InteractionCallback relative to a training epoch (docs/performance.md).
 
 The embedded default finetune setup (``configs/sst2_minilm/finetune.yaml``: the packaged
 MiniLM-L6, the SST-2 training subset, AdamW) is fitted for one epoch twice in this
@@ -14,29 +14,27 @@ are printed too. Last line: ``callback_share_of_epoch=<float>``.
     python benchmarks/callback_overhead.py                       # 8 sentences, CPU
     python benchmarks/callback_overhead.py --num-sentences 50 --pool-split test --device cuda
 
-Runs from a checkout (the repository root is put on ``sys.path``).
+Needs the package installed (``pip install -e ".[dev]"``); run from the repository root.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import platform
-import sys
 import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import pytorch_lightning as pl  # noqa: E402
-import torch  # noqa: E402
-from pytorch_lightning.loggers import TensorBoardLogger  # noqa: E402
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.loggers import TensorBoardLogger
 
-from harsanyi_lightning.callbacks import InteractionCallback  # noqa: E402
+from harsanyi_lightning.callbacks import InteractionCallback
 
 CONFIG = REPO / "configs" / "sst2_minilm" / "finetune.yaml"
 

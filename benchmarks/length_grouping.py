@@ -7,7 +7,7 @@ the default of the text data modules) and once with ``group_by_length=False`` (a
 shuffle). Repetitions alternate which runs first; medians are compared. Both runs see the same
 seeded 8,000-sentence subset. Last line: ``length_grouping_speedup=<random time / grouped time>``.
 
-Runs from a checkout with ``PYTHONPATH=.`` (the repository root is put on ``sys.path``).
+Needs the package installed (``pip install -e ".[dev]"``); run from the repository root.
 """
 from __future__ import annotations
 
@@ -15,20 +15,18 @@ import argparse
 import functools
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import pytorch_lightning as pl  # noqa: E402
-import torch  # noqa: E402
+import pytorch_lightning as pl
+import torch
 
-from harsanyi_lightning.datamodules import SST2DataModule  # noqa: E402
-from harsanyi_lightning.lightning_modules import FinetuneClassifier  # noqa: E402
+from harsanyi_lightning.datamodules import SST2DataModule
+from harsanyi_lightning.lightning_modules import FinetuneClassifier
 
 
 class StepTimer(pl.Callback):

@@ -3,7 +3,8 @@
 Everything here is what any Lightning project has: its own LightningModule, its own DataModule
 and a LightningCLI whose YAML (``config.yaml``) adds the callback under ``trainer.callbacks``.
 The images are synthetic 28x28x1 strokes (no download) and are analysed at their native
-resolution on a 4x4 grid of 7x7 patches. Run from the repository root::
+resolution on a 4x4 grid of 7x7 patches. With the package installed (``pip install -e ".[dev]"``),
+run from the repository root::
 
     python examples/lightning_image_classifier/main.py fit --config examples/lightning_image_classifier/config.yaml
     tensorboard --logdir runs/examples
@@ -11,8 +12,6 @@ resolution on a 4x4 grid of 7x7 patches. Run from the repository root::
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 
 import lightning as L
 import torch
@@ -20,12 +19,7 @@ from lightning.pytorch.cli import LightningCLI
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-# a plain checkout without ``pip install -e .``: make the project's packages importable
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from harsanyi_lightning.interactions import ImagePool  # noqa: E402
+from harsanyi_lightning.interactions import ImagePool  # the installed package (pip install -e ".[dev]")
 
 CLASSES = ("horizontal", "vertical", "diagonal", "anti-diagonal")
 SIZE = 28
