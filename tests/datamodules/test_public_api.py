@@ -107,8 +107,10 @@ def test_in_this_checkout_the_repository_root_is_found():
 def test_a_checkout_uses_the_shared_data_folder_beside_it(tmp_path, monkeypatch):
     monkeypatch.setenv("HARSANYI_DATA", str(tmp_path / "cache"))
     repo = tmp_path / "repo"
-    copy = copy_of_base(repo / "datamodules")
+    repo.mkdir()
     (repo / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    copy = copy_of_base(repo / "datamodules")
+    assert copy.REPO_ROOT == repo.resolve()
     assert copy.checkout_root() == repo.resolve()
     assert copy.default_data_dir("sst2") == tmp_path / "cache" / "sst2"  # no shared folder yet
     (tmp_path / "shared" / "data" / "sst2").mkdir(parents=True)
