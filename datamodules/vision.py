@@ -1,4 +1,4 @@
-"""The generic image data module and its data sets (docs/training.md#pointing-a-data-set-at-a-local-folder).
+"""The generic image data module and its dataset wrappers (docs/training.md#pointing-a-data-set-at-a-local-folder).
 
 Batches are ``(pixels[batch, 3, 224, 224], labels[batch])``: every image is
 resized to 224x224 (docs/method.md#the-annotated-sample-set) and normalised with the mean/std the
