@@ -1,4 +1,4 @@
-"""The shared DataModule interface (issue 3).
+"""The shared DataModule interface (docs/training.md#pointing-a-data-set-at-a-local-folder).
 
 Every data module has ``num_classes``, train/val/test loaders yielding
 ``(inputs, labels)`` in the model's input form, and ``annotation_pool(split)``
@@ -19,27 +19,63 @@ import tempfile
 import urllib.request
 import zipfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import pytorch_lightning as pl
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader
 
 from harsanyi_lightning.interactions.errors import ConfigError, DataError, OfflineError
-from harsanyi_lightning.interactions.sample_set import ImagePool, TextPool
 
-from .samplers import EpochSeededSampler, WorkerSeededDataset, epoch_seed  # noqa: F401  (re-exported)
+from .samplers import EpochSeededSampler, WorkerSeededDataset
+
+if TYPE_CHECKING:
+    from torch.utils.data import Dataset, Sampler
+
+    from harsanyi_lightning.interactions.sample_set import ImagePool, TextPool
+
+__all__ = [
+    "DOWNLOAD_TIMEOUT_S",
+    "REPO_ROOT",
+    "SPLITS",
+    "HarsanyiDataModule",
+    "checkout_root",
+    "default_data_dir",
+    "download_and_extract",
+    "download_missing",
+]
 
 SPLITS = ("train", "val", "test")
-REPO_ROOT = Path(__file__).resolve().parents[1]
 DOWNLOAD_TIMEOUT_S = 20.0
 
 
+def checkout_root() -> Path | None:
+    """The repository checkout this package runs from, or ``None`` when it is installed from a wheel.
+
+    In a checkout (an editable install) this file is ``<repo>/datamodules/base.py`` and ``<repo>`` holds
+    ``pyproject.toml``; installed, it is ``site-packages/harsanyi_lightning/datamodules/base.py`` and
+    ``site-packages/harsanyi_lightning`` holds no ``pyproject.toml``."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        return root if (root / "pyproject.toml").is_file() else None
+    except OSError:  # an unreadable install folder: no checkout
+        return None
+
+
+#: the repository checkout (``None`` when installed from a wheel)
+REPO_ROOT: Path | None = checkout_root()
+
+
 def default_data_dir(name: str) -> Path:
-    """``../shared/data/<name>`` beside the repository when it exists, else ``$HARSANYI_DATA/<name>``
-    (default ``~/.cache/harsanyi_lightning/data/<name>``), where downloads go."""
-    shared = REPO_ROOT.parent / "shared" / "data" / name
-    if shared.is_dir():
-        return shared
+    """``../shared/data/<name>`` beside the repository checkout when it exists, else ``$HARSANYI_DATA/<name>``
+    (default ``~/.cache/harsanyi_lightning/data/<name>``), where downloads go. Installed from a wheel,
+    there is no checkout: always the latter."""
+    if REPO_ROOT is not None:
+        shared = REPO_ROOT.parent / "shared" / "data" / name
+        try:
+            if shared.is_dir():
+                return shared
+        except OSError:  # a folder beside the checkout that cannot be read: not the data folder
+            pass
     root = os.environ.get("HARSANYI_DATA") or Path.home() / ".cache" / "harsanyi_lightning" / "data"
     return Path(root) / name
 

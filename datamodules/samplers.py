@@ -3,8 +3,9 @@
 - :class:`EpochSeededSampler`: a seeded permutation per epoch (any data set).
 - :class:`LengthGroupedSampler`: the same permutation, cut into chunks of ``group_batches``
   batches, each chunk sorted by length and cut into batches, and the batches shuffled: batches
-  of similar-length sentences pad less, so a text epoch costs less (SPEC section 6), while
-  every sample is still seen exactly once per epoch in a seeded random order.
+  of similar-length sentences pad less, so a text epoch costs less
+  (docs/method.md#precision-and-budget), while every sample is still seen exactly once per epoch
+  in a seeded random order.
 - :class:`WorkerSeededDataset`: with DataLoader worker processes, each sample's randomness
   (augmentation) drawn from ``(seed, epoch, sample)`` only. A worker's RNG is seeded once, when the
   worker starts, from the main process's RNG, and persistent workers carry it across epochs, so
@@ -22,6 +23,8 @@ import torch
 from torch.utils.data import Dataset, Sampler, get_worker_info
 
 from harsanyi_lightning.interactions.errors import ConfigError
+
+__all__ = ["EpochSeededSampler", "LengthGroupedSampler", "WorkerSeededDataset", "epoch_seed", "sample_seed"]
 
 
 def epoch_seed(seed: int, epoch: int) -> int:

@@ -3,23 +3,40 @@
 Batches are ``(inputs, labels)`` with ``inputs`` a dict of Hugging Face tensors
 (``input_ids[batch, token]``, ``attention_mask[batch, token]``, maybe
 ``token_type_ids``), padded to the longest sentence of the batch. The
-tokenizer is the backbone's (:func:`harsanyi_lightning.lightning_modules.backbones.load_tokenizer`).
+tokenizer is the backbone's (:func:`harsanyi_lightning.lightning_modules.load_tokenizer`).
 """
 from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
-from torch import Tensor
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset
 
 from harsanyi_lightning.interactions.errors import ConfigError, DataError
 from harsanyi_lightning.interactions.sample_set import TextPool
 
 from .base import HarsanyiDataModule, default_data_dir, download_missing
 from .samplers import LengthGroupedSampler
+
+if TYPE_CHECKING:
+    from torch import Tensor
+    from torch.utils.data import Sampler
+
+__all__ = [
+    "FILLER",
+    "NEGATIVE",
+    "POSITIVE",
+    "SST2_URL",
+    "SST2DataModule",
+    "SentenceDataset",
+    "TextCollator",
+    "TextDataModule",
+    "TinyTextDataModule",
+    "read_glue_tsv",
+    "tiny_sentences",
+]
 
 SST2_URL = "https://dl.fbaipublicfiles.com/glue/data/SST-2.zip"
 
@@ -136,7 +153,7 @@ class TextDataModule(HarsanyiDataModule):
     def load_tokenizer(self):
         """The backbone's tokenizer (loaded once)."""
         if self.tokenizer is None:
-            from harsanyi_lightning.lightning_modules.backbones import load_tokenizer
+            from harsanyi_lightning.lightning_modules.backbone_factory import load_tokenizer
 
             name = self.resolve_backbone_name()
             if name is None:
@@ -160,7 +177,8 @@ class TextDataModule(HarsanyiDataModule):
             self.datasets.setdefault(split, ds)
 
     def annotation_pool(self, split: str = "val") -> TextPool:
-        """Held-out sentences with labels and the tokenizer (words are whitespace tokens, SPEC section 2)."""
+        """Held-out sentences with labels and the tokenizer (words are whitespace tokens,
+        docs/method.md#the-annotated-sample-set)."""
         ds = self._dataset(split)
         return TextPool(list(ds.sentences), list(ds.targets), self.load_tokenizer(), name=f"{self.name}/{split}")
 

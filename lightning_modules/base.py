@@ -1,4 +1,4 @@
-"""The classifier LightningModules: one base and the three regimes of SPEC section 3.
+"""The classifier LightningModules: one base and the three regimes (docs/method.md#the-three-regimes).
 
 - :class:`FinetuneClassifier` (``v_finetune``): pre-trained weights, new head, all weights trained.
 - :class:`ScratchClassifier` (``v_random``): the same architecture from its config, random weights.
@@ -12,17 +12,31 @@ Every module has ``forward(inputs) -> logits[batch, class]``; ``inputs`` is an i
 from __future__ import annotations
 
 import math
-from typing import Any, Literal, Optional
+from typing import TYPE_CHECKING, Any, Literal, Optional
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
-from torch import Tensor, nn
+from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable  # read at run time by LightningCLI's parser
+from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from harsanyi_lightning.interactions.errors import ConfigError
 
-from .backbones import build_classifier, build_feature_extractor, resolve_backbone
+from .backbone_factory import build_classifier, build_feature_extractor
+from .backbone_registry import resolve_backbone
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+__all__ = [
+    "REGIMES",
+    "FinetuneClassifier",
+    "FrozenModule",
+    "HarsanyiClassifier",
+    "ProbeClassifier",
+    "ProbeNet",
+    "ScratchClassifier",
+]
 
 REGIMES = ("probe", "finetune", "scratch")
 
@@ -33,7 +47,7 @@ class HarsanyiClassifier(pl.LightningModule):
     learning-rate schedule it is given.
 
     Args:
-        backbone: a name from :func:`harsanyi_lightning.lightning_modules.backbones.known_backbones`, a Hugging Face
+        backbone: a name from :func:`harsanyi_lightning.lightning_modules.known_backbones`, a Hugging Face
             model id or local folder, or ``timm:<name>``.
         num_classes: number of classes; linked from the datamodule by the CLI.
         optimizer: called with the trainable parameters, returns the optimiser (LightningCLI's
@@ -226,7 +240,8 @@ class ProbeClassifier(HarsanyiClassifier):
         pooling: text backbones only: how the encoder's last-layer token states become the feature,
             ``"cls"`` (the first token, default) or ``"mean"`` (the mean over the real tokens, padding
             ignored; what sentence-embedding models such as all-MiniLM-L6-v2 were trained for).
-            Either way the classifier stays linear on frozen features (SPEC section 3).
+            Either way the classifier stays linear on frozen features
+            (docs/method.md#the-three-regimes).
         **kwargs: the arguments of :class:`HarsanyiClassifier`.
     """
 

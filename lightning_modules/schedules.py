@@ -3,7 +3,8 @@
 Any ``torch.optim.lr_scheduler`` class works there (LightningCLI's ``LRSchedulerCallable``);
 this module adds the one the text recipe needs and torch lacks as a single class: linear
 warm-up followed by linear decay over the run's optimiser steps, the usual schedule for
-fine-tuning BERT-style models (the paper states no schedule; SPEC section 3).
+fine-tuning BERT-style models (the paper states no schedule;
+docs/training.md#optimiser-and-learning-rate-schedule).
 """
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from harsanyi_lightning.interactions.errors import ConfigError
+
+__all__ = ["LinearWarmupDecay"]
 
 
 class LinearWarmupDecay(LRScheduler):

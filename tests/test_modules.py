@@ -257,7 +257,7 @@ def test_a_bf16_checkpoint_folder_trains_in_float32(tmp_path):
     training precision is Lightning's flag, and interactions need fp32, SPEC section 6)."""
     from transformers import BertConfig, BertForSequenceClassification
 
-    from harsanyi_lightning.lightning_modules.backbones import build_classifier, build_feature_extractor
+    from harsanyi_lightning.lightning_modules import build_classifier, build_feature_extractor
 
     config = BertConfig(vocab_size=64, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                         intermediate_size=32, max_position_embeddings=32, num_labels=2)

@@ -12,7 +12,7 @@ from harsanyi_lightning.datamodules import TinyTextDataModule
 from harsanyi_lightning.datamodules.samplers import EpochSeededSampler, LengthGroupedSampler
 from harsanyi_lightning.interactions.errors import ConfigError
 from harsanyi_lightning.lightning_modules import FinetuneClassifier, LinearWarmupDecay, ProbeClassifier
-from harsanyi_lightning.lightning_modules.backbones import HFPooledFeatures, load_tokenizer
+from harsanyi_lightning.lightning_modules import HFPooledFeatures, load_tokenizer
 
 # ------------------------------------------------------------------ schedule
 

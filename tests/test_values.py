@@ -127,7 +127,7 @@ def test_trimmed_chunks_give_the_values_of_one_padded_length():
     sample set's single padded length to 1e-6, for chunks inside one sentence and across sentences."""
     from transformers import BertConfig, BertForSequenceClassification
 
-    from harsanyi_lightning.lightning_modules.backbones import load_tokenizer
+    from harsanyi_lightning.lightning_modules import load_tokenizer
 
     tokenizer = load_tokenizer("minilm-l6")
     sentences = [  # 6 words each; token lengths differ (sub-words), so trimming cuts real columns

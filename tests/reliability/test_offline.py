@@ -25,7 +25,7 @@ def no_network(monkeypatch, tmp_path):
 
 
 def test_hugging_face_id_not_cached(no_network):
-    from harsanyi_lightning.lightning_modules.backbones import load_tokenizer
+    from harsanyi_lightning.lightning_modules import load_tokenizer
 
     with pytest.raises(OfflineError) as err:
         load_tokenizer("hf:no-such-org/no-such-model-for-tests")
@@ -41,7 +41,7 @@ def test_hugging_face_model_not_cached_in_a_module(no_network):
 
 
 def test_torchvision_weights_not_cached(no_network):
-    from harsanyi_lightning.lightning_modules.backbones import build_classifier
+    from harsanyi_lightning.lightning_modules import build_classifier
 
     with pytest.raises(OfflineError) as err:
         build_classifier("resnet50", 10, pretrained=True)
@@ -50,7 +50,7 @@ def test_torchvision_weights_not_cached(no_network):
 
 
 def test_timm_weights_not_cached(no_network):
-    from harsanyi_lightning.lightning_modules.backbones import build_classifier
+    from harsanyi_lightning.lightning_modules import build_classifier
 
     with pytest.raises(OfflineError) as err:
         build_classifier("vit_small_patch16_224", 10, pretrained=True)
