@@ -1,4 +1,4 @@
-"""Metrics over dividends ``I[sample, mask]`` (SPEC sections 1 and 4).
+"""Metrics over dividends ``I[sample, mask]`` (docs/method.md#values-and-masking and #knowledge-metrics).
 
 The empty set (mask 0) is stored with the dividends but left out of every
 per-order average, salient set and Jaccard vector. Per-sample numbers are
@@ -68,7 +68,7 @@ def strength_by_order(dividends: Tensor) -> Tensor:
 
 def salient_strength_by_order(dividends: Tensor, salient: Tensor | None = None,
                               tau_ratio: float = TAU_RATIO) -> dict[str, Tensor]:
-    """Strength of the salient interactions by order, positive and negative apart (SPEC section 7, two-phase view).
+    """Strength of the salient interactions by order, positive and negative apart (docs/method.md#beyond-the-paper, two-phase view).
 
     ``{"positive": A⁺[order], "negative": A⁻[order]}`` for orders ``0..n`` (order 0 is always 0):
     ``A±(k) = E_x Σ_{S salient, |S|=k} max(±I(S|x), 0)``, both ``>= 0``. ``salient[sample, mask]``
@@ -149,3 +149,20 @@ def mean_jaccard(first: Tensor, second: Tensor) -> float:
     """Jaccard averaged over samples whose rows are finite in both."""
     ok = _finite_rows(first, second)
     return float(jaccard_similarity(first[ok], second[ok]).mean())
+
+
+__all__ = [
+    "TAU_RATIO",
+    "jaccard_similarity",
+    "knowledge_by_order",
+    "knowledge_split",
+    "knowledge_totals",
+    "matching_error",
+    "mean_by_order",
+    "mean_jaccard",
+    "preserved_ratio",
+    "salient_count",
+    "salient_mask",
+    "salient_strength_by_order",
+    "strength_by_order",
+]
