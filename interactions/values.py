@@ -70,6 +70,7 @@ def _bound_default_forward(model: nn.Module) -> ForwardFn:
 
 
 def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's first parameter (the CPU for a model without parameters)."""
     for p in model.parameters():
         return p.device
     return torch.device("cpu")
@@ -179,12 +180,12 @@ def compute_values(
 
 
 def nonfinite_samples(values: Tensor) -> list[int]:
-    """Indices of samples whose ``values[sample, :]`` contain NaN or inf."""
+    """Indices of the samples whose row of ``values[sample, mask]`` holds a NaN or inf."""
     return torch.nonzero(~torch.isfinite(values).all(dim=1)).flatten().tolist()
 
 
 def check_finite(values: Tensor, sample_set: AnnotatedSampleSet | None = None) -> None:
-    """Raise :class:`NumericsError` naming the first sample and mask whose value is NaN or inf."""
+    """Raise :class:`NumericsError` naming the first sample and mask of ``values[sample, mask]`` that is NaN or inf."""
     bad = ~torch.isfinite(values)
     if bool(bad.any()):
         s, m = (int(i) for i in torch.nonzero(bad)[0])
@@ -200,7 +201,7 @@ def check_finite(values: Tensor, sample_set: AnnotatedSampleSet | None = None) -
 
 @dataclass
 class Interactions:
-    """Values and Harsanyi dividends of one model on one annotated sample set."""
+    """Values and Harsanyi dividends of one model on one annotated sample set (``[sample, mask]``, float64)."""
 
     values: Tensor  #: values[sample, mask], float64
     dividends: Tensor  #: dividends[sample, mask], float64
@@ -240,7 +241,7 @@ def audit_precision(
     model: nn.Module, sample_set: AnnotatedSampleSet, dividends: Tensor, precision: str, samples: int = 2,
     **kwargs: Any,
 ) -> dict:
-    """Recompute the first ``samples`` samples in strict fp32 and measure the error of ``dividends``
+    """Recompute the first ``samples`` samples in strict fp32 and measure the error of ``dividends[sample, mask]``
     (docs/method.md#precision-and-budget): ``max_rel_l1 = max_x ||I_p - I_32||_1 / ||I_32||_1`` over non-empty subsets,
     and the worst overlap (Jaccard of index sets) of the salient sets."""
     from .metrics import salient_mask
