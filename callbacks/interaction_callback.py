@@ -26,7 +26,7 @@ figures and those with ``add_custom_scalars`` a custom-scalars dashboard (once p
 Under DDP each rank evaluates a contiguous share of the samples and the values are
 gathered (the AND-OR problems are solved the same way: each rank its share, then gathered), so
 every rank holds the same results; rank zero writes files and logs. Rank zero holds ``output_dir``'s
-lock from ``setup`` to the end of ``fit`` (:mod:`harsanyi_lightning.interactions.folder_lock`): a second run writing into
+lock from ``setup`` to the end of ``fit`` (:mod:`harsanyi_lightning.callbacks.folder_lock`): a second run writing into
 the same folder, or into a study folder in use, stops at ``setup`` with
 :class:`~harsanyi_lightning.interactions.errors.FolderInUseError`. The evaluated epochs are part of the checkpoint
 (``state_dict``), so a resumed fit continues the same history.
@@ -46,21 +46,17 @@ from harsanyi_lightning.interactions.and_or import (
     and_or_interactions,
     and_or_strength_by_order,
     check_and_or_options,
+    check_and_or_variables,
 )
 from harsanyi_lightning.interactions.artifacts import content_hash, save_artifact
 from harsanyi_lightning.interactions.attributions import banzhaf_values, shapley_interaction_index, shapley_values
 from harsanyi_lightning.interactions.errors import AnnotationError, ConfigError, FolderInUseError, NumericsError
-from harsanyi_lightning.interactions.folder_lock import FolderLock, lock_folder
+from harsanyi_lightning.callbacks.folder_lock import FolderLock, lock_folder
 from harsanyi_lightning.interactions.metrics import strength_by_order
 from harsanyi_lightning.interactions.precision import check_precision
-from harsanyi_lightning.interactions.sample_set import (
-    DEFAULT_MAX_VARIABLES,
-    AnnotatedSampleSet,
-    build_sample_set,
-    check_image_options,
-    check_num_variables,
-    patch_grid,
-)
+from harsanyi_lightning.interactions.image_sample_set import check_image_options, patch_grid
+from harsanyi_lightning.interactions.pool_sample_set import build_sample_set
+from harsanyi_lightning.interactions.sample_set import DEFAULT_MAX_VARIABLES, AnnotatedSampleSet, check_num_variables
 from harsanyi_lightning.interactions.transform import harsanyi_dividends
 from harsanyi_lightning.interactions.values import audit_precision, check_finite, compute_values, default_forward, nonfinite_samples
 
@@ -100,6 +96,19 @@ LightningModule = Any
 def _positive_int(name: str, value: Any, fix: str) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ConfigError(f"{name}={value!r} must be an integer >= 1; {fix}")
+
+
+def _check_and_or(solver: str, noise_bound: float, n: int | None) -> None:
+    """The core's AND-OR option checks, worded for this callback's ``and_or_*`` options."""
+    try:
+        if n is not None:
+            check_and_or_variables(n)
+    except ConfigError as err:
+        raise ConfigError(f"the sample set has {err} or and_or=False") from None
+    try:
+        check_and_or_options(solver, noise_bound)
+    except ConfigError as err:  # the core's message starts with the option's name: solver=... / noise_bound=...
+        raise ConfigError(f"and_or_{err}") from None
 
 
 def model_name(pl_module: LightningModule) -> str:
@@ -224,7 +233,7 @@ class InteractionCallback(*CALLBACK_BASES):
         for name, flag in (("attributions", attributions), ("and_or", and_or)):
             if not isinstance(flag, bool):
                 raise ConfigError(f"{name}={flag!r} must be true or false")
-        check_and_or_options(and_or_solver, and_or_noise_bound, n if and_or else None, prefix="and_or_")
+        _check_and_or(and_or_solver, and_or_noise_bound, n if and_or else None)
         if (grid, region, candidates) != (None, None, None):
             # a sample set to build has n = 12 by default; a loaded file brings its own n
             check_image_options(grid, region, candidates, n if n is not None or sample_set is not None else 12)
@@ -318,7 +327,7 @@ class InteractionCallback(*CALLBACK_BASES):
         self._dir = self._resolve_output_dir(trainer)
         self._samples = self._get_sample_set(trainer)
         if self.and_or:  # same sample set on every rank: all raise together, before any training
-            check_and_or_options(self.and_or_solver, self.and_or_noise_bound, self._samples.n, prefix="and_or_")
+            _check_and_or(self.and_or_solver, self.and_or_noise_bound, self._samples.n)
         self._annotation_hash = self._samples.hash
         self._model = model_name(pl_module)
         self._dataset = dataset_name(trainer, self._samples)

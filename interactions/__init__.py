@@ -1,12 +1,40 @@
-"""Exact Harsanyi interactions of any torch classifier (pure torch, no Lightning).
+"""Exact Harsanyi interactions of any torch classifier: the pure-torch core
+(no Lightning, no file locks, no knowledge of what uses it).
 
-See ``SPEC.md`` sections 1, 2, 4 and 6 of the project for the method. Typical use::
+The method is docs/method.md; the engine (chunking, precision, memory) docs/engine.md. Layouts:
+``values[sample, mask]`` and ``dividends[sample, mask]`` are float64 with ``2**n`` masks, bit ``i``
+of ``mask`` set when variable ``i`` is kept. Typical use::
 
     sample_set = build_text_sample_set(sentences, labels, tokenizer, n=10)
     result = harsanyi_interactions(model, sample_set)   # strict fp32, values and dividends float64
     result.dividends[sample, mask]                      # mask: bit i = word i
+
+Modules: :mod:`.sample_set` (the annotated sample set and its pools), :mod:`.image_sample_set`,
+:mod:`.text_sample_set`, :mod:`.feature_sample_set`, :mod:`.pool_sample_set` (its builders),
+:mod:`.maskers`, :mod:`.outputs`, :mod:`.precision`, :mod:`.values`, :mod:`.transform`,
+:mod:`.metrics`, :mod:`.attributions`, :mod:`.and_or`, :mod:`.artifacts` and :mod:`.errors`.
 """
-from .artifacts import atomic_write_bytes, content_hash, load_artifact, save_artifact
+from .and_or import (
+    DEFAULT_NOISE_BOUND,
+    MAX_AND_OR_VARIABLES,
+    SOLVERS,
+    AndOrInteractions,
+    and_or_interactions,
+    and_or_salient_mask,
+    and_or_strength_by_order,
+    check_and_or_options,
+    check_and_or_variables,
+)
+from .artifacts import (
+    atomic_write_bytes,
+    content_hash,
+    errno_name,
+    load_artifact,
+    probe_writable,
+    save_artifact,
+    write_error,
+)
+from .attributions import banzhaf_values, shapley_interaction_index, shapley_values
 from .errors import (
     AnnotationError,
     ConfigError,
@@ -18,8 +46,18 @@ from .errors import (
     StorageError,
     WorkerError,
 )
-from .maskers import FeatureMasker, ImagePatchMasker, WordMasker, keep_units, masker_for
+from .feature_sample_set import build_feature_sample_set
+from .image_sample_set import (
+    build_image_sample_set,
+    central_patches,
+    check_image_options,
+    image_candidates,
+    mean_image,
+    patch_grid,
+)
+from .maskers import FeatureMasker, ImagePatchMasker, Masker, WordMasker, keep_units, masker_for
 from .metrics import (
+    TAU_RATIO,
     jaccard_similarity,
     knowledge_by_order,
     knowledge_split,
@@ -33,34 +71,115 @@ from .metrics import (
     salient_strength_by_order,
     strength_by_order,
 )
-from .outputs import log_odds_true_class
-from .precision import PRECISIONS, evaluation_precision, tf32_settings
+from .outputs import OutputFn, log_odds_true_class
+from .pool_sample_set import build_sample_set
+from .precision import PRECISIONS, check_precision, evaluation_precision, tf32_settings
 from .sample_set import (
+    DEFAULT_MAX_VARIABLES,
     AnnotatedSampleSet,
     ImagePool,
     TextPool,
-    build_feature_sample_set,
-    build_image_sample_set,
-    build_sample_set,
-    build_text_sample_set,
-    central_patches,
     check_num_variables,
-    image_candidates,
-    mean_image,
-    patch_grid,
-    split_words,
 )
-from .transform import harsanyi_dividends, mask_to_variables, subset_orders, values_from_dividends, variables_to_mask
-from .values import Interactions, audit_precision, compute_values, default_forward, harsanyi_interactions
-from .attributions import banzhaf_values, shapley_interaction_index, shapley_values
-from .and_or import (
-    DEFAULT_NOISE_BOUND,
-    MAX_AND_OR_VARIABLES,
-    AndOrInteractions,
-    and_or_interactions,
-    and_or_salient_mask,
-    and_or_strength_by_order,
-    check_and_or_options,
+from .text_sample_set import build_text_sample_set, split_words
+from .transform import (
+    harsanyi_dividends,
+    mask_to_variables,
+    subset_orders,
+    values_from_dividends,
+    variables_to_mask,
+)
+from .values import (
+    ForwardFn,
+    Interactions,
+    audit_precision,
+    check_finite,
+    compute_values,
+    default_forward,
+    harsanyi_interactions,
+    nonfinite_samples,
 )
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+__all__ = [
+    "AndOrInteractions",
+    "AnnotatedSampleSet",
+    "AnnotationError",
+    "ConfigError",
+    "DEFAULT_MAX_VARIABLES",
+    "DEFAULT_NOISE_BOUND",
+    "DataError",
+    "FeatureMasker",
+    "FolderInUseError",
+    "ForwardFn",
+    "HarsanyiError",
+    "ImagePatchMasker",
+    "ImagePool",
+    "Interactions",
+    "MAX_AND_OR_VARIABLES",
+    "Masker",
+    "NumericsError",
+    "OfflineError",
+    "OutputFn",
+    "PRECISIONS",
+    "SOLVERS",
+    "StorageError",
+    "TAU_RATIO",
+    "TextPool",
+    "WordMasker",
+    "WorkerError",
+    "and_or_interactions",
+    "and_or_salient_mask",
+    "and_or_strength_by_order",
+    "atomic_write_bytes",
+    "audit_precision",
+    "banzhaf_values",
+    "build_feature_sample_set",
+    "build_image_sample_set",
+    "build_sample_set",
+    "build_text_sample_set",
+    "central_patches",
+    "check_and_or_options",
+    "check_and_or_variables",
+    "check_finite",
+    "check_image_options",
+    "check_num_variables",
+    "check_precision",
+    "compute_values",
+    "content_hash",
+    "default_forward",
+    "errno_name",
+    "evaluation_precision",
+    "harsanyi_dividends",
+    "harsanyi_interactions",
+    "image_candidates",
+    "jaccard_similarity",
+    "keep_units",
+    "knowledge_by_order",
+    "knowledge_split",
+    "knowledge_totals",
+    "load_artifact",
+    "log_odds_true_class",
+    "mask_to_variables",
+    "masker_for",
+    "matching_error",
+    "mean_by_order",
+    "mean_image",
+    "mean_jaccard",
+    "nonfinite_samples",
+    "patch_grid",
+    "preserved_ratio",
+    "probe_writable",
+    "salient_count",
+    "salient_mask",
+    "salient_strength_by_order",
+    "save_artifact",
+    "shapley_interaction_index",
+    "shapley_values",
+    "split_words",
+    "strength_by_order",
+    "subset_orders",
+    "tf32_settings",
+    "values_from_dividends",
+    "variables_to_mask",
+    "write_error",
+]

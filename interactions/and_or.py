@@ -1,4 +1,4 @@
-"""AND-OR interactions from ``values[sample, mask]`` (SPEC section 7).
+"""AND-OR interactions from ``values[sample, mask]`` (docs/method.md#beyond-the-paper).
 
 Per sample, with noise ``q_T`` (``|q_T| <= delta·|v(x_N) - v(x_∅)|``, ``q_∅ = 0``),
 ``v' = v + q``, ``v_and = ½v' + γ`` and ``v_or = ½v' - γ``::
@@ -43,10 +43,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .attributions import _sample_table
 from .errors import ConfigError, DataError, NumericsError
 from .metrics import TAU_RATIO, salient_strength_by_order
-from .transform import harsanyi_dividends, subset_orders, values_from_dividends
+from .transform import as_sample_table, harsanyi_dividends, subset_orders, values_from_dividends
 
 MAX_AND_OR_VARIABLES = 12
 SOLVERS = ("lp", "gradient")
@@ -55,7 +54,7 @@ DEFAULT_NOISE_BOUND = 0.04
 
 @dataclass(frozen=True)
 class AndOrInteractions:
-    """AND-OR decomposition of every sample (SPEC section 7); tensors are ``[sample, mask]`` float64.
+    """AND-OR decomposition of every sample (docs/method.md#beyond-the-paper); tensors are ``[sample, mask]`` float64.
 
     ``and_dividends[:, 0] = v_and(x_∅) = ½v(x_∅)`` and ``or_dividends[:, 0] = -v_or(x_N)`` (the
     definitions at ``S = ∅``) are stored but are in no objective or salient set. ``objective``:
@@ -84,7 +83,7 @@ class AndOrInteractions:
         return int(self.and_dividends.shape[0])
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain ``{field: tensor | str | float | int}`` (what the interaction callback stores in an artifact)."""
+        """Plain ``{field: tensor | str | float | int}``, e.g. to store in an artifact."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
@@ -274,30 +273,34 @@ def _solve_gradient(
 
 
 # ----------------------------------------------------------------------------- public API
-def check_and_or_options(solver: str, noise_bound: float, n: int | None = None, *, prefix: str = "") -> None:
-    """``ConfigError`` unless ``solver`` is one of :data:`SOLVERS`, ``noise_bound`` a finite number ``>= 0`` and
-    ``n`` (when given) at most :data:`MAX_AND_OR_VARIABLES`. ``prefix`` names the options in the message
-    (``"and_or_"`` for the callback's ``and_or_solver`` / ``and_or_noise_bound``)."""
-    if n is not None and n > MAX_AND_OR_VARIABLES:
+def check_and_or_variables(n: int) -> None:
+    """:class:`ConfigError` unless ``n`` (input variables) is at most :data:`MAX_AND_OR_VARIABLES`; the message
+    names ``n``, the cost and the fix."""
+    if n > MAX_AND_OR_VARIABLES:
         raise ConfigError(
-            f"{'the sample set has' if prefix else 'values has 2**n masks with'} n = {n} variables; AND-OR "
-            f"interactions are limited to n <= {MAX_AND_OR_VARIABLES}: the linear program has 3**n = {3 ** n:,} "
-            "nonzeros per transform matrix and its time grows about 5x per variable (about 35 s per sample for "
-            "the exact LP at n = 12 on 2 CPU cores). Use fewer input variables"
-            + (f" or {prefix[:-1]}=False" if prefix else "")
+            f"n = {n} variables; AND-OR interactions are limited to n <= {MAX_AND_OR_VARIABLES}: the linear "
+            f"program has 3**n = {3 ** n:,} nonzeros per transform matrix and its time grows about 5x per variable "
+            "(about 35 s per sample for the exact LP at n = 12 on 2 CPU cores). Use fewer input variables"
         )
+
+
+def check_and_or_options(solver: str, noise_bound: float) -> None:
+    """:class:`ConfigError` unless ``solver`` is one of :data:`SOLVERS` and ``noise_bound`` a finite number
+    ``>= 0``. Each message starts with the option it names (``solver=...`` / ``noise_bound=...``)."""
     if solver not in SOLVERS:
-        raise ConfigError(f"{prefix}solver={solver!r}; choose one of {', '.join(SOLVERS)}")
+        raise ConfigError(f"solver={solver!r}; choose one of {', '.join(SOLVERS)}")
     if not (isinstance(noise_bound, (int, float)) and not isinstance(noise_bound, bool)
             and math.isfinite(noise_bound) and noise_bound >= 0):
-        raise ConfigError(f"{prefix}noise_bound={noise_bound!r}; pass a finite number >= 0 (the SPEC default is 0.04)")
+        raise ConfigError(
+            f"noise_bound={noise_bound!r}; pass a finite number >= 0 (the default is {DEFAULT_NOISE_BOUND})"
+        )
 
 
 def and_or_interactions(
     values: Tensor, *, noise_bound: float = DEFAULT_NOISE_BOUND, solver: str = "lp",
     max_iterations: int = 20000, tolerance: float = 1e-3, primal_weight: float = 30.0,
 ) -> AndOrInteractions:
-    """AND-OR interactions of ``values[sample, mask]`` minimising ``Σ_{S≠∅}|I_and(S)| + |I_or(S)|`` (SPEC section 7).
+    """AND-OR interactions of ``values[sample, mask]`` minimising ``Σ_{S≠∅}|I_and(S)| + |I_or(S)|`` (docs/method.md#beyond-the-paper).
 
     ``noise_bound`` is ``delta`` in ``|q_T| <= delta·|v(x_N) - v(x_∅)|``; ``q_∅ = 0``.
     ``γ_∅ = 0``: the objective does not change when a constant is added to every ``γ_T``
@@ -311,8 +314,9 @@ def and_or_interactions(
     ``primal_weight`` balances its primal and dual steps (the benchmark's tuned value).
     Rows with a non-finite value (skipped samples) give NaN rows. ``n <= 12``.
     """
-    table, n = _sample_table(values, "values")
-    check_and_or_options(solver, noise_bound, n)
+    table, n = as_sample_table(values, "values")
+    check_and_or_variables(n)
+    check_and_or_options(solver, noise_bound)
     if int(max_iterations) < 1 or not tolerance > 0 or not primal_weight > 0:
         raise ConfigError(
             f"max_iterations={max_iterations}, tolerance={tolerance}, primal_weight={primal_weight}; "
@@ -356,7 +360,7 @@ def and_or_interactions(
 
 def and_or_salient_mask(result: AndOrInteractions, tau_ratio: float = TAU_RATIO) -> tuple[Tensor, Tensor]:
     """``(and_salient, or_salient)``, each ``[sample, mask]``: ``|I| > tau_ratio · max`` over both
-    kinds and all non-empty sets of the sample (SPEC section 7). The empty set is never salient."""
+    kinds and all non-empty sets of the sample (docs/method.md#beyond-the-paper). The empty set is never salient."""
     mag_and = result.and_dividends.abs()
     mag_or = result.or_dividends.abs()
     mag_and[:, 0] = 0
@@ -367,7 +371,7 @@ def and_or_salient_mask(result: AndOrInteractions, tau_ratio: float = TAU_RATIO)
 
 def and_or_strength_by_order(result: AndOrInteractions, tau_ratio: float = TAU_RATIO) -> dict[str, dict[str, Tensor]]:
     """``{"and": {"positive", "negative"}, "or": {...}}``, each ``[order]`` for orders ``0..n``: the strength of
-    the salient AND (OR) interactions of each order, ``E_x Σ_{S salient, |S|=k} max(±I(S), 0)`` (SPEC section 7,
+    the salient AND (OR) interactions of each order, ``E_x Σ_{S salient, |S|=k} max(±I(S), 0)`` (docs/method.md#beyond-the-paper,
     two-phase view; salient by :func:`and_or_salient_mask`, over both kinds). Skipped (NaN) samples are ignored."""
     and_salient, or_salient = and_or_salient_mask(result, tau_ratio)
     return {
@@ -385,4 +389,5 @@ __all__ = [
     "and_or_salient_mask",
     "and_or_strength_by_order",
     "check_and_or_options",
+    "check_and_or_variables",
 ]

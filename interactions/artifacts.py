@@ -55,7 +55,7 @@ def write_error(path: str | os.PathLike, err: OSError, *, ours: bool = True) -> 
     if not ours:
         return StorageError(
             f"a file operation on {path} failed: {errno_name(err)}; {fix}. Then run the same command again "
-            "(a study resumes from its last checkpoint)", err.errno, str(path),
+            "(a run that saves checkpoints resumes from its last one)", err.errno, str(path),
         )
     return StorageError(
         f"could not write {path}: {errno_name(err)}; {fix}. Every file written before is intact (files are "
@@ -150,12 +150,12 @@ def load_artifact(path: str | os.PathLike, kind: str) -> tuple[dict[str, Any], s
     """
     path = Path(path)
     if not path.is_file():
-        raise AnnotationError(f"{kind} file {path} does not exist; check the path (or rerun the stage that writes it)")
+        raise AnnotationError(f"{kind} file {path} does not exist; check the path (or rerun what writes it)")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated, garbage, or not a torch file at all
         raise AnnotationError(
-            f"{kind} file {path} is corrupt (cannot be read: {type(err).__name__}); delete it and rerun the stage that writes it"
+            f"{kind} file {path} is corrupt (cannot be read: {type(err).__name__}); delete it and rerun what writes it"
         ) from None
     expected = f"harsanyi-lightning/{kind}/v{FORMAT_VERSION}"
     if not isinstance(blob, dict) or blob.get("format") != expected or not isinstance(blob.get("content"), dict):
@@ -166,6 +166,18 @@ def load_artifact(path: str | os.PathLike, kind: str) -> tuple[dict[str, Any], s
     if digest != blob.get("sha256"):
         raise AnnotationError(
             f"{kind} file {path} is corrupt: its content hash {digest[:12]} does not match the stored "
-            f"{str(blob.get('sha256'))[:12]}; delete it and rerun the stage that writes it"
+            f"{str(blob.get('sha256'))[:12]}; delete it and rerun what writes it"
         )
     return content, digest
+
+
+__all__ = [
+    "FORMAT_VERSION",
+    "atomic_write_bytes",
+    "content_hash",
+    "errno_name",
+    "load_artifact",
+    "probe_writable",
+    "save_artifact",
+    "write_error",
+]

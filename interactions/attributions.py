@@ -1,4 +1,4 @@
-"""Exact attributions from Harsanyi dividends (SPEC section 7, Grabisch's formulas).
+"""Exact attributions from Harsanyi dividends (docs/method.md#beyond-the-paper; Grabisch's formulas).
 
 Every function takes ``dividends[sample, mask]`` (``2**n`` columns, bit ``i`` of
 ``mask`` = variable ``i``) and is one matrix product with a fixed ``[2**n, ...]``
@@ -10,26 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .errors import DataError
-from .transform import num_variables, subset_orders
-
-
-def _sample_table(table: Tensor, name: str) -> tuple[Tensor, int]:
-    """``table`` as a float64 ``[sample, mask]`` tensor and its ``n``; ``DataError`` otherwise."""
-    if not isinstance(table, Tensor):
-        raise DataError(f"{name} must be a torch.Tensor {name}[sample, mask]; got {type(table).__name__}")
-    if table.dim() != 2:
-        raise DataError(
-            f"{name} has shape {tuple(table.shape)}; expected {name}[sample, mask] with 2**n masks "
-            f"(use {name}[None] for one sample)"
-        )
-    if table.is_complex() or table.dtype == torch.bool:
-        raise DataError(f"{name} has dtype {table.dtype}; pass real numbers (float64)")
-    try:
-        n = num_variables(table.shape[1])
-    except ValueError as exc:
-        raise DataError(f"{name}: {exc}") from None
-    return table.to(torch.float64), n
+from .transform import as_sample_table, subset_orders
 
 
 def _keep_nan_rows(table: Tensor, out: Tensor) -> Tensor:
@@ -47,18 +28,18 @@ def _membership(n: int, device: torch.device) -> Tensor:
 
 
 def shapley_values(dividends: Tensor) -> Tensor:
-    """Shapley values ``phi[sample, i] = sum_{S∋i} m(S) / |S|`` (SPEC section 7).
+    """Shapley values ``phi[sample, i] = sum_{S∋i} m(S) / |S|`` (docs/method.md#beyond-the-paper).
 
     Efficiency holds: ``phi.sum(1) = v(x_N) - v(x_∅)``."""
-    d, n = _sample_table(dividends, "dividends")
+    d, n = as_sample_table(dividends, "dividends")
     orders = subset_orders(n, d.device).to(torch.float64)
     weights = _membership(n, d.device) / orders.clamp_min(1)[:, None]
     return _keep_nan_rows(d, d @ weights)
 
 
 def banzhaf_values(dividends: Tensor) -> Tensor:
-    """Banzhaf values ``beta[sample, i] = sum_{S∋i} m(S) / 2**(|S|-1)`` (SPEC section 7)."""
-    d, n = _sample_table(dividends, "dividends")
+    """Banzhaf values ``beta[sample, i] = sum_{S∋i} m(S) / 2**(|S|-1)`` (docs/method.md#beyond-the-paper)."""
+    d, n = as_sample_table(dividends, "dividends")
     orders = subset_orders(n, d.device).to(torch.float64)
     weights = _membership(n, d.device) * torch.exp2(1 - orders)[:, None]
     return _keep_nan_rows(d, d @ weights)
@@ -66,8 +47,8 @@ def banzhaf_values(dividends: Tensor) -> Tensor:
 
 def shapley_interaction_index(dividends: Tensor) -> Tensor:
     """Pairwise Shapley interaction index ``sii[sample, i, j] = sum_{S⊇{i,j}} m(S) / (|S|-1)``
-    for ``i != j`` (SPEC section 7); symmetric, with a zero diagonal."""
-    d, n = _sample_table(dividends, "dividends")
+    for ``i != j`` (docs/method.md#beyond-the-paper); symmetric, with a zero diagonal."""
+    d, n = as_sample_table(dividends, "dividends")
     orders = subset_orders(n, d.device).to(torch.float64)
     bits = _membership(n, d.device)
     scale = torch.where(orders >= 2, 1 / (orders - 1).clamp_min(1), torch.zeros_like(orders))

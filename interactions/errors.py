@@ -50,7 +50,7 @@ class StorageError(HarsanyiError, OSError):
 
 
 class FolderInUseError(HarsanyiError, RuntimeError):
-    """Another process is writing into the folder (a study folder or a callback's ``output_dir``)."""
+    """Another process is writing into the folder (it holds the folder's lock)."""
 
 
 class WorkerError(HarsanyiError, RuntimeError):

@@ -4,16 +4,21 @@ All three share one rule over masking units (image patches, tokens,
 features): a unit of variable ``i`` keeps its value when bit ``i`` of the mask
 is set and takes the baseline otherwise; units with ``unit_variable = -1`` are
 always kept and ``-2`` always take the baseline. Everything is vectorised and
-runs on the sample set's device.
+runs on the sample set's device (docs/method.md#values-and-masking).
+
+Layouts: ``sample_idx[batch]`` and ``masks[batch]`` (int64; bit ``i`` of a mask keeps
+variable ``i``) in; out the model's batch: ``pixels[batch, C, H, W]``,
+``{"input_ids": [batch, token], ...}`` or ``x[batch, feature]``.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 
-from .sample_set import AnnotatedSampleSet
+if TYPE_CHECKING:
+    from .sample_set import AnnotatedSampleSet
 
 
 def keep_units(unit_variable: Tensor, masks: Tensor) -> Tensor:
@@ -22,8 +27,8 @@ def keep_units(unit_variable: Tensor, masks: Tensor) -> Tensor:
     return torch.where(unit_variable >= 0, bits.bool(), unit_variable == -1)
 
 
-class _Masker:
-    """Base: holds the sample set's tensors on one device."""
+class Masker:
+    """Base class of the maskers: holds the sample set's tensors on one device."""
 
     def __init__(self, sample_set: AnnotatedSampleSet, device: torch.device | str | None = None):
         self.sample_set = sample_set
@@ -44,7 +49,7 @@ class _Masker:
         raise NotImplementedError  # pragma: no cover - abstract
 
 
-class FeatureMasker(_Masker):
+class FeatureMasker(Masker):
     """Tabular / vector input ``x[sample, feature]`` with a baseline vector."""
 
     def __call__(self, sample_idx: Tensor, masks: Tensor, sample_range: tuple[int, int] | None = None) -> Tensor:
@@ -53,14 +58,15 @@ class FeatureMasker(_Masker):
         return torch.where(keep, self.inputs["x"][sample_idx], self.baseline)
 
 
-class ImagePatchMasker(_Masker):
+class ImagePatchMasker(Masker):
     """Images ``pixels[sample, C, H, W]`` on the sample set's ``rows x cols`` grid of equal patches
     (the paper: 224x224 on an 8x8 grid of 28x28); baseline a mean image ``[C, H, W]`` or zeros.
 
     One gather maps the per-patch keep flags to pixels (``patch_of_pixel``), so a batch costs one
     ``torch.where`` whatever the grid."""
 
-    def __init__(self, sample_set: AnnotatedSampleSet, device=None, channels_last: bool = False):
+    def __init__(self, sample_set: AnnotatedSampleSet, device: torch.device | str | None = None,
+                 channels_last: bool = False):
         super().__init__(sample_set, device)
         self.channels_last = channels_last
         rows, cols = sample_set.grid
@@ -80,7 +86,7 @@ class ImagePatchMasker(_Masker):
         return out
 
 
-class WordMasker(_Masker):
+class WordMasker(Masker):
     """Whitespace words of a tokenised sentence; every sub-word token of a masked word
     becomes the mask token, special tokens and padding never change.
 
@@ -90,7 +96,8 @@ class WordMasker(_Masker):
     token) is cut, and the model never attends to it, so the values do not change (to float
     rounding). Sample sets without an ``attention_mask`` are never trimmed."""
 
-    def __init__(self, sample_set: AnnotatedSampleSet, device=None, trim_padding: bool = True):
+    def __init__(self, sample_set: AnnotatedSampleSet, device: torch.device | str | None = None,
+                 trim_padding: bool = True):
         super().__init__(sample_set, device)
         attention = sample_set.inputs.get("attention_mask")
         self.trim_padding = bool(trim_padding) and attention is not None
@@ -120,7 +127,10 @@ class WordMasker(_Masker):
         return batch
 
 
-def masker_for(sample_set: AnnotatedSampleSet, device=None, **kwargs) -> _Masker:
+def masker_for(sample_set: AnnotatedSampleSet, device: torch.device | str | None = None, **kwargs: Any) -> Masker:
     """The masker class matching ``sample_set.kind``."""
     cls = {"image": ImagePatchMasker, "text": WordMasker, "features": FeatureMasker}[sample_set.kind]
     return cls(sample_set, device, **kwargs)
+
+
+__all__ = ["FeatureMasker", "ImagePatchMasker", "Masker", "WordMasker", "keep_units", "masker_for"]

@@ -1,4 +1,4 @@
-"""Metrics over dividends ``I[sample, mask]`` (SPEC sections 1 and 4).
+"""Metrics over dividends ``I[sample, mask]`` (docs/method.md#values-and-masking and #knowledge-metrics).
 
 The empty set (mask 0) is stored with the dividends but left out of every
 per-order average, salient set and Jaccard vector. Per-sample numbers are
@@ -68,7 +68,8 @@ def strength_by_order(dividends: Tensor) -> Tensor:
 
 def salient_strength_by_order(dividends: Tensor, salient: Tensor | None = None,
                               tau_ratio: float = TAU_RATIO) -> dict[str, Tensor]:
-    """Strength of the salient interactions by order, positive and negative apart (SPEC section 7, two-phase view).
+    """Strength of the salient interactions by order, positive and negative apart
+    (docs/method.md#beyond-the-paper, two-phase view), from ``dividends[sample, mask]``.
 
     ``{"positive": A⁺[order], "negative": A⁻[order]}`` for orders ``0..n`` (order 0 is always 0):
     ``A±(k) = E_x Σ_{S salient, |S|=k} max(±I(S|x), 0)``, both ``>= 0``. ``salient[sample, mask]``
@@ -97,7 +98,8 @@ def knowledge_split(pretrain: Tensor, finetune: Tensor) -> dict[str, Tensor]:
 
 
 def knowledge_by_order(pretrain: Tensor, finetune: Tensor) -> dict[str, Tensor]:
-    """``K^(i)`` for preserve/discard/new/pretrain/finetune, orders ``[0..n]`` (use ``[1:]``)."""
+    """``K^(i)`` for preserve/discard/new/pretrain/finetune, ``out[name][order]`` for orders ``0..n`` (use ``[1:]``),
+    from two models' ``dividends[sample, mask]``."""
     split = knowledge_split(pretrain, finetune)
     out = {k: mean_by_order(v) for k, v in split.items()}
     out["pretrain"] = mean_by_order(pretrain.abs())
@@ -106,12 +108,13 @@ def knowledge_by_order(pretrain: Tensor, finetune: Tensor) -> dict[str, Tensor]:
 
 
 def knowledge_totals(by_order: dict[str, Tensor]) -> dict[str, float]:
-    """Sum over orders 1..n of each ``K^(i)`` curve."""
+    """Sum over orders 1..n of each ``K^(i)`` curve (``by_order[name][order]``, as :func:`knowledge_by_order` gives)."""
     return {k: float(v[1:].sum()) for k, v in by_order.items()}
 
 
 def preserved_ratio(pretrain: Tensor, finetune: Tensor, scratch: Tensor) -> dict[str, float]:
-    """Share of preserved knowledge that the scratch model also learns (eq. 8).
+    """Share of preserved knowledge that the scratch model also learns (eq. 8); the three arguments are the
+    ``dividends[sample, mask]`` of the three models on one sample set.
 
     ``ratio(S) = 1(a·c>0)·min(|c|, K_preserve(S)) / K_preserve(S)`` where ``K_preserve(S) > 0``.
     ``ratio``: the paper's ``E_x E_S ratio(S)`` over those ``S``; ``ratio_weighted``:
@@ -146,6 +149,23 @@ def jaccard_similarity(first: Tensor, second: Tensor) -> Tensor:
 
 
 def mean_jaccard(first: Tensor, second: Tensor) -> float:
-    """Jaccard averaged over samples whose rows are finite in both."""
+    """Jaccard of two ``dividends[sample, mask]`` averaged over the samples whose rows are finite in both."""
     ok = _finite_rows(first, second)
     return float(jaccard_similarity(first[ok], second[ok]).mean())
+
+
+__all__ = [
+    "TAU_RATIO",
+    "jaccard_similarity",
+    "knowledge_by_order",
+    "knowledge_split",
+    "knowledge_totals",
+    "matching_error",
+    "mean_by_order",
+    "mean_jaccard",
+    "preserved_ratio",
+    "salient_count",
+    "salient_mask",
+    "salient_strength_by_order",
+    "strength_by_order",
+]

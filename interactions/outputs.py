@@ -1,4 +1,5 @@
-"""Network outputs ``v`` computed from logits (paper eq. 1)."""
+"""Network outputs ``v`` computed from logits (paper eq. 1): ``logits[batch, classes]``, ``labels[batch]``
+-> ``v[batch]`` (float64)."""
 from __future__ import annotations
 
 from typing import Callable
@@ -38,12 +39,15 @@ def log_odds_true_class(logits: Tensor, labels: Tensor) -> Tensor:
     finite and exact. ``logits[batch, classes]``, ``labels[batch]`` -> ``v[batch]``.
     """
     check_logits(logits, labels)
-    return _log_odds(logits, labels)
+    return log_odds_true_class_unchecked(logits, labels)
 
 
-def _log_odds(logits: Tensor, labels: Tensor) -> Tensor:
+def log_odds_true_class_unchecked(logits: Tensor, labels: Tensor) -> Tensor:
     """:func:`log_odds_true_class` without the checks (no device sync), for validated chunks."""
     z = logits.to(torch.float64)
     true = z.gather(1, labels.view(-1, 1)).squeeze(1)
     others = z.scatter(1, labels.view(-1, 1), float("-inf"))
     return true - torch.logsumexp(others, dim=1)
+
+
+__all__ = ["OutputFn", "check_logits", "log_odds_true_class", "log_odds_true_class_unchecked"]

@@ -1,4 +1,4 @@
-"""Numerical precision of the evaluation forward passes (SPEC section 6).
+"""Numerical precision of the evaluation forward passes (docs/method.md#precision-and-budget).
 
 Strict fp32 is the default: TF32 is switched off for matmuls and cuDNN
 convolutions while the evaluation runs, and any autocast the caller (e.g.
@@ -137,3 +137,11 @@ def evaluation_precision(precision: str, device: torch.device | str) -> Iterator
             yield
     finally:
         _restore(saved)
+
+
+__all__ = [
+    "PRECISIONS",
+    "check_precision",
+    "evaluation_precision",
+    "tf32_settings",
+]

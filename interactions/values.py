@@ -4,23 +4,27 @@
 computed batched across masks *and* samples in chunks of ``batch_size``
 masked inputs, under ``torch.no_grad``, in eval mode (each submodule's flag
 restored afterwards), in strict fp32 unless another precision is asked for
-(SPEC section 6).
+(docs/method.md#precision-and-budget).
 """
 from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import torch
 from torch import Tensor, nn
 
 from .errors import ConfigError, NumericsError
 from .maskers import masker_for
-from .outputs import OutputFn, _log_odds, check_logits, log_odds_true_class
+from .outputs import check_logits, log_odds_true_class, log_odds_true_class_unchecked
 from .precision import check_precision, evaluation_precision
-from .sample_set import DEFAULT_MAX_VARIABLES, AnnotatedSampleSet, check_num_variables
+from .sample_set import DEFAULT_MAX_VARIABLES, check_num_variables
 from .transform import harsanyi_dividends, mask_to_variables
+
+if TYPE_CHECKING:
+    from .outputs import OutputFn
+    from .sample_set import AnnotatedSampleSet
 
 #: ``forward(model, inputs) -> logits[batch, classes]``
 ForwardFn = Callable[[nn.Module, Any], Tensor]
@@ -66,6 +70,7 @@ def _bound_default_forward(model: nn.Module) -> ForwardFn:
 
 
 def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's first parameter (the CPU for a model without parameters)."""
     for p in model.parameters():
         return p.device
     return torch.device("cpu")
@@ -163,7 +168,7 @@ def compute_values(
                 fast = output_fn is log_odds_true_class
             elif fast and (logits.dim() != 2 or logits.shape[0] != labels.shape[0]):
                 check_logits(logits, labels)
-            values[start:stop] = (_log_odds if fast else output_fn)(logits, labels).to(torch.float64)
+            values[start:stop] = (log_odds_true_class_unchecked if fast else output_fn)(logits, labels).to(torch.float64)
             if bar is not None:
                 bar.update(stop - start)
     if bar is not None:
@@ -175,12 +180,12 @@ def compute_values(
 
 
 def nonfinite_samples(values: Tensor) -> list[int]:
-    """Indices of samples whose ``values[sample, :]`` contain NaN or inf."""
+    """Indices of the samples whose row of ``values[sample, mask]`` holds a NaN or inf."""
     return torch.nonzero(~torch.isfinite(values).all(dim=1)).flatten().tolist()
 
 
 def check_finite(values: Tensor, sample_set: AnnotatedSampleSet | None = None) -> None:
-    """Raise :class:`NumericsError` naming the first sample and mask whose value is NaN or inf."""
+    """Raise :class:`NumericsError` naming the first sample and mask of ``values[sample, mask]`` that is NaN or inf."""
     bad = ~torch.isfinite(values)
     if bool(bad.any()):
         s, m = (int(i) for i in torch.nonzero(bad)[0])
@@ -196,7 +201,7 @@ def check_finite(values: Tensor, sample_set: AnnotatedSampleSet | None = None) -
 
 @dataclass
 class Interactions:
-    """Values and Harsanyi dividends of one model on one annotated sample set."""
+    """Values and Harsanyi dividends of one model on one annotated sample set (``[sample, mask]``, float64)."""
 
     values: Tensor  #: values[sample, mask], float64
     dividends: Tensor  #: dividends[sample, mask], float64
@@ -236,8 +241,8 @@ def audit_precision(
     model: nn.Module, sample_set: AnnotatedSampleSet, dividends: Tensor, precision: str, samples: int = 2,
     **kwargs: Any,
 ) -> dict:
-    """Recompute the first ``samples`` samples in strict fp32 and measure the error of ``dividends``
-    (SPEC section 6): ``max_rel_l1 = max_x ||I_p - I_32||_1 / ||I_32||_1`` over non-empty subsets,
+    """Recompute the first ``samples`` samples in strict fp32 and measure the error of ``dividends[sample, mask]``
+    (docs/method.md#precision-and-budget): ``max_rel_l1 = max_x ||I_p - I_32||_1 / ||I_32||_1`` over non-empty subsets,
     and the worst overlap (Jaccard of index sets) of the salient sets."""
     from .metrics import salient_mask
 
@@ -256,3 +261,17 @@ def audit_precision(
         "salient_changed": bool((sal_ref != sal_got).any()),
         "salient_overlap_min": float(overlap.min()),
     }
+
+
+__all__ = [
+    "ForwardFn",
+    "Interactions",
+    "audit_precision",
+    "check_finite",
+    "compute_values",
+    "default_forward",
+    "harsanyi_interactions",
+    "model_device",
+    "nonfinite_samples",
+    "train_flags_restored",
+]

@@ -24,7 +24,7 @@ damaged. ``force=True`` redoes everything.
 
 Before any work the study checks what it can (every stage's stacked configs parse, the interaction
 settings are valid, every folder it writes into is writable) and takes the study folder's lock
-(:mod:`harsanyi_lightning.interactions.folder_lock`: one writer per study folder; a second ``cli.py study`` on it stops at
+(:mod:`harsanyi_lightning.callbacks.folder_lock`: one writer per study folder; a second ``cli.py study`` on it stops at
 once). Before each stage (and the report) the earlier stages are checked again: one whose folder was
 deleted or damaged meanwhile is redone, never half-read. Checkpoints are written atomically in the
 stage's folder (:mod:`harsanyi_lightning.study.checkpoints`); a write that fails (disk full, I/O error) stops the study
@@ -47,7 +47,7 @@ from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 
 from harsanyi_lightning.interactions.artifacts import errno_name, load_artifact, probe_writable
 from harsanyi_lightning.interactions.errors import AnnotationError, ConfigError, DataError
-from harsanyi_lightning.interactions.folder_lock import FolderLock, lock_folder
+from harsanyi_lightning.callbacks.folder_lock import FolderLock, lock_folder
 
 from .layout import (
     ANNOTATION,
@@ -129,9 +129,9 @@ class InteractionSpec:
         from harsanyi_lightning.interactions.and_or import check_and_or_options
 
         try:
-            check_and_or_options(self.and_or_solver, self.and_or_noise_bound, prefix="and_or_")
-        except ConfigError as err:
-            raise ConfigError(f"{where}: {err}") from None
+            check_and_or_options(self.and_or_solver, self.and_or_noise_bound)
+        except ConfigError as err:  # the core names solver= / noise_bound=; here they are and_or_* options
+            raise ConfigError(f"{where}: and_or_{err}") from None
 
 
 #: InteractionSpec fields added after studies were first run (left out of the fingerprint at their default)

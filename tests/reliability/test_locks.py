@@ -18,14 +18,14 @@ import pytest
 from harsanyi_lightning import cli
 from harness import ROOT, cli_env
 from harsanyi_lightning.interactions.errors import FolderInUseError
-from harsanyi_lightning.interactions.folder_lock import INFO_FILE, LOCK_FILE, StaleLockWarning, lock_folder, read_holder
+from harsanyi_lightning.callbacks.folder_lock import INFO_FILE, LOCK_FILE, StaleLockWarning, lock_folder, read_holder
 from test_bad_config import fails_before_training
 
 pytestmark = pytest.mark.filterwarnings("ignore:LightningCLI's args parameter:UserWarning")
 
 HOLD = """
 import sys, time
-from harsanyi_lightning.interactions.folder_lock import lock_folder
+from harsanyi_lightning.callbacks.folder_lock import lock_folder
 lock = lock_folder(sys.argv[1], "study folder")
 print("holding", flush=True)
 time.sleep(600)

@@ -32,8 +32,8 @@ from typing import Iterator
 
 from filelock import FileLock, Timeout
 
-from .artifacts import atomic_write_bytes
-from .errors import FolderInUseError
+from harsanyi_lightning.interactions.artifacts import atomic_write_bytes
+from harsanyi_lightning.interactions.errors import FolderInUseError
 
 LOCK_FILE = ".harsanyi.lock"
 INFO_FILE = ".harsanyi.lock.json"
