@@ -1,12 +1,12 @@
 """The paper's findings (docs/method.md#the-papers-findings), each measured on a study and given a verdict.
 
-:func:`paper_findings` takes the numbers :func:`harsanyi_lightning.study.report_numbers.compute_study` computed from
-the artifacts (a :class:`~harsanyi_lightning.study.report_numbers.StudyNumbers`) and returns one :class:`Finding` per claim of the paper: what the paper says, what this
-run measured (the numbers), and a verdict (``holds``, ``partly``, ``does not hold``, or ``not
-measurable`` when a model the claim needs is near-constant). Thresholds are stated in each
-finding's ``rule``, so a reader can check the verdict against the numbers. Nothing here assumes
-the paper's conclusion: a small run may show none of them. The rules are listed in docs/study.md,
-section "The findings and their verdict rules".
+:func:`paper_findings` takes the numbers :func:`harsanyi_lightning.study.report_numbers.compute_study` computed
+from the artifacts (a :class:`~harsanyi_lightning.study.report_numbers.StudyNumbers`) and returns one
+:class:`Finding` per claim of the paper: what the paper says, what this run measured (the numbers), and
+a verdict (``holds``, ``partly``, ``does not hold``, or ``not measurable`` when a model the claim needs
+is near-constant). Thresholds are stated in each finding's ``rule``, so a reader can check the verdict
+against the numbers. Nothing here assumes the paper's conclusion: a small run may show none of them.
+The rules are listed in docs/study.md, section "The findings and their verdict rules".
 """
 from __future__ import annotations
 

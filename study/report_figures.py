@@ -16,13 +16,14 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
 
 from .findings import JACCARD_LEVEL, PAPER_RATIO_RANGE  # noqa: E402
 from .two_phase import SOURCES  # noqa: E402
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
     from .report_numbers import StudyNumbers
     from .two_phase import TwoPhaseCurve
 
@@ -55,8 +56,8 @@ def figure_knowledge_by_order(num: StudyNumbers) -> Figure:
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 4.2))
     w = 0.27
     for j, key in enumerate(("preserve", "discard", "new")):
-        ax.bar(x + (j - 1) * w, getattr(k, key), w, label={"preserve": "preserved", "discard": "discarded", "new": "new"}[key],
-               color=COLORS[key])
+        label = {"preserve": "preserved", "discard": "discarded", "new": "new"}[key]
+        ax.bar(x + (j - 1) * w, getattr(k, key), w, label=label, color=COLORS[key])
     ax.set_xticks(x)
     ax.set_xlabel("order |S|")
     ax.set_ylabel("K$^{(i)}$ = E$_x$ E$_{|S|=i}$ K(S|x)")

@@ -8,12 +8,14 @@ epochs with the ``epoch`` scalar Lightning logs beside them.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-from torch import Tensor
 
 from harsanyi_lightning.interactions import load_artifact
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = ["LOSS_SPLITS", "load_dividends", "read_losses"]
 

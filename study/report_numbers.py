@@ -13,9 +13,7 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
-
-from torch import Tensor
+from typing import TYPE_CHECKING, Any, Mapping
 
 from harsanyi_lightning.interactions import (
     AnnotatedSampleSet,
@@ -26,6 +24,8 @@ from harsanyi_lightning.interactions import (
 )
 from harsanyi_lightning.interactions.errors import DataError
 
+# Finding and TwoPhaseCurve are field types of StudyNumbers: imported at run time so that
+# typing.get_type_hints(StudyNumbers) resolves them
 from .findings import JACCARD_LEVEL, Finding, paper_findings, verdict_counts
 from .layout import ANNOTATION, STAGES, check_study, epoch_files, final_artifact, read_json, summary_path, tb_dir
 from .report_inputs import load_dividends, read_losses
@@ -34,6 +34,9 @@ from .two_phase import REGIMES as TWO_PHASE_REGIMES
 from .two_phase import RULE as TWO_PHASE_RULE
 from .two_phase import SOURCES as TWO_PHASE_SOURCES
 from .two_phase import TwoPhaseCurve, compute_two_phase, epoch_strength
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = [
     "Accuracy", "DiscardOverPreserve", "KnowledgeByOrder", "KnowledgeTotals", "Losses", "Ratio", "RatioByOrder",

@@ -9,21 +9,28 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from torch import Tensor  # noqa: E402
 
-from harsanyi_lightning.interactions import AnnotatedSampleSet, mask_to_variables, salient_mask, shapley_values  # noqa: E402
+from harsanyi_lightning.interactions import (  # noqa: E402
+    AnnotatedSampleSet,
+    mask_to_variables,
+    salient_mask,
+    shapley_values,
+)
 
 from .layout import ANNOTATION, STAGES, final_artifact  # noqa: E402
 from .report_figures import COLORS  # noqa: E402
 from .report_inputs import load_dividends  # noqa: E402
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+    from torch import Tensor
 
 __all__ = ["figure_samples", "samples_image", "samples_text", "top_interactions"]
 

@@ -2,12 +2,14 @@
 first epoch a curve reaches a level, and eq. 8 per order (docs/method.md#knowledge-metrics)."""
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import torch
-from torch import Tensor
 
 from harsanyi_lightning.interactions import preserved_ratio, subset_orders
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = ["first_at_least", "ratio_by_order", "safe_div", "spearman"]
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from harsanyi_lightning.interactions.artifacts import atomic_write_bytes
 
 from .findings import HOLDS
 from .number_format import number, percent
-from .report_numbers import StudyNumbers, compute_study
+from .report_numbers import compute_study
+
+if TYPE_CHECKING:
+    from .report_numbers import StudyNumbers
 
 __all__ = ["SUMMARY_COLUMNS", "summary_row", "write_summary"]
 

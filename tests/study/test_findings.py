@@ -171,7 +171,8 @@ def test_jaccard_scratch_is_not_slower_without_an_epoch_before_the_last():
     assert f.verdict == NOT_HOLD and "below finetune in 0 of 0 epochs before the last" in f.measured
 
 
-@pytest.mark.parametrize("finetune, scratch, expected", [(0.61, 0.6, HOLDS), (0.6, 0.6, NOT_HOLD), (0.5, 0.6, NOT_HOLD)])
+@pytest.mark.parametrize("finetune, scratch, expected", [
+    (0.61, 0.6, HOLDS), (0.6, 0.6, NOT_HOLD), (0.5, 0.6, NOT_HOLD)])
 def test_finetune_accuracy_above_scratch_at_its_edges(finetune, scratch, expected):
     base = numbers()
     num = replace(base, accuracy={**base.accuracy, "finetune": Accuracy(finetune, None),
