@@ -51,7 +51,6 @@ def write_report(study_dir: str | os.PathLike, *, tensorboard: bool = True) -> P
     the report folder cannot be written, :class:`StorageError` naming the file when a write fails."""
     # the figure modules load matplotlib: only when a report is drawn
     from .report_figures import (
-        close_figure,
         figure_bytes,
         figure_jaccard,
         figure_knowledge_by_order,
@@ -94,8 +93,6 @@ def write_report(study_dir: str | os.PathLike, *, tensorboard: bool = True) -> P
             writer.close()
         except OSError as err:
             raise write_error(err.filename or tb, err) from err
-    for fig in figs.values():
-        close_figure(fig)
     write_json(out / "report.json", num.to_dict())
     atomic_write_bytes(out / "report.md", md.encode())
     return out

@@ -3,32 +3,30 @@
 
 ``knowledge_by_order.png`` (Fig. 2), ``ratio.png`` (Fig. 3), ``jaccard.png`` (Fig. 4), ``loss.png``
 (Fig. 5) and ``two_phase.png``; ``samples.png`` is drawn by
-:mod:`harsanyi_lightning.study.report_sample_figures`. Importing this module loads matplotlib (with the
-non-interactive Agg backend), so only the report writer imports it, when it draws.
+:mod:`harsanyi_lightning.study.report_sample_figures`. Figures are made with matplotlib's object API
+(:class:`matplotlib.figure.Figure`, no pyplot): nothing global changes, no backend is chosen, and a figure
+is freed once unreferenced. Importing this module loads matplotlib, so only the report writer imports it,
+when it draws.
 """
 from __future__ import annotations
 
 import io
 from typing import TYPE_CHECKING, Mapping
 
-import matplotlib
+import torch
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
-from .findings import JACCARD_LEVEL, PAPER_RATIO_RANGE  # noqa: E402
-from .two_phase import SOURCES  # noqa: E402
+from .findings import JACCARD_LEVEL, PAPER_RATIO_RANGE
+from .two_phase import SOURCES
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
 
     from .report_numbers import StudyNumbers
     from .two_phase import TwoPhaseCurve
 
 __all__ = [
-    "COLORS", "close_figure", "figure_bytes", "figure_jaccard", "figure_knowledge_by_order", "figure_loss",
+    "COLORS", "figure_bytes", "figure_jaccard", "figure_knowledge_by_order", "figure_loss",
     "figure_ratio", "figure_two_phase",
 ]
 
@@ -43,17 +41,13 @@ def figure_bytes(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def close_figure(fig: Figure) -> None:
-    """Let pyplot forget the figure (its memory is freed)."""
-    plt.close(fig)
-
-
 def figure_knowledge_by_order(num: StudyNumbers) -> Figure:
     """Paper Fig. 2: per order, preserved / discarded / new knowledge ``K^(i)`` (docs/method.md#knowledge-metrics)."""
     k = num.knowledge_by_order
     n = num.n
     x = torch.arange(1, n + 1).numpy()
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 4.2))
+    fig = Figure(figsize=(13, 4.2))
+    ax, ax2 = fig.subplots(1, 2)
     w = 0.27
     for j, key in enumerate(("preserve", "discard", "new")):
         label = {"preserve": "preserved", "discard": "discarded", "new": "new"}[key]
@@ -90,7 +84,8 @@ def figure_ratio(num: StudyNumbers) -> Figure:
     n = num.n
     x = torch.arange(1, n + 1).numpy()
     r = num.ratio_by_order
-    fig, ax = plt.subplots(figsize=(8, 4.2))
+    fig = Figure(figsize=(8, 4.2))
+    ax = fig.subplots()
     w = 0.38
     ax.bar(x - w / 2, [100 * v for v in r.ratio], w, color="#ff7f0e", label="Ratio (mean over S, paper)")
     ax.bar(x + w / 2, [100 * v for v in r.ratio_weighted], w, color="#8c564b", label="Ratio, strength-weighted")
@@ -112,7 +107,8 @@ def figure_ratio(num: StudyNumbers) -> Figure:
 
 def figure_jaccard(num: StudyNumbers) -> Figure:
     """Paper Fig. 4: Jaccard similarity of each epoch's interactions with the final epoch's."""
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig = Figure(figsize=(7, 4.2))
+    ax = fig.subplots()
     for s in ("finetune", "scratch"):
         curve = num.jaccard[s]
         ax.plot(list(curve), list(curve.values()), "o-", color=COLORS[s], label=s)
@@ -131,7 +127,8 @@ def figure_jaccard(num: StudyNumbers) -> Figure:
 
 def figure_loss(num: StudyNumbers) -> Figure:
     """Paper Fig. 5: training and validation loss per epoch, finetune against scratch (probe for reference)."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig = Figure(figsize=(11, 4))
+    axes = fig.subplots(1, 2)
     for ax, split in zip(axes, ("train", "val")):
         for s in ("finetune", "scratch", "probe"):
             series = getattr(num.loss[s], split)
@@ -155,8 +152,8 @@ def figure_two_phase(two_phase: Mapping[str, Mapping[str, TwoPhaseCurve]], n: in
     order for I > 0 and for I < 0 (epoch x order; each epoch's two rows of cells add up to 100%), and the mean
     order ``m_e`` per epoch with the turning epoch marked."""
     rows = [(src, stage) for src, stages in two_phase.items() for stage in stages]
-    fig, axes = plt.subplots(max(len(rows), 1), 3, figsize=(14, 2.9 * max(len(rows), 1)), squeeze=False,
-                             gridspec_kw={"width_ratios": [1, 1, 0.9]})
+    fig = Figure(figsize=(14, 2.9 * max(len(rows), 1)))
+    axes = fig.subplots(max(len(rows), 1), 3, squeeze=False, gridspec_kw={"width_ratios": [1, 1, 0.9]})
     for r, (src, stage) in enumerate(rows):
         c = two_phase[src][stage]
         epochs = list(c.epochs)

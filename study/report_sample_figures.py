@@ -11,25 +11,22 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Sequence
 
-import matplotlib
+import torch
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
-from harsanyi_lightning.interactions import (  # noqa: E402
+from harsanyi_lightning.interactions import (
     AnnotatedSampleSet,
     mask_to_variables,
     salient_mask,
     shapley_values,
 )
 
-from .layout import ANNOTATION, STAGES, final_artifact  # noqa: E402
-from .report_figures import COLORS  # noqa: E402
-from .report_inputs import load_dividends  # noqa: E402
+from .layout import ANNOTATION, STAGES, final_artifact
+from .report_figures import COLORS
+from .report_inputs import load_dividends
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
     from torch import Tensor
 
 __all__ = ["figure_samples", "samples_image", "samples_text", "top_interactions"]
@@ -76,7 +73,7 @@ def samples_text(anno: AnnotatedSampleSet, finals: Mapping[str, Tensor], picks: 
     shapley = {s: torch.nan_to_num(shapley_values(finals[s])) for s in STAGES}  # skipped rows: 0
     lines_per = 1 + len(STAGES) * (top + 1)
     height = 0.26 * (lines_per * len(picks) + len(picks)) + 0.6
-    fig = plt.figure(figsize=(13, height))
+    fig = Figure(figsize=(13, height))
     ax = fig.add_axes([0, 0, 1, 1])
     ax.axis("off")
     total_lines = lines_per * len(picks) + len(picks)
@@ -132,11 +129,12 @@ def samples_image(anno: AnnotatedSampleSet, finals: Mapping[str, Tensor], picks:
     ph, pw = height // rows, width // cols
 
     def box(p, **kw):
-        return plt.Rectangle(((p % cols) * pw, (p // cols) * ph), pw, ph, **kw)
+        return Rectangle(((p % cols) * pw, (p // cols) * ph), pw, ph, **kw)
 
     shapley = {s: torch.nan_to_num(shapley_values(finals[s])) for s in STAGES}  # skipped rows: 0
     ncols = 1 + len(STAGES) * (top + 1)
-    fig, axes = plt.subplots(len(picks), ncols, figsize=(1.9 * ncols, 2.0 * len(picks)), squeeze=False)
+    fig = Figure(figsize=(1.9 * ncols, 2.0 * len(picks)))
+    axes = fig.subplots(len(picks), ncols, squeeze=False)
     for r, i in enumerate(picks):
         img = anno.inputs["pixels"][i].float()
         img = (img - img.min()) / (img.max() - img.min() + 1e-12)
