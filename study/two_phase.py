@@ -1,9 +1,10 @@
-"""The two-phase view of a study (SPEC section 7; Zhang et al. 2024), from the stored epoch artifacts.
+"""The two-phase view of a study (docs/method.md#beyond-the-paper; Zhang et al. 2024), from the stored
+epoch artifacts.
 
 Zhang et al. 2024 ("Two-phase dynamics of interactions explains the starting point of a DNN
 learning over-fitted features") report that training first removes the medium- and high-order
 interactions a network starts with, then learns interactions of increasing order. This module
-measures that on the evaluated epochs of the finetune and scratch stages:
+measures that on the evaluated epochs of the finetune and scratch regimes:
 
 - per epoch ``e`` and order ``k``: ``A⁺_e(k)``, ``A⁻_e(k)`` = mean over samples of ``Σ max(±I(S), 0)``
   over the salient ``S`` of order ``k`` (``|I| > 0.05·max|I|``): from the Harsanyi dividends always,
@@ -18,19 +19,27 @@ measures that on the evaluated epochs of the finetune and scratch stages:
   interaction at some epoch, or a near-constant model (under 1% of the strongest model's
   interaction strength): "not measurable".
 
-``two_phase.png`` draws, for each model and source, the share of the epoch's salient strength at
-each order (positive and negative apart; epoch x order) and the ``m_e`` curve with the turning epoch.
+The rule and its statements are described in docs/study.md, section "The two-phase statement and its
+rule"; ``two_phase.png`` is drawn by :mod:`harsanyi_lightning.study.report_figures`.
 """
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Mapping, Sequence
 
 import torch
 
 from harsanyi_lightning.interactions import AndOrInteractions, and_or_strength_by_order, salient_strength_by_order
 
-STAGES = ("finetune", "scratch")
+__all__ = [
+    "BOTH", "FIRST", "MIN_EPOCHS", "MIN_SHIFT", "NEITHER", "NOT_MEASURABLE", "REGIMES", "RULE", "SECOND", "SOURCES",
+    "PhaseVerdict", "TwoPhaseCurve", "compute_two_phase", "epoch_strength", "mean_order", "statements",
+    "two_phase_curve", "two_phase_verdict",
+]
+
+#: the regimes the view is measured on (the probe trains only a head)
+REGIMES = ("finetune", "scratch")
 SOURCES = {"harsanyi": "Harsanyi (AND) dividends", "and_or": "AND-OR interactions"}
 #: the mean order must move by at least this fraction of n for a phase to count
 MIN_SHIFT = 0.05
@@ -45,6 +54,33 @@ RULE = (
     f"m_last − m_p >= {MIN_SHIFT:g}·n; not measurable with fewer than {MIN_EPOCHS} evaluated epochs, an epoch "
     "without salient interactions, or a near-constant model (< 1% of the strongest model's interaction strength)"
 )
+
+
+@dataclass(frozen=True)
+class PhaseVerdict:
+    """Whether one curve shows the two phases, by the rule of :data:`RULE`."""
+
+    verdict: str  #: one of BOTH, FIRST, SECOND, NEITHER, NOT_MEASURABLE
+    phase1: bool | None  #: None when not measurable
+    phase2: bool | None
+    turning_epoch: int | None  #: the epoch of the lowest mean order
+    first_epoch: int | None
+    last_epoch: int | None
+    shift: float  #: the shift a phase needs, MIN_SHIFT·n orders
+    why: str  #: the numbers the verdict follows from, or why it is not measurable
+
+
+@dataclass(frozen=True)
+class TwoPhaseCurve:
+    """The per-epoch numbers of one regime and source: ``positive`` / ``negative`` are
+    ``[epoch][order 1..n]``, ``total`` and ``mean_order`` one per epoch; ``verdict`` once judged."""
+
+    epochs: tuple[int, ...]
+    positive: tuple[tuple[float, ...], ...]
+    negative: tuple[tuple[float, ...], ...]
+    total: tuple[float, ...]
+    mean_order: tuple[float, ...]
+    verdict: PhaseVerdict | None = None
 
 
 def epoch_strength(content: Mapping[str, Any], source: str) -> dict[str, list[float]] | None:
@@ -62,170 +98,93 @@ def epoch_strength(content: Mapping[str, Any], source: str) -> dict[str, list[fl
     return {sign: parts[sign][1:].tolist() for sign in ("positive", "negative")}
 
 
-def mean_order(positive: list[float], negative: list[float]) -> float:
+def mean_order(positive: Sequence[float], negative: Sequence[float]) -> float:
     """``Σ_k k·(A⁺(k) + A⁻(k)) / Σ_k (A⁺(k) + A⁻(k))`` (orders from 1); NaN without salient strength."""
     weights = [p + q for p, q in zip(positive, negative)]
     total = sum(weights)
     return sum((k + 1) * w for k, w in enumerate(weights)) / total if total > 0 else math.nan
 
 
-def two_phase_curve(strengths: Mapping[int, Mapping[str, list[float]] | None]) -> dict[str, Any] | None:
-    """The per-epoch numbers of one stage and source from ``{epoch: epoch_strength(...)}``: ``epochs``
-    (ascending; those with a strength), ``positive`` / ``negative`` (``[epoch][order 1..n]``), ``total`` and
-    ``mean_order`` per epoch. ``None`` when no epoch has one."""
+def two_phase_curve(strengths: Mapping[int, Mapping[str, Sequence[float]] | None]) -> TwoPhaseCurve | None:
+    """The curve of one regime and source from ``{epoch: epoch_strength(...)}`` (epochs ascending; those
+    with a strength), not yet judged. ``None`` when no epoch has one."""
     epochs, pos, neg = [], [], []
     for epoch in sorted(strengths):
         strength = strengths[epoch]
         if strength is None:
             continue
         epochs.append(int(epoch))
-        pos.append(strength["positive"])
-        neg.append(strength["negative"])
+        pos.append(tuple(strength["positive"]))
+        neg.append(tuple(strength["negative"]))
     if not epochs:
         return None
-    return {
-        "epochs": epochs, "positive": pos, "negative": neg,
-        "total": [sum(p) + sum(q) for p, q in zip(pos, neg)],
-        "mean_order": [mean_order(p, q) for p, q in zip(pos, neg)],
-    }
+    return TwoPhaseCurve(
+        epochs=tuple(epochs), positive=tuple(pos), negative=tuple(neg),
+        total=tuple(sum(p) + sum(q) for p, q in zip(pos, neg)),
+        mean_order=tuple(mean_order(p, q) for p, q in zip(pos, neg)),
+    )
 
 
-def two_phase_verdict(curve: Mapping[str, Any], n: int, *, weak: bool = False) -> dict[str, Any]:
-    """Whether ``curve`` (:func:`two_phase_curve`) shows the two phases, by the rule of :data:`RULE`:
-    ``{"verdict", "phase1", "phase2", "turning_epoch", "first_epoch", "last_epoch", "shift", "why"}``."""
-    epochs, m = list(curve["epochs"]), list(curve["mean_order"])
+def two_phase_verdict(curve: TwoPhaseCurve, n: int, *, weak: bool = False) -> PhaseVerdict:
+    """Whether ``curve`` shows the two phases, by the rule of :data:`RULE`; ``weak``: the model is
+    near-constant, so the verdict is ``not measurable``."""
+    epochs, m = list(curve.epochs), list(curve.mean_order)
     shift = MIN_SHIFT * n
-    out: dict[str, Any] = {"verdict": NOT_MEASURABLE, "phase1": None, "phase2": None, "turning_epoch": None,
-                           "first_epoch": epochs[0] if epochs else None, "last_epoch": epochs[-1] if epochs else None,
-                           "shift": shift, "why": ""}
+    first, last = (epochs[0], epochs[-1]) if epochs else (None, None)
+
+    def not_measurable(why: str) -> PhaseVerdict:
+        return PhaseVerdict(NOT_MEASURABLE, None, None, None, first, last, shift, why)
+
     if weak:
-        out["why"] = "the model is near-constant (under 1% of the strongest model's interaction strength)"
-        return out
+        return not_measurable("the model is near-constant (under 1% of the strongest model's interaction strength)")
     if len(epochs) < MIN_EPOCHS:
-        out["why"] = f"only {len(epochs)} evaluated epoch(s); the rule needs at least {MIN_EPOCHS}"
-        return out
+        return not_measurable(f"only {len(epochs)} evaluated epoch(s); the rule needs at least {MIN_EPOCHS}")
     if any(math.isnan(x) for x in m):
         bad = [e for e, x in zip(epochs, m) if math.isnan(x)]
-        out["why"] = f"no salient interaction at epoch(s) {bad}"
-        return out
+        return not_measurable(f"no salient interaction at epoch(s) {bad}")
     turn = min(range(len(m)), key=lambda i: (m[i], i))
     phase1 = turn > 0 and m[0] - m[turn] >= shift
     phase2 = turn < len(m) - 1 and m[-1] - m[turn] >= shift
     verdict = BOTH if phase1 and phase2 else FIRST if phase1 else SECOND if phase2 else NEITHER
-    out.update(verdict=verdict, phase1=phase1, phase2=phase2, turning_epoch=epochs[turn])
-    out["why"] = (f"mean order {m[0]:.2f} at epoch {epochs[0]}, lowest {m[turn]:.2f} at epoch {epochs[turn]}, "
-                  f"{m[-1]:.2f} at epoch {epochs[-1]}; a phase needs a shift of {shift:.2f} orders")
-    return out
+    why = (f"mean order {m[0]:.2f} at epoch {epochs[0]}, lowest {m[turn]:.2f} at epoch {epochs[turn]}, "
+           f"{m[-1]:.2f} at epoch {epochs[-1]}; a phase needs a shift of {shift:.2f} orders")
+    return PhaseVerdict(verdict, phase1, phase2, epochs[turn], first, last, shift, why)
 
 
 def compute_two_phase(strengths: Mapping[str, Mapping[str, Mapping[int, Any]]], n: int,
-                      weak: tuple[str, ...] | list[str] = ()) -> dict[str, dict[str, Any]]:
-    """``{source: {stage: curve + {"verdict": ...}}}`` from ``strengths[source][stage][epoch]`` (what
+                      weak: Sequence[str] = ()) -> dict[str, dict[str, TwoPhaseCurve]]:
+    """``{source: {regime: judged curve}}`` from ``strengths[source][regime][epoch]`` (what
     :func:`epoch_strength` gave for each stored epoch, read one artifact at a time); a source appears only
-    for the stages whose artifacts hold it."""
-    out: dict[str, dict[str, Any]] = {}
+    for the regimes whose artifacts hold it."""
+    out: dict[str, dict[str, TwoPhaseCurve]] = {}
     for source in SOURCES:
-        per_stage = {}
-        for stage, by_epoch in strengths.get(source, {}).items():
+        per_regime = {}
+        for regime, by_epoch in strengths.get(source, {}).items():
             curve = two_phase_curve(by_epoch)
             if curve is not None:
-                per_stage[stage] = {**curve, "verdict": two_phase_verdict(curve, n, weak=stage in weak)}
-        if per_stage:
-            out[source] = per_stage
+                per_regime[regime] = replace(curve, verdict=two_phase_verdict(curve, n, weak=regime in weak))
+        if per_regime:
+            out[source] = per_regime
     return out
 
 
-# ------------------------------------------------------------------ text
-
-
-def statements(two_phase: Mapping[str, Mapping[str, Any]]) -> list[str]:
+def statements(two_phase: Mapping[str, Mapping[str, TwoPhaseCurve]]) -> list[str]:
     """One sentence per model and source, and a first line saying whether this run shows the two phases."""
     lines = []
-    shown = [f"{stage} ({SOURCES[src]})" for src, stages in two_phase.items() for stage, c in stages.items()
-             if c["verdict"]["verdict"] == BOTH]
-    scratch = [stages["scratch"]["verdict"]["verdict"] for stages in two_phase.values() if "scratch" in stages]
+    shown = [f"{regime} ({SOURCES[src]})" for src, curves in two_phase.items() for regime, c in curves.items()
+             if c.verdict is not None and c.verdict.verdict == BOTH]
+    scratch = [curves["scratch"].verdict.verdict for curves in two_phase.values()
+               if "scratch" in curves and curves["scratch"].verdict is not None]
     head = ("This run shows the two phases for " + "; ".join(shown) + "." if shown
             else "This run does not show both phases for any model.")
     if scratch and BOTH not in scratch:
         head += (" The paper's claim is about training from a random initialisation, which is the scratch model "
                  "here; the fine-tuned model starts from pre-trained weights.")
     lines.append(head)
-    for src, stages in two_phase.items():
-        for stage, c in stages.items():
-            v = c["verdict"]
-            lines.append(f"{stage}, {SOURCES[src]}: **{v['verdict']}**" + (f" ({v['why']})." if v["why"] else "."))
+    for src, curves in two_phase.items():
+        for regime, c in curves.items():
+            v = c.verdict
+            if v is None:
+                continue
+            lines.append(f"{regime}, {SOURCES[src]}: **{v.verdict}**" + (f" ({v.why})." if v.why else "."))
     return lines
-
-
-def _f(x: float, fmt: str = ".3g") -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, fmt)
-
-
-def markdown(two_phase: Mapping[str, Mapping[str, Any]], n: int) -> list[str]:
-    """The report.md section: the statements, the rule, and per model and source a table of the numbers."""
-    if not two_phase:
-        return []
-    L = ["## Two-phase view (two_phase.png; SPEC section 7, Zhang et al. 2024)", ""]
-    L += [f"- {s}" for s in statements(two_phase)]
-    L += ["", f"Rule: {RULE}.", "",
-          "Each table: per evaluated epoch, the salient strength Σ|I(S)| (mean over samples) of each order, "
-          "positive / negative, its total over orders and the mean order m_e.", ""]
-    for src, stages in two_phase.items():
-        for stage, c in stages.items():
-            L += [f"**{stage}, {SOURCES[src]}**", "",
-                  "| epoch | total | mean order | " + " | ".join(f"order {k}" for k in range(1, n + 1)) + " |",
-                  "|" + "---|" * (n + 3)]
-            for i, e in enumerate(c["epochs"]):
-                cells = [f"{_f(p)} / {_f(q)}" for p, q in zip(c["positive"][i], c["negative"][i])]
-                L.append(f"| {e} | {_f(c['total'][i])} | {_f(c['mean_order'][i], '.2f')} | " + " | ".join(cells) + " |")
-            L.append("")
-    return L
-
-
-# ------------------------------------------------------------------ figure
-
-
-def figure_two_phase(two_phase: Mapping[str, Mapping[str, Any]], n: int, title: str = ""):
-    """``two_phase.png``: a row per model and source; columns: the share of each epoch's salient strength at each
-    order for I > 0 and for I < 0 (epoch x order; each epoch's two rows of cells add up to 100%), and the mean
-    order ``m_e`` per epoch with the turning epoch marked."""
-    import matplotlib.pyplot as plt
-
-    rows = [(src, stage) for src, stages in two_phase.items() for stage in stages]
-    fig, axes = plt.subplots(max(len(rows), 1), 3, figsize=(14, 2.9 * max(len(rows), 1)), squeeze=False,
-                             gridspec_kw={"width_ratios": [1, 1, 0.9]})
-    for r, (src, stage) in enumerate(rows):
-        c = two_phase[src][stage]
-        epochs = c["epochs"]
-        totals = torch.tensor(c["total"], dtype=torch.float64).clamp_min(1e-300)[:, None]
-        shares = {sign: (torch.tensor(c[sign], dtype=torch.float64) / totals).numpy()
-                  for sign in ("positive", "negative")}
-        vmax = max(float(shares["positive"].max()), float(shares["negative"].max()), 1e-12)
-        for j, (sign, cmap) in enumerate((("positive", "Reds"), ("negative", "Blues"))):
-            ax = axes[r][j]
-            im = ax.imshow(100 * shares[sign], aspect="auto", origin="lower", cmap=cmap, vmin=0, vmax=100 * vmax,
-                           extent=(0.5, n + 0.5, -0.5, len(epochs) - 0.5))
-            ax.set_yticks(range(len(epochs)))
-            ax.set_yticklabels([str(e) for e in epochs])
-            ax.set_xticks(range(1, n + 1))
-            ax.set_xlabel("order |S|")
-            ax.set_ylabel("epoch")
-            ax.set_title(f"{stage}, {SOURCES[src]}: I > 0" if sign == "positive" else f"{stage}: I < 0", fontsize=9)
-            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02, label="% of the epoch's salient strength")
-        ax = axes[r][2]
-        ax.plot(epochs, c["mean_order"], "o-", color="#d62728" if stage == "scratch" else "#1f77b4")
-        v = c["verdict"]
-        if v["turning_epoch"] is not None:
-            i = epochs.index(v["turning_epoch"])
-            ax.plot([epochs[i]], [c["mean_order"][i]], "kv", ms=9, label=f"turning epoch {epochs[i]}")
-            ax.legend(fontsize=8)
-        ax.set_xlabel("epoch (0 = before training)")
-        ax.set_ylabel("mean order m_e")
-        ax.set_title(f"{stage}: {v['verdict']}", fontsize=9)
-        ax.xaxis.get_major_locator().set_params(integer=True)
-    if not rows:
-        axes[0][0].text(0.5, 0.5, "no stored epochs", ha="center")
-    fig.suptitle((title + ": " if title else "")
-                 + "salient interaction strength by order over training (two-phase view)", fontsize=10)
-    fig.tight_layout()
-    return fig

@@ -312,13 +312,13 @@ def test_bad_groups_name_the_fix(kwargs, match):
 
 def test_report_samples_figure_draws_the_sample_sets_own_grid():
     from harsanyi_lightning.study.layout import STAGES
-    from harsanyi_lightning.study.report import _samples_image
+    from harsanyi_lightning.study.report_sample_figures import samples_image
 
     images = patterned(2, 1, 28, 28, 4)
     ss = build_image_sample_set(images, [0, 1], "zeros", n=3, seed=1, grid=4)
     g = torch.Generator().manual_seed(0)
     finals = {s: torch.randn(2, 8, generator=g, dtype=torch.float64) for s in STAGES}
-    fig = _samples_image(ss, finals, [0, 1], top=1)
+    fig = samples_image(ss, finals, [0, 1], top=1)
     try:
         axes = fig.axes
         per_row = 1 + len(STAGES) * 2  # the input, then per model its Shapley values and top=1 interaction

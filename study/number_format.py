@@ -1,0 +1,28 @@
+"""How the report writes a number or a share in text: ``n/a`` for a missing or undefined one.
+
+The findings, the two-phase statements, ``report.md`` and the multi-study table all write their
+numbers through these two functions (docs/study.md, section "Report").
+"""
+from __future__ import annotations
+
+import math
+
+__all__ = ["MISSING", "is_missing", "number", "percent"]
+
+#: what the report writes for a number it does not have (``None``) or that is undefined (NaN)
+MISSING = "n/a"
+
+
+def is_missing(x: float | None) -> bool:
+    """``True`` for ``None`` and for a float NaN (a share of nothing, a correlation of constants)."""
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def percent(x: float | None) -> str:
+    """A share as a percentage with one decimal (``0.1234`` -> ``"12.3%"``), or :data:`MISSING`."""
+    return MISSING if is_missing(x) else f"{100 * x:.1f}%"
+
+
+def number(x: float | None, fmt: str = ".4g") -> str:
+    """``x`` written with the format spec ``fmt``, or :data:`MISSING`."""
+    return MISSING if is_missing(x) else format(x, fmt)

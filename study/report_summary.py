@@ -1,0 +1,47 @@
+"""Several studies in one markdown table, one row per study (model / data set), like the paper's grid
+(docs/study.md, section "Report")."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+from harsanyi_lightning.interactions.artifacts import atomic_write_bytes
+
+from .findings import HOLDS
+from .number_format import number, percent
+from .report_numbers import compute_study
+
+if TYPE_CHECKING:
+    from .report_numbers import StudyNumbers
+
+__all__ = ["SUMMARY_COLUMNS", "summary_row", "write_summary"]
+
+SUMMARY_COLUMNS = ("study", "model", "data", "acc probe", "acc finetune", "acc scratch", "K preserve", "K discard",
+                   "K new", "discard/preserve", "Ratio", "Ratio (weighted)", "J>=0.8 finetune", "J>=0.8 scratch",
+                   "findings holding")
+
+
+def summary_row(num: StudyNumbers) -> list[str]:
+    """One study's cells of :data:`SUMMARY_COLUMNS` (validation accuracies; K totals sum orders 1..n)."""
+    t = num.knowledge_totals
+    acc = num.accuracy
+    return [Path(num.study_dir).name, str(num.model or ""), str(num.data or ""),
+            percent(acc["probe"].val), percent(acc["finetune"].val), percent(acc["scratch"].val),
+            number(t.preserve), number(t.discard), number(t.new), number(num.discard_over_preserve.overall, ".3g"),
+            percent(num.ratio.ratio), percent(num.ratio.ratio_weighted),
+            str(num.jaccard_first_at_level["finetune"]), str(num.jaccard_first_at_level["scratch"]),
+            f"{num.findings_verdicts[HOLDS]}/{len(num.findings)}"]
+
+
+def write_summary(study_dirs: Sequence[str | os.PathLike], path: str | os.PathLike | None = None) -> str:
+    """One markdown table, one row per study (model / data set), like the paper's grid; written
+    atomically to ``path`` when given. Accuracies are validation accuracies; K totals sum orders 1..n."""
+    rows = [summary_row(compute_study(d)) for d in study_dirs]
+    lines = ["| " + " | ".join(SUMMARY_COLUMNS) + " |", "|" + "---|" * len(SUMMARY_COLUMNS)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    text = "\n".join(lines) + "\n"
+    if path is not None:
+        atomic_write_bytes(path, text.encode())
+    return text
+
