@@ -81,7 +81,8 @@ def resolve_interactions_file(path: str | os.PathLike) -> Path:
             try:
                 return path / json.loads(pointer.read_text())["file"]
             except (ValueError, KeyError, TypeError):
-                raise AnnotationError(f"{pointer} is corrupt; delete it (the highest epoch_XXX.pt is then used)") from None
+                raise AnnotationError(
+                    f"{pointer} is corrupt; delete it (the highest epoch_XXX.pt is then used)") from None
         epochs = epoch_files(path)
         if not epochs:
             raise AnnotationError(

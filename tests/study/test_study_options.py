@@ -56,7 +56,8 @@ VALUES = {
 
 
 def study_parser() -> LightningArgumentParser:
-    """The parser of the ``study`` subcommand, built as :class:`~harsanyi_lightning.study.cli.StudyCommandsMixin` does."""
+    """The parser of the ``study`` subcommand, built as :class:`harsanyi_lightning.study.cli.StudyCommandsMixin`
+    builds it."""
     parser = LightningArgumentParser(exit_on_error=False)
     parser.add_method_arguments(StudyTrainer, "study", skip={"model", "datamodule"})
     return parser
