@@ -49,8 +49,8 @@ def and_or_metrics(result: AndOrInteractions) -> dict[str, float]:
     """AND-OR tags (docs/method.md#beyond-the-paper): ``interactions/and_or/salient_count`` (mean number of
     salient AND plus OR interactions per sample, ``|I| > 0.05 max`` over both kinds),
     ``interactions/and_or/{and,or}_strength/order_k`` (mean over samples of ``Σ |I(S)|`` over the salient S
-    of order k, k = 1..n: the two-phase quantity, positive and negative together) and, for the gradient solver, ``interactions/and_or/gap`` (its largest certified
-    relative gap to the optimum)."""
+    of order k, k = 1..n: the two-phase quantity, positive and negative together) and, for the gradient
+    solver, ``interactions/and_or/gap`` (its largest certified relative gap to the optimum)."""
     ok = torch.isfinite(result.and_dividends).all(dim=1)
     out: dict[str, float] = {}
     if bool(ok.any()):
