@@ -1,7 +1,8 @@
-"""Matplotlib figures of one evaluation (Agg canvas, no pyplot state, closed by the caller).
+"""Matplotlib figures of one evaluation (Agg canvas, no pyplot state, closed by the caller; docs/callback.md).
 
 Figures are built on :class:`matplotlib.figure.Figure` with an Agg canvas, so
-they work headless and leave no global pyplot state behind.
+they work headless and leave no global pyplot state behind. Matplotlib is imported inside the
+functions only, so importing the callback (``cli.py fit --help``) does not import it.
 """
 from __future__ import annotations
 
@@ -75,3 +76,6 @@ def close(fig) -> None:
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+
+
+__all__ = ["and_or_figure", "close", "knowledge_figure", "strength_figure"]

@@ -1,76 +1,36 @@
-"""Interaction artifacts on disk: one file per evaluated epoch, references, the final pointer.
+"""Resolving a run's references and its history of evaluated epochs (docs/callback.md).
 
-Layout of an interactions folder (``<log_dir>/interactions`` by default)::
-
-    annotation.pt        the annotated sample set (SPEC section 2), hash-checked
-    epoch_000.pt ...     one evaluation each: values[sample, mask], dividends[sample, mask] (float64), ...
-    final.json           {"epoch": E, "file": "epoch_E.pt", "sha256": ...}: the run's final evaluation
-    jaccard.json         {"epochs": [...], "jaccard": [...], "final_epoch": E}
-
-Every file is written atomically; ``epoch_XXX.pt`` files are artifacts of kind
-``"interactions"`` (see :mod:`harsanyi_lightning.interactions.artifacts`).
+References are the earlier regimes' final interactions (``references.pretrain``: the probe's,
+``references.finetune``: the finetune run's), checked to come from the same annotation, architecture
+and data set. The history is ``{epoch: {"path", "sha256"}}`` of the evaluated epochs, part of the
+callback's checkpoint state and re-verified after a resume. File names and JSON writing are
+:mod:`harsanyi_lightning.callbacks.artifact_layout`'s.
 """
 from __future__ import annotations
 
-import json
 import os
-import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harsanyi_lightning.interactions.artifacts import atomic_write_bytes, errno_name, load_artifact, probe_writable
+import torch
+
+from harsanyi_lightning.interactions.artifacts import errno_name, load_artifact, probe_writable
 from harsanyi_lightning.interactions.errors import AnnotationError, ConfigError
 
-KIND = "interactions"
-EPOCH_FILE = re.compile(r"^epoch_(\d{3,})\.pt$")
-FINAL_POINTER = "final.json"
-JACCARD_FILE = "jaccard.json"
-ANNOTATION_FILE = "annotation.pt"
+from .artifact_layout import (
+    FINAL_POINTER,
+    JACCARD_FILE,
+    KIND,
+    reference_exists,
+    resolve_interactions_file,
+    write_json,
+)
+from .knowledge_logging import jaccard_curve
+from .lightning_compat import rank_zero_warn
+from .options import REFERENCE_ROLES
 
-
-def epoch_path(output_dir: str | os.PathLike, epoch: int) -> Path:
-    """``<output_dir>/epoch_{epoch:03d}.pt``."""
-    return Path(output_dir) / f"epoch_{epoch:03d}.pt"
-
-
-def write_json(path: str | os.PathLike, obj: Any) -> Path:
-    """Write ``obj`` as indented JSON atomically."""
-    return atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode())
-
-
-def resolve_interactions_file(path: str | os.PathLike) -> Path:
-    """An epoch artifact file as given, or the final epoch of an interactions folder:
-    the file named by its ``final.json`` pointer, else its highest ``epoch_XXX.pt``."""
-    path = Path(path)
-    if path.is_dir():
-        pointer = path / FINAL_POINTER
-        if pointer.is_file():
-            try:
-                return path / json.loads(pointer.read_text())["file"]
-            except (ValueError, KeyError, TypeError):
-                raise AnnotationError(f"{pointer} is corrupt; delete it (the highest epoch_XXX.pt is then used)") from None
-        epochs = sorted((int(m.group(1)), p) for p in path.iterdir() if (m := EPOCH_FILE.match(p.name)))
-        if not epochs:
-            raise AnnotationError(
-                f"interactions folder {path} holds no epoch_XXX.pt file; point the reference at a finished run's "
-                "interactions folder or at one of its epoch files"
-            )
-        return epochs[-1][1]
-    if not path.exists():
-        raise AnnotationError(
-            f"interactions reference {path} does not exist; run the reference stage first (e.g. the probe run) "
-            "and pass its interactions folder or an epoch_XXX.pt file"
-        )
-    return path
-
-
-def reference_exists(path: str | os.PathLike) -> bool:
-    """Whether a reference path names something to load: a file, or a folder with ``final.json``
-    or at least one ``epoch_XXX.pt``."""
-    path = Path(path)
-    if path.is_dir():
-        return (path / FINAL_POINTER).is_file() or any(EPOCH_FILE.match(p.name) for p in path.iterdir())
-    return path.exists()
+if TYPE_CHECKING:
+    from .options import RunOptions
 
 
 def role_regime(role: str) -> str:
@@ -138,3 +98,82 @@ def check_writable(folder: str | os.PathLike) -> Path:
     except ValueError as err:  # e.g. a NUL character in the path
         raise ConfigError(f"output_dir {folder!r} is not a valid path ({err}); pass output_dir=<a folder>") from None
     return folder
+
+
+def load_references(run: RunOptions, *, annotation_hash: str, model: str | None,
+                    dataset: str | None) -> dict[str, torch.Tensor]:
+    """The dividends of each reference of ``run`` (float64), checked; with ``missing_references="warn"``
+    an absent one is skipped with a warning (and a finetune reference without its pretrain one too)."""
+    refs = {}
+    for role in REFERENCE_ROLES:
+        if role not in run.references:
+            continue
+        path = run.references[role]
+        if run.missing_references == "warn" and not reference_exists(path):
+            rank_zero_warn(
+                f"InteractionCallback: the {role} reference {path} does not exist yet, so this "
+                f"run logs no knowledge/* curves that need it; produce it first (e.g. fit the {role_regime(role)} "
+                "config) and fit again"
+            )
+            if role == "pretrain":
+                break  # a finetune reference alone is useless
+            continue
+        content, _ = load_reference(role, path, annotation_hash=annotation_hash, model=model, dataset=dataset)
+        refs[role] = content["dividends"].to(torch.float64)
+    return refs
+
+
+def check_restored_annotation(restored_hash: str | None, annotation_hash: str) -> None:
+    """After a resume: the checkpoint's history must come from this run's annotation (:class:`AnnotationError`)."""
+    if restored_hash is not None and restored_hash != annotation_hash:
+        raise AnnotationError(
+            f"the checkpoint's interaction history was computed on another annotation (hash "
+            f"{restored_hash[:12]}, this run uses {annotation_hash[:12]}); resume with the same "
+            "sample_set or fit without the checkpoint"
+        )
+
+
+def verify_history(history: dict[int, dict[str, str]], annotation_hash: str) -> None:
+    """Every history entry's file exists, matches its hash and comes from this annotation (:class:`AnnotationError`)."""
+    for epoch, entry in sorted(history.items()):
+        verify_history_entry(epoch, entry, annotation_hash)
+
+
+def history_dividends(history: dict[int, dict[str, str]]) -> tuple[dict[int, torch.Tensor], dict[int, int]]:
+    """``({epoch: dividends}, {epoch: logging step})`` of every history entry, each file hash-checked."""
+    dividends, steps = {}, {}
+    for epoch, entry in sorted(history.items()):
+        content, digest = load_interactions(entry["path"])
+        if digest != entry["sha256"]:
+            raise AnnotationError(f"{entry['path']} (epoch {epoch}) changed while training; it is not this run's")
+        dividends[epoch] = content["dividends"]
+        # artifacts written before log_step was recorded: the epoch-end step of their global_step
+        steps[epoch] = int(content.get("log_step", 0 if epoch == 0 else max(int(content["global_step"]) - 1, 0)))
+    return dividends, steps
+
+
+def write_final_files(folder: Path, history: dict[int, dict[str, str]],
+                      dividends: dict[int, torch.Tensor]) -> tuple[list[int], list[float]]:
+    """Write ``jaccard.json`` (eq. 9: every epoch's Jaccard similarity to the final one) and the ``final.json``
+    pointer in ``folder``; return ``(epochs, jaccard)``."""
+    epochs, jaccard, final = jaccard_curve(dividends)
+    write_json(folder / JACCARD_FILE, {"epochs": epochs, "jaccard": jaccard, "final_epoch": final})
+    final_entry = history[final]
+    write_json(folder / FINAL_POINTER, {
+        "epoch": final, "file": os.path.relpath(final_entry["path"], folder), "sha256": final_entry["sha256"],
+    })
+    return epochs, jaccard
+
+
+__all__ = [
+    "check_restored_annotation",
+    "check_writable",
+    "history_dividends",
+    "load_interactions",
+    "load_reference",
+    "load_references",
+    "role_regime",
+    "verify_history",
+    "verify_history_entry",
+    "write_final_files",
+]

@@ -1,4 +1,4 @@
-"""Metric dictionaries the interaction callback logs (SPEC sections 1 and 4).
+"""Metric dictionaries the interaction callback logs (docs/method.md#values-and-masking, #knowledge-metrics).
 
 Every metric function takes dividends ``I[sample, mask]`` (float64, mask = integer,
 bit i = variable i; mask 0 is the empty set, left out of every average) and
@@ -46,11 +46,11 @@ def interaction_metrics(dividends: Tensor) -> dict[str, float]:
 
 
 def and_or_metrics(result: AndOrInteractions) -> dict[str, float]:
-    """AND-OR tags (SPEC section 7): ``interactions/and_or/salient_count`` (mean number of salient AND plus OR
-    interactions per sample, ``|I| > 0.05 max`` over both kinds), ``interactions/and_or/{and,or}_strength/order_k``
-    (mean over samples of ``Σ |I(S)|`` over the salient S of order k, k = 1..n: the two-phase quantity, positive
-    and negative together) and, for the gradient solver, ``interactions/and_or/gap`` (its largest certified
-    relative gap to the optimum)."""
+    """AND-OR tags (docs/method.md#beyond-the-paper): ``interactions/and_or/salient_count`` (mean number of
+    salient AND plus OR interactions per sample, ``|I| > 0.05 max`` over both kinds),
+    ``interactions/and_or/{and,or}_strength/order_k`` (mean over samples of ``Σ |I(S)|`` over the salient S
+    of order k, k = 1..n: the two-phase quantity, positive and negative together) and, for the gradient
+    solver, ``interactions/and_or/gap`` (its largest certified relative gap to the optimum)."""
     ok = torch.isfinite(result.and_dividends).all(dim=1)
     out: dict[str, float] = {}
     if bool(ok.any()):
@@ -141,3 +141,16 @@ def dashboard_layout(*, knowledge: bool, ratio: bool, and_or: bool = False) -> d
                 "Multiline", [rf"interactions/and_or/{kind}_strength/order_\d+$"]]
         orders["salient AND-OR interactions per sample"] = ["Multiline", ["interactions/and_or/salient_count$"]]
     return {DASHBOARD_PAPER: paper, DASHBOARD_ORDERS: orders}
+
+
+__all__ = [
+    "DASHBOARD_ORDERS",
+    "DASHBOARD_PAPER",
+    "KNOWLEDGE_PARTS",
+    "and_or_metrics",
+    "dashboard_layout",
+    "interaction_metrics",
+    "jaccard_curve",
+    "knowledge_metrics",
+    "ratio_metrics",
+]

@@ -3,7 +3,8 @@
 A study folder (written by :mod:`harsanyi_lightning.study.runner`)::
 
     <study_dir>/study.json                 manifest: stages, their configs, model and data names
-    <study_dir>/annotation.pt              the ONE annotated sample set every stage is measured on (SPEC section 2)
+    <study_dir>/annotation.pt              the ONE annotated sample set every stage is measured on
+                                           (docs/method.md#the-annotated-sample-set)
     <study_dir>/<stage>/tb/                TensorBoard events of the stage (train/loss, val/loss, knowledge/*, ...)
     <study_dir>/<stage>/checkpoints/last.ckpt
     <study_dir>/<stage>/interactions/epoch_XXX.pt, jaccard.json
@@ -11,69 +12,55 @@ A study folder (written by :mod:`harsanyi_lightning.study.runner`)::
     <study_dir>/report/                    figures, report.md, report.json, tb/
 
 Stages run in the order of :data:`STAGES`: probe (``v_pretrain``), finetune
-(``v_finetune``), scratch (``v_random``) (SPEC section 3).
+(``v_finetune``), scratch (``v_random``) (docs/method.md#the-three-regimes). The names inside an
+interactions folder, their parsing and the JSON writing are
+:mod:`harsanyi_lightning.callbacks.artifact_layout`'s, the one owner of the on-disk layout.
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Any
 
-from harsanyi_lightning.interactions.artifacts import atomic_write_bytes, load_artifact
+from harsanyi_lightning.callbacks import artifact_layout
+from harsanyi_lightning.callbacks.artifact_layout import KIND, read_json, write_json
+from harsanyi_lightning.interactions.artifacts import load_artifact
 from harsanyi_lightning.interactions.errors import AnnotationError, DataError
 
 STAGES = ("probe", "finetune", "scratch")
 MANIFEST = "study.json"
-ANNOTATION = "annotation.pt"
+#: the study's one annotated sample set, named as in every interactions folder
+ANNOTATION = artifact_layout.ANNOTATION_FILE
 SUMMARY = "summary.json"
 
 
 def stage_dir(study_dir: str | os.PathLike, stage: str) -> Path:
+    """``<study_dir>/<stage>``: everything one stage writes."""
     return Path(study_dir) / stage
 
 
 def tb_dir(study_dir: str | os.PathLike, stage: str) -> Path:
+    """The stage's TensorBoard folder."""
     return stage_dir(study_dir, stage) / "tb"
 
 
 def interactions_dir(study_dir: str | os.PathLike, stage: str) -> Path:
+    """The stage's interactions folder (see :mod:`harsanyi_lightning.callbacks.artifact_layout`)."""
     return stage_dir(study_dir, stage) / "interactions"
 
 
 def checkpoint_path(study_dir: str | os.PathLike, stage: str) -> Path:
+    """The stage's ``last.ckpt``."""
     return stage_dir(study_dir, stage) / "checkpoints" / "last.ckpt"
 
 
 def summary_path(study_dir: str | os.PathLike, stage: str) -> Path:
+    """The stage's ``summary.json``, its completion marker."""
     return stage_dir(study_dir, stage) / SUMMARY
 
 
-def write_json(path: str | os.PathLike, data: Any) -> Path:
-    """Write JSON atomically (temporary file + rename)."""
-    return atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True, default=str) + "\n").encode())
-
-
-def read_json(path: str | os.PathLike) -> dict:
-    path = Path(path)
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise DataError(f"{path} does not exist") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise DataError(f"{path} is not valid JSON ({err}); delete it and rerun the stage that writes it") from None
-
-
 def epoch_files(study_dir: str | os.PathLike, stage: str) -> dict[int, Path]:
-    """``{epoch: path}`` of the stage's stored interaction artifacts ``epoch_XXX.pt``."""
-    out = {}
-    folder = interactions_dir(study_dir, stage)
-    for p in sorted(folder.glob("epoch_*.pt")) if folder.is_dir() else []:
-        try:
-            out[int(p.stem.split("_", 1)[1])] = p
-        except ValueError:
-            continue
-    return dict(sorted(out.items()))
+    """``{epoch: path}`` of the stage's stored interaction artifacts ``epoch_XXX.pt``, ascending."""
+    return artifact_layout.epoch_files(interactions_dir(study_dir, stage))
 
 
 def final_artifact(study_dir: str | os.PathLike, stage: str) -> Path:
@@ -98,7 +85,7 @@ def stage_problems(study_dir: str | os.PathLike, stage: str, annotation_hash: st
     except (DataError, KeyError, TypeError) as err:
         return [f"{spath} is unreadable or incomplete ({err})"]
     try:
-        content, digest = load_artifact(art, "interactions")
+        content, digest = load_artifact(art, KIND)
     except AnnotationError as err:
         return [str(err)]
     problems = []
@@ -147,3 +134,22 @@ def check_study(study_dir: str | os.PathLike) -> dict:
         )
     manifest.setdefault("annotation_hash", annotation_hash)
     return manifest
+
+
+__all__ = [
+    "ANNOTATION",
+    "MANIFEST",
+    "STAGES",
+    "SUMMARY",
+    "check_study",
+    "checkpoint_path",
+    "epoch_files",
+    "final_artifact",
+    "interactions_dir",
+    "read_json",
+    "stage_dir",
+    "stage_problems",
+    "summary_path",
+    "tb_dir",
+    "write_json",
+]

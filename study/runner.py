@@ -37,7 +37,7 @@ import json
 import re
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -45,6 +45,7 @@ import pytorch_lightning as pl
 import yaml
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 
+from harsanyi_lightning.callbacks.options import EvaluationOptions, ExtrasOptions, SampleSetOptions
 from harsanyi_lightning.interactions.artifacts import errno_name, load_artifact, probe_writable
 from harsanyi_lightning.interactions.errors import AnnotationError, ConfigError, DataError
 from harsanyi_lightning.callbacks.folder_lock import FolderLock, lock_folder
@@ -84,59 +85,67 @@ class StageSpec:
     interactions: dict = field(default_factory=dict)
 
 
-@dataclass
-class SampleSetSpec:
-    """The one annotated sample set of the study (SPEC section 2); ``None`` = the text/image default."""
-
-    n: Optional[int] = None
-    num_samples: Optional[int] = None
-    per_class: Optional[int] = None
-    seed: int = 0
-    baseline: str = "mean"
-    background: str = "keep"
-    pool_split: str = "val"
+#: the InteractionCallback options a study sets itself for each regime (never from the study config): the
+#: shared annotation file, the earlier regimes' final interactions, the regime's folder and name
+STUDY_OWNED_OPTIONS = ("sample_set", "references", "missing_references", "output_dir", "regime")
 
 
-@dataclass
-class InteractionSpec:
-    """How every stage evaluates interactions (SPEC section 6: strict ``fp32`` is exact); ``attributions``,
-    ``and_or``, ``and_or_solver`` and ``and_or_noise_bound`` are the callback's options of SPEC section 7
-    (exact Shapley / Banzhaf / pairwise SII, and AND-OR interactions, which the report's two-phase view
-    also draws)."""
+def _fingerprint_value(value: Any) -> Any:
+    """A field value as it enters a fingerprint: a function by its import path, anything else as it is."""
+    if callable(value):
+        return f"{getattr(value, '__module__', '?')}.{getattr(value, '__qualname__', repr(value))}"
+    return value
 
-    every_n_epochs: int = 1
-    batch_size: int = 256
-    precision: str = "fp32"
-    figures: bool = True
-    progress: bool = True
-    attributions: bool = True
-    and_or: bool = False
-    and_or_solver: str = "lp"
-    and_or_noise_bound: float = 0.04
+
+def _fingerprint_fields(spec: Any, first: tuple[str, ...]) -> dict:
+    """The fields of ``spec``: the ``first`` ones (those of the first studies) always, any later one only when
+    it is not at its default, so that adding options does not change the fingerprint of a stage configured
+    before them (it would be redone); any other value of them changes it."""
+    return {f.name: _fingerprint_value(getattr(spec, f.name)) for f in fields(spec)
+            if f.name in first or getattr(spec, f.name) != f.default}
+
+
+@dataclass(frozen=True)
+class SampleSetSpec(SampleSetOptions):
+    """The study's ``sample_set:`` section: the one annotated sample set of the study
+    (docs/method.md#the-annotated-sample-set), every field of
+    :class:`~harsanyi_lightning.callbacks.options.SampleSetOptions` (``None`` = the text/image default)."""
 
     def fingerprint_fields(self) -> dict:
-        """The fields as a dict, without the SPEC section 7 options at their defaults, so that adding these
-        options did not change the fingerprint of a stage configured before them (it would be redone);
-        any other value of them changes it."""
-        out = asdict(self)
-        for name in _LATER_FIELDS:
-            if out[name] == _LATER_DEFAULTS[name]:
-                del out[name]
-        return out
+        """The fields that enter a stage's fingerprint (see :func:`_fingerprint_fields`)."""
+        return _fingerprint_fields(self, _FIRST_SAMPLE_SET_FIELDS)
+
+
+@dataclass(frozen=True)
+class InteractionSpec(ExtrasOptions, EvaluationOptions):
+    """The study's ``interactions:`` section: how every stage evaluates interactions, every field of
+    :class:`~harsanyi_lightning.callbacks.options.EvaluationOptions` (docs/method.md#precision-and-budget:
+    strict ``fp32`` is exact) and of :class:`~harsanyi_lightning.callbacks.options.ExtrasOptions`
+    (docs/method.md#beyond-the-paper: exact Shapley / Banzhaf / pairwise SII, and AND-OR interactions,
+    which the report's two-phase view also draws)."""
+
+    def __post_init__(self) -> None:
+        EvaluationOptions.__post_init__(self)
+        ExtrasOptions.__post_init__(self)
+
+    def fingerprint_fields(self) -> dict:
+        """The fields that enter a stage's fingerprint: the first five always, the later ones
+        (:data:`_LATER_FIELDS`) only when not at their default."""
+        return _fingerprint_fields(self, _FIRST_INTERACTION_FIELDS)
 
     def check(self, where: str = "interactions") -> None:
-        """``ConfigError`` naming ``where`` for an unknown AND-OR solver or a bad noise bound (before any training)."""
-        from harsanyi_lightning.interactions.and_or import check_and_or_options
-
+        """``ConfigError`` naming ``where`` for a bad value (all fields are checked when built; this re-checks)."""
         try:
-            check_and_or_options(self.and_or_solver, self.and_or_noise_bound)
-        except ConfigError as err:  # the core names solver= / noise_bound=; here they are and_or_* options
-            raise ConfigError(f"{where}: and_or_{err}") from None
+            self.__post_init__()
+        except ConfigError as err:
+            raise ConfigError(f"{where}: {err}") from None
 
 
+#: the fields of the first studies: always in the fingerprint
+_FIRST_SAMPLE_SET_FIELDS = ("n", "num_samples", "per_class", "seed", "baseline", "background", "pool_split")
+_FIRST_INTERACTION_FIELDS = ("every_n_epochs", "batch_size", "precision", "figures", "progress")
 #: InteractionSpec fields added after studies were first run (left out of the fingerprint at their default)
-_LATER_FIELDS = ("attributions", "and_or", "and_or_solver", "and_or_noise_bound")
-_LATER_DEFAULTS = {name: InteractionSpec.__dataclass_fields__[name].default for name in _LATER_FIELDS}
+_LATER_FIELDS = tuple(f.name for f in fields(InteractionSpec) if f.name not in _FIRST_INTERACTION_FIELDS)
 
 
 def _say(msg: str) -> None:
@@ -201,17 +210,16 @@ class StudyPlan:
         }
 
     def interaction_callback(self, stage: str, references: dict[str, str]) -> Callback:
-        """The stage's :class:`~harsanyi_lightning.callbacks.InteractionCallback` (its arguments are checked here)."""
+        """The stage's :class:`~harsanyi_lightning.callbacks.InteractionCallback` (its arguments are checked here):
+        every field of the ``sample_set`` and the stage's ``interactions`` settings, and the
+        :data:`STUDY_OWNED_OPTIONS` the study sets itself."""
         from harsanyi_lightning.callbacks import InteractionCallback
 
-        s, i = self.sample_set, self.stage_interactions(stage)
+        options = {f.name: getattr(spec, f.name) for spec in (self.sample_set, self.stage_interactions(stage))
+                   for f in fields(spec)}
         return InteractionCallback(
-            sample_set=str(self.study_dir / ANNOTATION), n=s.n, num_samples=s.num_samples, per_class=s.per_class,
-            seed=s.seed, baseline=s.baseline, background=s.background, pool_split=s.pool_split,
-            every_n_epochs=i.every_n_epochs, batch_size=i.batch_size, precision=i.precision, references=references,
-            output_dir=str(interactions_dir(self.study_dir, stage)), regime=stage, figures=i.figures,
-            progress=i.progress, attributions=i.attributions, and_or=i.and_or, and_or_solver=i.and_or_solver,
-            and_or_noise_bound=i.and_or_noise_bound,
+            sample_set=str(self.study_dir / ANNOTATION), references=references, missing_references="error",
+            output_dir=str(interactions_dir(self.study_dir, stage)), regime=stage, **options,
         )
 
     def callbacks(self, stage: str) -> list[Callback]:
@@ -229,11 +237,14 @@ class StudyPlan:
     def stage_interactions(self, stage: str) -> InteractionSpec:
         """The study's interaction settings with the stage's own ``interactions`` fields applied."""
         extra = dict(self.stages[stage].interactions or {})
-        known = set(InteractionSpec.__dataclass_fields__)
+        known = {f.name for f in fields(InteractionSpec)}
         unknown = sorted(set(extra) - known)
         if unknown:
             raise ConfigError(f"{stage}.interactions has unknown key(s) {unknown}; known: {sorted(known)}")
-        spec = replace(self.interactions, **extra)
+        try:
+            spec = replace(self.interactions, **extra)
+        except ConfigError as err:
+            raise ConfigError(f"{stage}.interactions: {err}") from None
         spec.check(f"{stage}.interactions" if extra else "interactions")
         return spec
 
@@ -267,7 +278,8 @@ class StudyPlan:
         for a in self.stage_args(stage):
             p = Path(a)
             h.update(p.read_bytes() if a != "--config" and len(a) < 4096 and p.is_file() else a.encode())
-        h.update(json.dumps([asdict(self.sample_set), self.stage_interactions(stage).fingerprint_fields(), self.test],
+        h.update(json.dumps([self.sample_set.fingerprint_fields(), self.stage_interactions(stage).fingerprint_fields(),
+                             self.test],
                             sort_keys=True).encode())
         return h.hexdigest()
 

@@ -1,0 +1,233 @@
+"""The options of :class:`~harsanyi_lightning.callbacks.InteractionCallback` as typed, frozen objects.
+
+One option surface for the callback, the study YAML and the docs (docs/callback.md, docs/study.md):
+
+- :class:`SampleSetOptions`: how the annotated sample set is chosen and masked
+  (docs/method.md#the-annotated-sample-set);
+- :class:`EvaluationOptions`: when and how the model is evaluated (docs/method.md#precision-and-budget);
+- :class:`ExtrasOptions`: what is computed beyond the dividends (docs/method.md#beyond-the-paper);
+- :class:`RunOptions`: where one run reads its sample set and references and writes its artifacts
+  (a study sets these itself for each of its regimes).
+
+Each object checks its fields in ``__post_init__`` and raises
+:class:`~harsanyi_lightning.interactions.errors.ConfigError` naming the option and the fix, so a bad
+value fails when the callback (or the study config) is built, before any training. The few checks
+that need two groups at once are :func:`check_option_groups`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Union
+
+from harsanyi_lightning.interactions.and_or import (
+    DEFAULT_NOISE_BOUND,
+    MAX_AND_OR_VARIABLES,
+    SOLVERS,
+    check_and_or_options,
+)
+from harsanyi_lightning.interactions.errors import ConfigError
+from harsanyi_lightning.interactions.precision import check_precision
+from harsanyi_lightning.interactions.image_sample_set import check_image_options, patch_grid
+from harsanyi_lightning.interactions.sample_set import DEFAULT_MAX_VARIABLES, check_num_variables
+
+#: the sample set's baseline: the mean input (the paper's) or zeros
+BASELINES = ("mean", "zeros")
+#: what happens to the input outside the variables: kept as it is, or set to the baseline
+BACKGROUNDS = ("keep", "baseline")
+#: on a NaN/inf model output: stop, or leave the sample out and record it
+ON_NONFINITE = ("raise", "skip")
+#: a reference path that does not exist: fail at ``setup``, or skip it with a warning
+MISSING_REFERENCES = ("error", "warn")
+#: the reference roles a run is measured against (v_pretrain, v_finetune in the paper's equations)
+REFERENCE_ROLES = ("pretrain", "finetune")
+#: the number of variables an image sample set is built with when ``n`` is not given (paper, D.1)
+DEFAULT_IMAGE_VARIABLES = 12
+
+
+def _positive_int(name: str, value: object, fix: str) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"{name}={value!r} must be an integer >= 1; {fix}")
+
+
+def _one_of(name: str, value: object, allowed: tuple[str, ...], fix: str) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r} must be {fix}")
+
+
+def _flag(name: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name}={value!r} must be true or false")
+
+
+@dataclass(frozen=True)
+class SampleSetOptions:
+    """How the annotated sample set is built from the datamodule's ``annotation_pool(pool_split)``
+    (docs/method.md#the-annotated-sample-set); ``None`` takes the text / image defaults of
+    :func:`~harsanyi_lightning.interactions.build_sample_set`.
+
+    ``grid``, ``region`` and ``candidates`` apply to images only: the patch grid (patches per side or
+    ``[rows, cols]``; default the paper's 8), the central block the variables are drawn from (default:
+    central 6x6 on the 8x8 grid, the whole grid on any other) or explicit candidate patch indices.
+    ``max_variables`` caps ``n`` (cost ``2**n`` forward passes per sample)."""
+
+    n: Optional[int] = None
+    num_samples: Optional[int] = None
+    per_class: Optional[int] = None
+    seed: int = 0
+    baseline: str = "mean"
+    background: str = "keep"
+    pool_split: str = "val"
+    grid: Union[int, list[int], None] = None
+    region: Union[int, list[int], None] = None
+    candidates: Optional[list[int]] = None
+    max_variables: int = DEFAULT_MAX_VARIABLES
+
+    def __post_init__(self) -> None:
+        _positive_int("max_variables", self.max_variables, "the default is 16")
+        if self.n is not None:
+            check_num_variables(self.n, self.max_variables)
+        if self.num_samples is not None:
+            _positive_int("num_samples", self.num_samples, "or None for the default (50 sentences)")
+        if self.per_class is not None:
+            _positive_int("per_class", self.per_class, "or None for the default (2 images per class)")
+        _one_of("baseline", self.baseline, BASELINES, "'mean' (paper) or 'zeros'")
+        _one_of("background", self.background, BACKGROUNDS, "'keep' (default) or 'baseline'")
+        if self.has_image_options:
+            # n unset: a loaded file brings its own n (see check_build for a sample set still to build)
+            check_image_options(self.grid, self.region, self.candidates, self.n)
+        if self.grid is not None:
+            object.__setattr__(self, "grid", list(patch_grid(self.grid)))
+        if self.region is not None and not isinstance(self.region, int):
+            object.__setattr__(self, "region", [int(r) for r in self.region])
+        if self.candidates is not None:
+            object.__setattr__(self, "candidates", [int(p) for p in self.candidates])
+
+    @property
+    def has_image_options(self) -> bool:
+        """Whether any of ``grid``, ``region``, ``candidates`` is set."""
+        return (self.grid, self.region, self.candidates) != (None, None, None)
+
+    def check_build(self) -> None:
+        """For a sample set that will be built (no annotation file to load): the image options leave
+        room for the ``n`` variables the build draws (``n``, else the image default of 12)."""
+        if self.has_image_options and self.n is None:
+            check_image_options(self.grid, self.region, self.candidates, DEFAULT_IMAGE_VARIABLES)
+
+
+@dataclass(frozen=True)
+class EvaluationOptions:
+    """When and how the model is evaluated (docs/callback.md, docs/method.md#precision-and-budget).
+
+    ``every_n_epochs``: evaluate after every that many epochs (and always at epoch 0 and the end);
+    ``batch_size``: masked inputs per forward pass; ``precision``: ``"fp32"`` (strict, TF32 off) or an
+    audited faster one; ``on_nonfinite``: ``"raise"`` on a NaN/inf output or ``"skip"`` the sample
+    (recorded); ``forward(model, inputs) -> logits`` (default: call the module on the masked inputs);
+    ``figures``, ``dashboard``: figures and a custom-scalars layout for loggers that take them;
+    ``progress``: a progress bar on rank zero."""
+
+    every_n_epochs: int = 1
+    batch_size: int = 256
+    precision: str = "fp32"
+    figures: bool = True
+    progress: bool = True
+    on_nonfinite: str = "raise"
+    forward: Optional[Callable] = None
+    dashboard: bool = True
+
+    def __post_init__(self) -> None:
+        _positive_int("every_n_epochs", self.every_n_epochs, "e.g. every_n_epochs=1 evaluates after every epoch")
+        _positive_int("batch_size", self.batch_size, "it is the number of masked inputs per forward pass, e.g. 256")
+        check_precision(self.precision)
+        _one_of("on_nonfinite", self.on_nonfinite, ON_NONFINITE, "'raise' or 'skip'")
+        if self.forward is not None and not callable(self.forward):
+            raise ConfigError(f"forward={self.forward!r} must be a function forward(model, inputs) -> logits")
+
+
+@dataclass(frozen=True)
+class ExtrasOptions:
+    """What is computed from the same values beyond the dividends (docs/method.md#beyond-the-paper):
+    ``attributions`` (exact Shapley, Banzhaf, pairwise SII; on by default) and ``and_or`` (AND-OR
+    interactions; off by default, ``n <= 12``) with its ``and_or_solver`` (``"lp"`` exact, or
+    ``"gradient"``) and ``and_or_noise_bound`` (``delta`` in ``|q_T| <= delta·|v(x_N) - v(x_∅)|``)."""
+
+    attributions: bool = True
+    and_or: bool = False
+    and_or_solver: str = "lp"
+    and_or_noise_bound: float = DEFAULT_NOISE_BOUND
+
+    def __post_init__(self) -> None:
+        _flag("attributions", self.attributions)
+        _flag("and_or", self.and_or)
+        try:
+            check_and_or_options(self.and_or_solver, DEFAULT_NOISE_BOUND)
+        except ConfigError:
+            raise ConfigError(f"and_or_solver={self.and_or_solver!r}; choose one of {', '.join(SOLVERS)}") from None
+        try:
+            check_and_or_options(SOLVERS[0], self.and_or_noise_bound)
+        except ConfigError:
+            raise ConfigError(
+                f"and_or_noise_bound={self.and_or_noise_bound!r}; pass a finite number >= 0 (the default is "
+                f"{DEFAULT_NOISE_BOUND})"
+            ) from None
+        object.__setattr__(self, "and_or_noise_bound", float(self.and_or_noise_bound))
+
+    def check_num_variables(self, n: Optional[int]) -> None:
+        """With ``and_or`` on, a sample set of ``n`` variables must have ``n <= 12`` (the LP's cost)."""
+        if self.and_or and n is not None and n > MAX_AND_OR_VARIABLES:
+            raise ConfigError(
+                f"the sample set has n = {n} variables; AND-OR interactions are limited to n <= "
+                f"{MAX_AND_OR_VARIABLES}: the linear program has 3**n = {3 ** n:,} nonzeros per transform matrix "
+                "and its time grows about 5x per variable (about 35 s per sample for the exact LP at n = 12 on 2 "
+                "CPU cores). Use fewer input variables or and_or=False"
+            )
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Where one run reads and writes: the annotation file ``sample_set`` (loaded when it exists, else
+    built and saved there), the ``references`` ``{"pretrain": path, "finetune": path}``, what a missing
+    reference does (``missing_references``), ``output_dir`` and the ``regime`` recorded in artifacts.
+    A study sets all of these itself for each regime (docs/study.md)."""
+
+    sample_set: Optional[str] = None
+    references: dict[str, str] = field(default_factory=dict)
+    missing_references: str = "error"
+    output_dir: Optional[str] = None
+    regime: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        _one_of("missing_references", self.missing_references, MISSING_REFERENCES, "'error' (default) or 'warn'")
+        references = dict(self.references or {})
+        unknown = sorted(set(references) - set(REFERENCE_ROLES))
+        if unknown:
+            raise ConfigError(f"references has unknown key(s) {unknown}; use {list(REFERENCE_ROLES)}")
+        if "finetune" in references and "pretrain" not in references:
+            raise ConfigError("references.finetune needs references.pretrain too (the ratio of eq. 8 uses both)")
+        object.__setattr__(self, "references", {k: str(v) for k, v in references.items()})
+        if self.sample_set is not None:
+            object.__setattr__(self, "sample_set", str(self.sample_set))
+        if self.output_dir is not None:
+            object.__setattr__(self, "output_dir", str(self.output_dir))
+
+
+def check_option_groups(run: RunOptions, sampling: SampleSetOptions, extras: ExtrasOptions) -> None:
+    """The checks that need two groups: a sample set to build (no ``sample_set`` file named) leaves room for
+    its variables, and AND-OR interactions get at most 12 variables."""
+    if run.sample_set is None:
+        sampling.check_build()
+    extras.check_num_variables(sampling.n)
+
+
+__all__ = [
+    "BACKGROUNDS",
+    "BASELINES",
+    "DEFAULT_IMAGE_VARIABLES",
+    "MISSING_REFERENCES",
+    "ON_NONFINITE",
+    "REFERENCE_ROLES",
+    "EvaluationOptions",
+    "ExtrasOptions",
+    "RunOptions",
+    "SampleSetOptions",
+    "check_option_groups",
+]

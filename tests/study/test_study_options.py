@@ -1,0 +1,155 @@
+"""Every InteractionCallback option, except the ones the study sets itself, can be set from a study config:
+parsed as ``cli.py study`` parses it (the ``StudyTrainer.study`` signature through jsonargparse) and passed
+to the callback the study builds for a stage."""
+from __future__ import annotations
+
+import inspect
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+import yaml
+from pytorch_lightning.cli import LightningArgumentParser
+
+from harsanyi_lightning.callbacks import InteractionCallback, RunOptions
+from harsanyi_lightning.interactions.errors import ConfigError
+from harsanyi_lightning.interactions.values import default_forward
+from harsanyi_lightning.study.layout import STAGES
+from harsanyi_lightning.study.runner import (
+    STUDY_OWNED_OPTIONS,
+    InteractionSpec,
+    SampleSetSpec,
+    StageSpec,
+    StudyPlan,
+    StudyTrainer,
+)
+
+OPTIONS = [name for name in inspect.signature(InteractionCallback.__init__).parameters if name != "self"]
+STUDY_SETTABLE = [name for name in OPTIONS if name not in STUDY_OWNED_OPTIONS]
+
+#: a value other than the default for every option a study config can set: (YAML value, what the callback holds)
+VALUES = {
+    "n": (5, 5),
+    "num_samples": (3, 3),
+    "per_class": (1, 1),
+    "seed": (7, 7),
+    "baseline": ("zeros", "zeros"),
+    "background": ("baseline", "baseline"),
+    "pool_split": ("train", "train"),
+    "grid": ([4, 2], [4, 2]),
+    "region": (4, 4),
+    "candidates": ([0, 9, 10], [0, 9, 10]),
+    "max_variables": (10, 10),
+    "every_n_epochs": (3, 3),
+    "batch_size": (64, 64),
+    "precision": ("tf32", "tf32"),
+    "figures": (False, False),
+    "progress": (False, False),
+    "on_nonfinite": ("skip", "skip"),
+    "forward": ("harsanyi_lightning.interactions.values.default_forward", default_forward),
+    "dashboard": (False, False),
+    "attributions": (False, False),
+    "and_or": (True, True),
+    "and_or_solver": ("gradient", "gradient"),
+    "and_or_noise_bound": (0.1, 0.1),
+}
+
+
+def study_parser() -> LightningArgumentParser:
+    """The parser of the ``study`` subcommand, built as :class:`harsanyi_lightning.study.cli.StudyCommandsMixin`
+    builds it."""
+    parser = LightningArgumentParser(exit_on_error=False)
+    parser.add_method_arguments(StudyTrainer, "study", skip={"model", "datamodule"})
+    return parser
+
+
+def parse_plan(tmp_path: Path, section: str, settings: dict, probe_interactions: dict | None = None) -> StudyPlan:
+    """A study config with ``settings`` in its ``section`` (``sample_set`` or ``interactions``), parsed and
+    instantiated by jsonargparse, as the plan ``cli.py study`` runs."""
+    config = {"study_dir": str(tmp_path / "study"), section: settings}
+    if probe_interactions:
+        config["probe"] = {"interactions": probe_interactions}
+    parser = study_parser()
+    parsed = parser.parse_string(yaml.safe_dump(config))
+    study = parser.instantiate_classes(parsed)
+    return StudyPlan(study_dir=Path(study.study_dir), stages={s: study[s] for s in STAGES}, shared={},
+                     sample_set=study.sample_set, interactions=study.interactions)
+
+
+def test_the_study_owns_exactly_the_run_options():
+    assert sorted(STUDY_OWNED_OPTIONS) == sorted(f.name for f in fields(RunOptions))
+    assert set(STUDY_OWNED_OPTIONS) < set(OPTIONS)
+
+
+def test_the_study_sections_are_the_callback_options_with_the_same_defaults():
+    """The ``sample_set`` and ``interactions`` sections hold every option a study can set (nothing restated by
+    hand: their fields are the callback's option objects'), with the callback's own defaults."""
+    sections = [f.name for f in fields(SampleSetSpec)] + [f.name for f in fields(InteractionSpec)]
+    assert sorted(sections) == sorted(STUDY_SETTABLE) == sorted(VALUES)
+    signature = inspect.signature(InteractionCallback.__init__).parameters
+    for spec in (SampleSetSpec(), InteractionSpec()):
+        for f in fields(spec):
+            assert getattr(spec, f.name) == signature[f.name].default, f.name
+
+
+@pytest.mark.parametrize("option", STUDY_SETTABLE)
+def test_every_callback_option_can_be_set_from_a_study_config(tmp_path, option):
+    given, expected = VALUES[option]
+    section = "sample_set" if option in {f.name for f in fields(SampleSetSpec)} else "interactions"
+    plan = parse_plan(tmp_path, section, {option: given})
+    for stage in STAGES:
+        callback = plan.interaction_callback(stage, {})
+        assert getattr(callback, option) == expected, (stage, option)
+        assert callback.run.regime == stage and callback.run.sample_set == str(tmp_path / "study" / "annotation.pt")
+
+
+def test_a_stage_overrides_the_study_interactions(tmp_path):
+    plan = parse_plan(tmp_path, "interactions", {"every_n_epochs": 2, "on_nonfinite": "skip"},
+                      probe_interactions={"every_n_epochs": 3})
+    probe, finetune = plan.interaction_callback("probe", {}), plan.interaction_callback("finetune", {})
+    assert (probe.every_n_epochs, probe.on_nonfinite) == (3, "skip")
+    assert (finetune.every_n_epochs, finetune.on_nonfinite) == (2, "skip")
+
+
+@pytest.mark.parametrize("section, settings, match", [
+    ("sample_set", {"grid": 5, "region": 6}, "does not fit the 5x5"),
+    ("sample_set", {"baseline": "blur"}, "baseline"),
+    ("sample_set", {"max_variables": 0}, "max_variables"),
+    ("interactions", {"on_nonfinite": "ignore"}, "on_nonfinite"),
+    ("interactions", {"and_or_solver": "adam"}, "and_or_solver='adam'"),
+    ("interactions", {"and_or_noise_bound": -1.0}, "and_or_noise_bound"),
+])
+def test_a_bad_study_option_names_the_option(tmp_path, section, settings, match):
+    with pytest.raises(Exception, match=match) as err:
+        parse_plan(tmp_path, section, settings)
+    assert isinstance(err.value, (ConfigError, ValueError, TypeError))
+
+
+def test_a_bad_stage_override_names_the_stage(tmp_path):
+    plan = parse_plan(tmp_path, "interactions", {}, probe_interactions={"on_nonfinite": "ignore"})
+    with pytest.raises(ConfigError, match=r"probe\.interactions: on_nonfinite='ignore'"):
+        plan.stage_interactions("probe")
+
+
+def test_options_at_their_defaults_leave_the_fingerprint_as_before(tmp_path):
+    """A stage configured before an option existed keeps its fingerprint (it is not redone) while the option
+    is at its default; any other value changes the fingerprint."""
+    stages = {s: StageSpec() for s in STAGES}
+    plan = StudyPlan(study_dir=tmp_path / "study", stages=stages, shared={}, sample_set=SampleSetSpec(),
+                     interactions=InteractionSpec())
+    assert plan.sample_set.fingerprint_fields() == {
+        "n": None, "num_samples": None, "per_class": None, "seed": 0, "baseline": "mean", "background": "keep",
+        "pool_split": "val"}
+    assert plan.interactions.fingerprint_fields() == {
+        "every_n_epochs": 1, "batch_size": 256, "precision": "fp32", "figures": True, "progress": True}
+    seen = {plan.fingerprint("finetune")}
+    for option in STUDY_SETTABLE:
+        given, expected = VALUES[option]
+        if option in {f.name for f in fields(SampleSetSpec)}:
+            changed = StudyPlan(study_dir=plan.study_dir, stages=stages, shared={},
+                                sample_set=SampleSetSpec(**{option: expected}), interactions=plan.interactions)
+        else:
+            changed = StudyPlan(study_dir=plan.study_dir, stages=stages, shared={}, sample_set=plan.sample_set,
+                                interactions=InteractionSpec(**{option: expected}))
+        seen.add(changed.fingerprint("finetune"))
+    assert len(seen) == 1 + len(STUDY_SETTABLE)
