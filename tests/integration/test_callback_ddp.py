@@ -18,7 +18,7 @@ import torch
 
 from harsanyi_lightning.interactions import load_artifact
 
-FIXTURES = Path(__file__).resolve().parent / "callback_fixtures.py"
+FIXTURES = Path(__file__).resolve().parents[1] / "callback_fixtures.py"
 
 
 def run_fit(out: Path, devices: int, *extra: str) -> None:

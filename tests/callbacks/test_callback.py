@@ -17,7 +17,6 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from callback_fixtures import ToyImageDataModule, ToyModule, make_trainer
 from harsanyi_lightning.callbacks import InteractionCallback
 from harsanyi_lightning.callbacks.knowledge_logging import DASHBOARD_ORDERS, and_or_metrics, dashboard_layout
 from harsanyi_lightning.interactions import (
@@ -37,6 +36,7 @@ from harsanyi_lightning.interactions import (
     tf32_settings,
 )
 from harsanyi_lightning.interactions.values import default_forward
+from tests.callback_fixtures import ToyImageDataModule, ToyModule, make_trainer
 
 N = 4
 

@@ -13,8 +13,8 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from harsanyi_lightning.interactions import AnnotatedSampleSet, load_artifact
+from tests.shared_data import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "lightning_image_classifier"
 
 pytestmark = pytest.mark.slow
