@@ -1,4 +1,4 @@
-"""DDP: two CPU processes (gloo, ``strategy="ddp"``) give the interactions of one process (issue 4).
+"""DDP: two CPU processes (gloo, ``strategy="ddp"``) give the interactions of one process.
 
 Each rank evaluates its share of the 5 samples (3 + 2, padded), the values are
 gathered, padding dropped and the order restored; rank zero writes the files.

@@ -1,4 +1,4 @@
-"""The callback in projects on either Lightning package (issue 10).
+"""The callback in projects on either Lightning package.
 
 - ``fit --config`` of a LightningCLI on ``lightning.pytorch`` and on ``pytorch_lightning``, each project
   with its own LightningModule / DataModule and the callback by class path in YAML: artifacts,

@@ -1,4 +1,4 @@
-"""The worked example ``examples/lightning_image_classifier`` runs as its README says (issue 10):
+"""The worked example ``examples/lightning_image_classifier`` runs as its README says:
 ``python examples/lightning_image_classifier/main.py fit --config .../config.yaml`` on the unified
 ``lightning`` package, with the callback in the YAML, native 28x28x1 inputs on a 4x4 grid."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""compute_values / harsanyi_interactions: model state, precision, bad input, annotation files (issue 2)."""
+"""compute_values / harsanyi_interactions: model state, precision, bad input, annotation files."""
 import os
 
 import pytest

@@ -241,7 +241,7 @@ def test_every_study_config_parses_and_names_existing_regime_files():
                 assert resolve_config_path(regime).is_file(), (path, regime)
 
 
-# ---------------------------------------------------------------- SPEC section 7: attributions, AND-OR, two phases
+# ---------------------------------------------------------------- docs/method.md#beyond-the-paper: attributions, AND-OR, two phases
 
 
 @pytest.fixture(scope="module")
