@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -19,11 +18,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from harsanyi_lightning.interactions import ImagePool  # noqa: E402
+from harsanyi_lightning.interactions import ImagePool
 
 
 def toy_images(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,8 +1,11 @@
-"""Shared pytest fixtures. Hub downloads are switched off for the whole test session."""
+"""Fixtures shared by every test folder. Hub downloads are switched off for the whole test session.
+
+``tests`` is a package (each folder has an ``__init__.py``): plain helpers are imported by their
+module name (``from tests.shared_data import ROOT``, ``from tests.callback_fixtures import ToyModule``),
+fixtures come from here and from each folder's own ``conftest.py``."""
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -10,7 +13,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest  # noqa: E402
 
-from shared_data import ROOT, SST2_DIR, require_shared_sst2  # noqa: E402,F401
+from tests.shared_data import require_shared_sst2  # noqa: E402
 
 
 @pytest.fixture

@@ -1,15 +1,18 @@
-"""Where the tests find the repository and the shared SST-2 copy (importable by test files)."""
+"""Where the tests find the repository and the shared SST-2 copy (``from tests.shared_data import ROOT``).
+
+The package itself is installed (``pip install -e .``); ``ROOT`` is only the checkout's folder, for
+its files (``cli.py``, ``configs/``, ``examples/``, ``docs/``)."""
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
+__all__ = ["ROOT", "SST2_DIR", "require_shared_sst2"]
+
+#: the repository checkout
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 #: the shared SST-2 copy beside the repository (never copied into it)
 SST2_DIR = ROOT.parent / "shared" / "data" / "sst2"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import run_study_with_a_second_attempt, snapshot, write_tiny_study
+from tests.reliability.harness import run_study_with_a_second_attempt, snapshot, write_tiny_study
 
 
 @pytest.fixture

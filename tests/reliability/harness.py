@@ -1,7 +1,8 @@
 """Helpers of the reliability catalogue (tests/reliability): tiny study configs and runners.
 
-A module of its own (not conftest) so test files can import it: two conftest modules would shadow
-each other under ``from conftest import``."""
+A module of its own (not conftest) so test files can import it (``from tests.reliability.harness import``).
+The test-only callbacks and fault injectors in ``inject/`` are importable in-process through pytest's
+``pythonpath`` setting (pyproject.toml), and in subprocesses through ``PYTHONPATH`` (:func:`cli_env`)."""
 from __future__ import annotations
 
 import json
@@ -15,8 +16,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 INJECT = Path(__file__).resolve().parent / "inject"
 STAGES = ("probe", "finetune", "scratch")
-if str(INJECT) not in sys.path:  # the test-only callbacks and fault injectors, for in-process runs too
-    sys.path.insert(0, str(INJECT))
 
 BASE = """\
 seed_everything: 0

@@ -2,7 +2,6 @@
 (``python cli.py fit`` in-process, with a step-counting callback and checkpointing on)."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -10,12 +9,9 @@ import torch
 import yaml
 
 from harsanyi_lightning import cli
-from harness import INJECT
 from harsanyi_lightning.interactions.artifacts import save_artifact
 from harsanyi_lightning.interactions.errors import AnnotationError, ConfigError
-
-sys.path.insert(0, str(INJECT))
-from step_counter import StepCounter  # noqa: E402
+from step_counter import StepCounter
 
 pytestmark = pytest.mark.filterwarnings("ignore:LightningCLI's args parameter:UserWarning")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness import run_cli
-from test_bad_config import fit_config
+from tests.reliability.harness import run_cli
+from tests.reliability.test_bad_config import fit_config
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from harness import STAGES, run_cli
+from tests.reliability.harness import STAGES, run_cli
 
 pytestmark = pytest.mark.slow
 

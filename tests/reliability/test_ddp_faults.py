@@ -12,7 +12,7 @@ import signal
 import pytest
 import torch
 
-from harness import run_ddp_fit, write_ddp_fit
+from tests.reliability.harness import run_ddp_fit, write_ddp_fit
 from harsanyi_lightning.interactions.artifacts import load_artifact
 
 pytestmark = pytest.mark.slow

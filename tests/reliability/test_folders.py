@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from harness import last_line, run_in_process
+from tests.reliability.harness import last_line, run_in_process
 from write_faults import read_only
 
 

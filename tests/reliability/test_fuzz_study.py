@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import harsanyi_lightning.study.runner as runner
-from harness import last_line, run_in_process, write_tiny_study
+from tests.reliability.harness import last_line, run_in_process, write_tiny_study
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 _DIR = Path(tempfile.mkdtemp(prefix="harsanyi-fuzz-study-"))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import assert_same, cli_env, run_cli, snapshot
+from tests.reliability.harness import assert_same, cli_env, run_cli, snapshot
 
 pytestmark = pytest.mark.slow
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from harsanyi_lightning import cli
-from harness import ROOT, cli_env
+from tests.reliability.harness import ROOT, cli_env
 from harsanyi_lightning.interactions.errors import FolderInUseError
 from harsanyi_lightning.callbacks.folder_lock import INFO_FILE, LOCK_FILE, StaleLockWarning, lock_folder, read_holder
-from test_bad_config import fails_before_training
+from tests.reliability.test_bad_config import fails_before_training
 
 pytestmark = pytest.mark.filterwarnings("ignore:LightningCLI's args parameter:UserWarning")
 

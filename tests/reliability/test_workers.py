@@ -9,9 +9,9 @@ import torch
 from torch.utils.data import Dataset
 
 from harsanyi_lightning.datamodules import HarsanyiDataModule
-from harness import assert_same, last_line, run_in_process, snapshot, write_tiny_study
+from tests.reliability.harness import assert_same, last_line, run_in_process, snapshot, write_tiny_study
 from kill_worker import KillWorker
-from test_bad_config import fit_config
+from tests.reliability.test_bad_config import fit_config
 
 pytestmark = pytest.mark.filterwarnings("ignore:LightningCLI's args parameter:UserWarning")
 

@@ -19,7 +19,7 @@ import pytest
 import torch
 
 import harsanyi_lightning.study.runner as runner
-from harness import assert_same, last_line, run_in_process, snapshot, write_tiny_study
+from tests.reliability.harness import assert_same, last_line, run_in_process, snapshot, write_tiny_study
 from harsanyi_lightning.interactions.artifacts import load_artifact
 from write_faults import fail_write
 

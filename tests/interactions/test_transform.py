@@ -1,4 +1,4 @@
-"""The fast Möbius transform against the definition (paper eq. 2, SPEC section 1)."""
+"""The fast Möbius transform against the definition (paper eq. 2, docs/method.md#values-and-masking)."""
 import pytest
 import torch
 

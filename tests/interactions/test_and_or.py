@@ -1,4 +1,4 @@
-"""AND-OR interactions (SPEC section 7): identity, noise bound, planted patterns, solvers."""
+"""AND-OR interactions (docs/method.md#beyond-the-paper): identity, noise bound, planted patterns, solvers."""
 import math
 
 import pytest
@@ -176,7 +176,7 @@ def test_bad_inputs():
 
 
 def test_strength_by_order_of_planted_patterns():
-    """The two-phase quantity (SPEC section 7) on a game with known AND and OR patterns and no noise:
+    """The two-phase quantity (docs/method.md#beyond-the-paper) on a game with known AND and OR patterns and no noise:
     Σ max(±I, 0) over the salient interactions of each order, per kind; a skipped (NaN) sample is ignored."""
     values = pattern_game(8, [((0, 1), 3.0), ((2, 3, 4), -2.0), ((1, 5, 6, 7), 2.5)],
                           [((3, 6), 2.0), ((0, 4, 7), -1.5), ((2, 5, 6), 1.8)])

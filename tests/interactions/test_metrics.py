@@ -1,4 +1,4 @@
-"""Metrics of SPEC section 4 on random and hand-computed cases."""
+"""Metrics of docs/method.md#knowledge-metrics on random and hand-computed cases."""
 import math
 
 import pytest

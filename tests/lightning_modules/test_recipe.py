@@ -1,4 +1,4 @@
-"""The training recipe (issue 9): warm-up + decay schedule, length-grouped batches, mean-pooled probe features."""
+"""The training recipe: warm-up + decay schedule, length-grouped batches, mean-pooled probe features."""
 from __future__ import annotations
 
 import functools

@@ -1,4 +1,4 @@
-"""Native inputs (issue 10): images of any C x H x W on any patch grid, grouped features.
+"""Native inputs: images of any C x H x W on any patch grid, grouped features.
 
 Every masker is checked against inputs built by hand, pixel by pixel or feature by feature,
 and every ``compute_values`` against a brute-force ``v(x_T)``: the masked input built by hand
@@ -32,7 +32,7 @@ from harsanyi_lightning.interactions import (
 
 
 def log_odds(logits: torch.Tensor, label: int) -> float:
-    """SPEC eq. 1 for one sample: ``z_true - logsumexp(z_j, j != true)``."""
+    """The paper's eq. 1 for one sample: ``z_true - logsumexp(z_j, j != true)``."""
     others = torch.cat([logits[:label], logits[label + 1:]])
     return float(logits[label] - torch.logsumexp(others, dim=0))
 
@@ -96,7 +96,7 @@ def legacy_224_masker(sample_set: AnnotatedSampleSet):
 
 
 def test_paper_protocol_annotation_is_the_same_as_before():
-    """Hashes recorded with the code before issue 10: the default 224 / 8x8 / central-6x6 protocol writes
+    """Hashes recorded with the code before native inputs: the default 224 / 8x8 / central-6x6 protocol writes
     exactly the same annotation content (so earlier annotation files and references stay comparable)."""
     images = patterned(3, 3, 224, 224, 0)
     baseline = patterned(1, 3, 224, 224, 5)[0] - 0.5

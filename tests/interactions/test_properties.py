@@ -1,4 +1,4 @@
-"""Properties of Harsanyi dividends that must hold to float precision (paper Appendix A, SPEC section 1)."""
+"""Properties of Harsanyi dividends that must hold to float precision (paper Appendix A, docs/method.md#values-and-masking)."""
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st

@@ -1,4 +1,4 @@
-"""The three regimes (SPEC section 3) on tiny backbones: fitting, what is frozen, where weights start."""
+"""The three regimes (docs/method.md#the-three-regimes) on tiny backbones: fitting, what is frozen, where weights start."""
 from __future__ import annotations
 
 import functools
@@ -254,7 +254,7 @@ def test_torchvision_weights_missing_offline_name_the_url_and_cache_file(tmp_pat
 
 def test_a_bf16_checkpoint_folder_trains_in_float32(tmp_path):
     """transformers 5 keeps a checkpoint's own dtype; the regimes always build float32 weights (the
-    training precision is Lightning's flag, and interactions need fp32, SPEC section 6)."""
+    training precision is Lightning's flag, and interactions need fp32, docs/method.md#precision-and-budget)."""
     from transformers import BertConfig, BertForSequenceClassification
 
     from harsanyi_lightning.lightning_modules import build_classifier, build_feature_extractor

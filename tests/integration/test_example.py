@@ -1,4 +1,4 @@
-"""The worked example ``examples/lightning_image_classifier`` runs as its README says (issue 10):
+"""The worked example ``examples/lightning_image_classifier`` runs as its README says:
 ``python examples/lightning_image_classifier/main.py fit --config .../config.yaml`` on the unified
 ``lightning`` package, with the callback in the YAML, native 28x28x1 inputs on a 4x4 grid."""
 from __future__ import annotations
@@ -13,8 +13,8 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from harsanyi_lightning.interactions import AnnotatedSampleSet, load_artifact
+from tests.shared_data import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "lightning_image_classifier"
 
 pytestmark = pytest.mark.slow

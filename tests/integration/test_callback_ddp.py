@@ -1,4 +1,4 @@
-"""DDP: two CPU processes (gloo, ``strategy="ddp"``) give the interactions of one process (issue 4).
+"""DDP: two CPU processes (gloo, ``strategy="ddp"``) give the interactions of one process.
 
 Each rank evaluates its share of the 5 samples (3 + 2, padded), the values are
 gathered, padding dropped and the order restored; rank zero writes the files.
@@ -18,7 +18,7 @@ import torch
 
 from harsanyi_lightning.interactions import load_artifact
 
-FIXTURES = Path(__file__).resolve().parent / "callback_fixtures.py"
+FIXTURES = Path(__file__).resolve().parents[1] / "callback_fixtures.py"
 
 
 def run_fit(out: Path, devices: int, *extra: str) -> None:

@@ -20,8 +20,8 @@ from harsanyi_lightning.interactions import knowledge_by_order, knowledge_totals
 from harsanyi_lightning.interactions.errors import DataError
 from harsanyi_lightning.study.layout import STAGES, epoch_files
 from harsanyi_lightning.study.report import write_report, write_summary
+from tests.shared_data import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.filterwarnings("ignore:LightningCLI's args parameter:UserWarning")
 
 BASE = """\
@@ -241,7 +241,7 @@ def test_every_study_config_parses_and_names_existing_regime_files():
                 assert resolve_config_path(regime).is_file(), (path, regime)
 
 
-# ---------------------------------------------------------------- SPEC section 7: attributions, AND-OR, two phases
+# ---------------------------------------------------------------- docs/method.md#beyond-the-paper: attributions, AND-OR, two phases
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Shapley / Banzhaf values and pairwise SII from Harsanyi dividends (SPEC section 7)."""
+"""Shapley / Banzhaf values and pairwise SII from Harsanyi dividends (docs/method.md#beyond-the-paper)."""
 import math
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Maskers put the baseline exactly where the mask says (SPEC section 2); results do not depend on chunk size."""
+"""Maskers put the baseline exactly where the mask says (docs/method.md#the-annotated-sample-set); results do not depend on chunk size."""
 import os
 
 import pytest

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from harsanyi_lightning.cli import main
-from shared_data import ROOT, require_shared_sst2
+from tests.shared_data import ROOT, require_shared_sst2
 
 CONFIGS = sorted(p for p in (ROOT / "configs").glob("*/*.yaml") if not p.parent.name.startswith("_")
                  and p.stem in ("probe", "finetune", "scratch"))

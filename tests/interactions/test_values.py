@@ -1,4 +1,4 @@
-"""compute_values / harsanyi_interactions: model state, precision, bad input, annotation files (issue 2)."""
+"""compute_values / harsanyi_interactions: model state, precision, bad input, annotation files."""
 import os
 
 import pytest
@@ -185,7 +185,7 @@ def test_sentence_with_wrong_word_count():
 
 
 def test_image_not_224_names_transform():
-    # any size the grid tiles is a native input (tests/test_native_inputs.py); 30 is not a multiple of 8
+    # any size the grid tiles is a native input (tests/interactions/test_native_inputs.py); 30 is not a multiple of 8
     with pytest.raises(DataError, match="Resize"):
         build_image_sample_set(torch.zeros(2, 3, 30, 30), [0, 1])
 

@@ -1,4 +1,4 @@
-"""The network output v = stable log-odds of the true class (paper eq. 1, SPEC section 1)."""
+"""The network output v = stable log-odds of the true class (paper eq. 1, docs/method.md#values-and-masking)."""
 import math
 
 import pytest

@@ -1,5 +1,5 @@
 """InteractionCallback in real (tiny) Lightning fits: artifacts, logged tags, references,
-resume, precision and train/eval flags (issue 4). The toy task is in ``callback_fixtures``."""
+resume, precision and train/eval flags. The toy task is in ``callback_fixtures``."""
 from __future__ import annotations
 
 import copy
@@ -17,7 +17,6 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from callback_fixtures import ToyImageDataModule, ToyModule, make_trainer
 from harsanyi_lightning.callbacks import InteractionCallback
 from harsanyi_lightning.callbacks.knowledge_logging import DASHBOARD_ORDERS, and_or_metrics, dashboard_layout
 from harsanyi_lightning.interactions import (
@@ -37,6 +36,7 @@ from harsanyi_lightning.interactions import (
     tf32_settings,
 )
 from harsanyi_lightning.interactions.values import default_forward
+from tests.callback_fixtures import ToyImageDataModule, ToyModule, make_trainer
 
 N = 4
 
@@ -304,7 +304,7 @@ def test_bad_arguments_are_refused_at_construction(kwargs, match):
         InteractionCallback(**kwargs)
 
 
-#: what an epoch artifact held before the SPEC section 7 options, and the state key of fit()'s callback then
+#: what an epoch artifact held before the options of docs/method.md#beyond-the-paper, and the state key of fit()'s callback then
 BEFORE_KEYS = {"values", "dividends", "epoch", "global_step", "log_step", "annotation_hash", "regime", "n",
                "precision", "skipped", "model", "dataset", "audit"}
 BEFORE_STATE_KEY = ("InteractionCallback{'sample_set': None, 'n': 4, 'num_samples': None, 'per_class': None, "
@@ -349,7 +349,7 @@ def test_and_or_option_stores_and_logs_the_and_or_interactions(tmp_path, solver)
             again = and_or_interactions(content["values"], noise_bound=0.1)
             for key in ("and_dividends", "or_dividends", "gamma", "noise", "objective"):
                 torch.testing.assert_close(getattr(stored, key), getattr(again, key), rtol=0, atol=1e-9)
-        # the AND-OR identity of SPEC section 7 holds for what was stored: v'(x_N) = Σ I_and + Σ I_or
+        # the AND-OR identity (docs/method.md#beyond-the-paper) holds for what was stored: v'(x_N) = Σ I_and + Σ I_or
         noisy = content["values"] + stored.noise
         rebuilt = noisy[:, 0] + stored.and_dividends[:, 1:].sum(1) + stored.or_dividends[:, 1:].sum(1)
         torch.testing.assert_close(rebuilt, noisy[:, -1], rtol=0, atol=1e-9)

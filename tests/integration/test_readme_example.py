@@ -2,9 +2,10 @@
 sentence with ``interactions/`` alone) runs and keeps its promises, so it cannot rot."""
 import os
 import re
-from pathlib import Path
 
 import pytest
+
+from tests.shared_data import ROOT
 
 EXAMPLE = '''
 import os
@@ -47,7 +48,7 @@ def test_readme_example_runs(capsys):
 
 def test_engine_docs_show_this_example():
     """``docs/engine.md`` has the example, and it is this exact code."""
-    page = Path(__file__).resolve().parents[1] / "docs" / "engine.md"
+    page = ROOT / "docs" / "engine.md"
     blocks = [b for b in re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
               if "build_text_sample_set(" in b and "harsanyi_interactions(" in b]
     assert blocks, f"{page} lost its interactions example block"

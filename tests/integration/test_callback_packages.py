@@ -1,4 +1,4 @@
-"""The callback in projects on either Lightning package (issue 10).
+"""The callback in projects on either Lightning package.
 
 - ``fit --config`` of a LightningCLI on ``lightning.pytorch`` and on ``pytorch_lightning``, each project
   with its own LightningModule / DataModule and the callback by class path in YAML: artifacts,
@@ -29,8 +29,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from harsanyi_lightning.callbacks import InteractionCallback
 from harsanyi_lightning.callbacks.knowledge_logging import DASHBOARD_PAPER
 from harsanyi_lightning.interactions import AnnotatedSampleSet, ConfigError, ImagePool, load_artifact
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.shared_data import ROOT
 PACKAGES = ["lightning.pytorch", "pytorch_lightning"]
 N = 3
 
@@ -292,10 +291,8 @@ class Block(importlib.abc.MetaPathFinder):
         if name == {blocked!r} or name.startswith({blocked!r} + "."):
             raise ImportError("blocked for the test: " + name)
 sys.meta_path.insert(0, Block())
-sys.path.insert(0, {root!r})
-sys.path.insert(0, {tests!r})
 import torch
-from test_callback_packages import make_project
+from tests.integration.test_callback_packages import make_project
 from harsanyi_lightning.callbacks import InteractionCallback
 from harsanyi_lightning.callbacks.lightning_compat import INSTALLED
 L = importlib.import_module({used!r})
@@ -315,8 +312,8 @@ print("LOG_DIR", trainer.log_dir)
 @pytest.mark.parametrize("blocked, used", [("pytorch_lightning", "lightning.pytorch"), ("lightning", "pytorch_lightning")])
 def test_either_package_alone_is_enough(blocked, used, tmp_path):
     out = tmp_path / "out"
-    script = ALONE.format(blocked=blocked, used=used, root=str(ROOT), tests=str(ROOT / "tests"), out=str(out))
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+    script = ALONE.format(blocked=blocked, used=used, out=str(out))
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300,
                           env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert sorted(p.name for p in out.glob("epoch_*.pt")) == ["epoch_000.pt", "epoch_001.pt"]

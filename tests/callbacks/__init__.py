@@ -1,0 +1,1 @@
+"""Tests of harsanyi_lightning.callbacks (InteractionCallback in tiny Lightning fits)."""

@@ -1,0 +1,1 @@
+"""Tests of harsanyi_lightning.cli (python cli.py / harsanyi-lightning: configs, links, the embedded default)."""

@@ -1,0 +1,1 @@
+"""Tests of harsanyi_lightning.interactions, the pure-torch core."""

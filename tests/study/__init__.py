@@ -1,0 +1,1 @@
+"""Tests of harsanyi_lightning.study (plan, stages, loop, report)."""
