@@ -246,16 +246,58 @@ except SystemExit as exc:
     code = exc.code
 else:
     code = 0
-print(json.dumps({"code": code, "matplotlib": sorted(m for m in sys.modules if m.split(".")[0] == "matplotlib")}))
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
 """
 
 
+def matplotlib_importers(importtime_log: str) -> set[str]:
+    """The modules that import matplotlib first, read from ``python -X importtime`` output (children are
+    printed before their parent, one indentation level deeper)."""
+    rows = []
+    for line in importtime_log.splitlines():
+        if line.startswith("import time:") and line.count("|") == 2:
+            name = line.rsplit("|", 1)[1]
+            rows.append((len(name) - len(name.lstrip()), name.strip()))
+    importers = set()
+    for i, (depth, name) in enumerate(rows):
+        if name.split(".")[0] != "matplotlib":
+            continue
+        parent = next((n for d, n in rows[i + 1:] if d < depth), "<top>")
+        if parent.split(".")[0] != "matplotlib":
+            importers.add(parent)
+    return importers
+
+
+def modules_importing_matplotlib() -> set[str]:
+    """Product modules whose module level imports matplotlib (figure modules)."""
+    found = set()
+    for name, file in module_names(product_files()).items():
+        tree = ast.parse((ROOT / file).read_text())
+        for node in tree.body:
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(n.split(".")[0] == "matplotlib" for n in names):
+                found.add(name)
+    return found
+
+
 @pytest.mark.slow
-def test_fit_help_imports_no_matplotlib():
-    """``python cli.py fit --help`` (run from the repository root) leaves matplotlib unimported."""
+def test_fit_help_loads_no_project_module_that_imports_matplotlib():
+    """``python cli.py fit --help`` loads none of the project's figure modules, and whatever matplotlib is
+    loaded comes from a dependency, not from the project: torchmetrics (imported by Lightning) imports
+    ``matplotlib.pyplot`` at import time whenever matplotlib is installed (docs/performance.md)."""
     proc = subprocess.run([sys.executable, "-c", FIT_HELP], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["code"] in (0, None), proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "usage" in proc.stdout.lower(), proc.stdout[-3000:]
-    assert not result["matplotlib"], f"cli.py fit --help imported {len(result['matplotlib'])} matplotlib modules: {result['matplotlib'][:10]}"
+    figure_modules = modules_importing_matplotlib()
+    assert figure_modules, "expected the report's figure modules to import matplotlib"
+    loaded = set(result["modules"])
+    assert not figure_modules & loaded, f"cli.py fit --help loads figure modules {sorted(figure_modules & loaded)}"
+    timing = subprocess.run([sys.executable, "-X", "importtime", "cli.py", "fit", "--help"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert timing.returncode == 0, timing.stderr[-3000:]
+    importers = matplotlib_importers(timing.stderr)
+    assert all(name.split(".")[0] == "torchmetrics" for name in importers), (
+        f"matplotlib is imported by {sorted(importers)}, not only by torchmetrics")
