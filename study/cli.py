@@ -2,11 +2,11 @@
 
 They are registered the way LightningCLI registers ``fit``: through
 :meth:`subcommands`, each mapping to a method of the ``trainer_class``
-(:class:`~harsanyi_lightning.study.runner.StudyTrainer`), whose signature becomes the
+(:class:`~harsanyi_lightning.study.trainer.StudyTrainer`), whose signature becomes the
 subcommand's arguments. Unlike ``fit`` they take no top-level
 ``model``/``data``/``trainer`` (a study has three models; each stage builds its
 own LightningCLI with ``run=False`` from the stacked configs, see
-:mod:`harsanyi_lightning.study.runner`), so nothing is instantiated for them up front.
+:mod:`harsanyi_lightning.study.plan`), so nothing is instantiated for them up front.
 ``python cli.py study`` without ``--config`` reads the embedded default,
 ``configs/sst2_minilm/study.yaml``.
 """
@@ -21,7 +21,9 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from harsanyi_lightning.interactions.errors import ConfigError, HarsanyiError
 
 from .config_errors import ArgumentError, one_line, parser_error
-from .runner import DEFAULT_STUDY_CONFIG, InteractionSpec, SampleSetSpec, StageSpec, StudyPlan, StudyTrainer, run_study
+from .loop import run_study
+from .plan import DEFAULT_STUDY_CONFIG, InteractionSpec, SampleSetSpec, StageSpec, StudyPlan
+from .trainer import StudyTrainer
 
 STUDY_COMMANDS = {"study": {"model", "datamodule"}, "report": {"model", "datamodule"}}
 #: study settings that must not be null (the stage and evaluation specs)
@@ -32,7 +34,7 @@ REQUIRED_SETTINGS = ("probe", "finetune", "scratch", "sample_set", "interactions
 
 class StudyCommandsMixin:
     """Adds ``study`` and ``report`` to a LightningCLI subclass whose ``trainer_class`` is a
-    :class:`~harsanyi_lightning.study.runner.StudyTrainer`. Stages are built with ``type(self)(args=..., run=False,
+    :class:`~harsanyi_lightning.study.trainer.StudyTrainer`. Stages are built with ``type(self)(args=..., run=False,
     **self.stage_cli_kwargs())``."""
 
     @staticmethod
