@@ -27,6 +27,8 @@ from harsanyi_lightning.study.config_errors import ArgumentError, parser_error
 from harsanyi_lightning.study.failures import exception_chain, project_error
 from harsanyi_lightning.study.trainer import StudyTrainer
 
+__all__ = ["HarsanyiCLI", "HarsanyiStudyCLI", "cli_kwargs", "main", "run_from_command_line", "user_error"]
+
 
 class HarsanyiCLI(LightningCLI):
     """LightningCLI over the regime modules and data modules, with the two links above. A config that

@@ -8,7 +8,9 @@ subcommand's arguments. Unlike ``fit`` they take no top-level
 own LightningCLI with ``run=False`` from the stacked configs, see
 :mod:`harsanyi_lightning.study.plan`), so nothing is instantiated for them up front.
 ``python cli.py study`` without ``--config`` reads the embedded default,
-``configs/sst2_minilm/study.yaml``.
+``configs/sst2_minilm/study.yaml``; every study setting given on the command line merges into the
+config (``--shared.trainer.max_epochs 1``: typed, its siblings kept; see
+:mod:`harsanyi_lightning.study.overrides`), and ``--print_config`` prints what will run.
 """
 from __future__ import annotations
 
@@ -34,6 +36,8 @@ from .overrides import (
 )
 from .plan import DEFAULT_STUDY_CONFIG, InteractionSpec, SampleSetSpec, StageSpec, StudyPlan
 from .trainer import StudyTrainer
+
+__all__ = ["REQUIRED_SETTINGS", "STUDY_COMMANDS", "STUDY_OWNED_CALLBACKS", "StudyCommandsMixin"]
 
 STUDY_COMMANDS = {"study": {"model", "datamodule"}, "report": {"model", "datamodule"}}
 #: study settings that must not be null (the stage and evaluation specs)
@@ -189,6 +193,3 @@ def _stage_cli_class(cli_class: type, parse_only: bool = False) -> type:
 
     StageCLI.__name__ = StageCLI.__qualname__ = f"{'Check' if parse_only else ''}Stage{cli_class.__name__}"
     return StageCLI
-
-
-__all__ = ["REQUIRED_SETTINGS", "STUDY_COMMANDS", "STUDY_OWNED_CALLBACKS", "StudyCommandsMixin"]
