@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -75,10 +76,28 @@ def dict_settings(method: Callable[..., Any], skip: Iterable[str] = ()) -> list[
             if _is_dict_type(hint):
                 found.append(key)
             elif (cls := _dataclass_of(hint)) is not None:
-                walk(key + ".", typing.get_type_hints(cls))
+                walk(key + ".", _type_hints(cls))
 
-    walk("", typing.get_type_hints(method))
+    walk("", _type_hints(method))
     return found
+
+
+def _type_hints(obj: Any) -> dict[str, Any]:
+    """``obj``'s resolved annotations; for a dataclass whose annotations do not resolve (a name imported
+    only for type checking), its fields' annotations as written (a ``dict`` one still counts)."""
+    try:
+        return typing.get_type_hints(obj)
+    except (NameError, TypeError):
+        if dataclasses.is_dataclass(obj):
+            return {f.name: _written_type(f.type) for f in dataclasses.fields(obj)}
+        raise
+
+
+def _written_type(hint: Any) -> Any:
+    """An annotation as written: ``dict`` for ``"dict"``/``"dict[...]"``/``"Optional[dict]"``/``"dict | None"``."""
+    if isinstance(hint, str) and re.fullmatch(r"Optional\[dict(\[.*\])?\]|dict(\[.*\])?( \| None)?", hint):
+        return dict
+    return hint
 
 
 def has_config(argv: Sequence[str]) -> bool:

@@ -35,7 +35,9 @@ class StudyTrainer(pl.Trainer):
         Args:
             study_dir: where every stage and the report go (``<study_dir>/<stage>/``, ``<study_dir>/report/``).
             shared: LightningCLI settings every stage gets (``data``, ``model.init_args.backbone``,
-                ``trainer``, ``seed_everything``), applied after the stage's own config files.
+                ``trainer``, ``seed_everything``), applied after the stage's own config files. A dotted
+                override (``--shared.trainer.max_epochs 1``) merges into it, as into a stage's
+                ``overrides`` and ``interactions``.
             probe: the probe stage (frozen pre-trained backbone, linear head): its config files and overrides.
             finetune: the fine-tuning stage, measured against the probe's final interactions.
             scratch: the from-scratch stage, measured against probe and finetune.

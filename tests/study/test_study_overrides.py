@@ -136,3 +136,24 @@ def test_an_override_without_a_value_is_a_config_error():
 def test_a_mistyped_override_is_a_config_error():
     with pytest.raises(ConfigError, match="num_samples"):
         main(["study", "--sample_set.num_samples", "many", "--print_config"])
+
+
+def test_split_and_merge_dict_overrides_without_the_cli():
+    from jsonargparse import get_loader
+
+    from harsanyi_lightning.study.overrides import merge_dict_overrides, split_dict_overrides
+
+    settings = ["shared", "probe.overrides"]
+    rest, found = split_dict_overrides(
+        ["--config", "x.yaml", "--shared.trainer.devices=2", "--probe.overrides.model.init_args.lr", "1e-3",
+         "--shared", "{a: 1}", "--sample_set.n", "10", "--shared.trainer", "{precision: 16}"],
+        settings, get_loader("yaml"))
+    assert rest == ["--config", "x.yaml", "--shared", "{a: 1}", "--sample_set.n", "10"]
+    assert [(o.setting, o.keys, o.value) for o in found] == [
+        ("shared", ("trainer", "devices"), 2), ("probe.overrides", ("model", "init_args", "lr"), 0.001),
+        ("shared", ("trainer",), {"precision": 16})]
+    parsed = {"shared": {"seed_everything": 0, "trainer": {"max_epochs": 3, "devices": 1}}, "probe.overrides": None}
+    merged = merge_dict_overrides(parsed, found)
+    assert merged == {"shared": {"seed_everything": 0, "trainer": {"max_epochs": 3, "devices": 2, "precision": 16}},
+                      "probe.overrides": {"model": {"init_args": {"lr": 0.001}}}}
+    assert parsed["shared"]["trainer"] == {"max_epochs": 3, "devices": 1}  # the parsed config is not changed
