@@ -44,8 +44,6 @@ STUDY_COMMANDS = {"study": {"model", "datamodule"}, "report": {"model", "datamod
 REQUIRED_SETTINGS = ("probe", "finetune", "scratch", "sample_set", "interactions", "test", "force", "report")
 
 
-
-
 class StudyCommandsMixin:
     """Adds ``study`` and ``report`` to a LightningCLI subclass whose ``trainer_class`` is a
     :class:`~harsanyi_lightning.study.trainer.StudyTrainer`. Stages are built with ``type(self)(args=..., run=False,
