@@ -6,5 +6,7 @@ import sys
 
 from harsanyi_lightning.cli import run_from_command_line
 
+__all__ = ["run_from_command_line"]
+
 if __name__ == "__main__":
     sys.exit(run_from_command_line())

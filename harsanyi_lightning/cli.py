@@ -25,7 +25,9 @@ from harsanyi_lightning.lightning_modules import HarsanyiClassifier
 from harsanyi_lightning.study.cli import StudyCommandsMixin
 from harsanyi_lightning.study.config_errors import ArgumentError, parser_error
 from harsanyi_lightning.study.failures import exception_chain, project_error
-from harsanyi_lightning.study.runner import StudyTrainer
+from harsanyi_lightning.study.trainer import StudyTrainer
+
+__all__ = ["HarsanyiCLI", "HarsanyiStudyCLI", "cli_kwargs", "main", "run_from_command_line", "user_error"]
 
 
 class HarsanyiCLI(LightningCLI):

@@ -1,6 +1,6 @@
 """One command for the whole study: probe -> finetune -> scratch -> report (paper section 3; docs/study.md).
 
-:mod:`harsanyi_lightning.study.runner` runs the regimes (``python cli.py study``);
+:mod:`harsanyi_lightning.study.loop` runs the regimes (``python cli.py study``);
 :mod:`harsanyi_lightning.study.report` draws the paper's figures and writes ``report.md`` from what the
 regimes stored (``python cli.py report``); :mod:`harsanyi_lightning.study.layout` says where each file lives.
 

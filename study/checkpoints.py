@@ -19,6 +19,8 @@ from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from harsanyi_lightning.interactions.artifacts import atomic_write_bytes
 
+__all__ = ["AtomicCheckpointIO", "use_atomic_checkpoints"]
+
 
 class AtomicCheckpointIO(TorchCheckpointIO):
     """``TorchCheckpointIO`` whose local saves go through :func:`atomic_write_bytes` (remote URLs: Lightning's)."""

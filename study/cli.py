@@ -2,37 +2,51 @@
 
 They are registered the way LightningCLI registers ``fit``: through
 :meth:`subcommands`, each mapping to a method of the ``trainer_class``
-(:class:`~harsanyi_lightning.study.runner.StudyTrainer`), whose signature becomes the
+(:class:`~harsanyi_lightning.study.trainer.StudyTrainer`), whose signature becomes the
 subcommand's arguments. Unlike ``fit`` they take no top-level
 ``model``/``data``/``trainer`` (a study has three models; each stage builds its
 own LightningCLI with ``run=False`` from the stacked configs, see
-:mod:`harsanyi_lightning.study.runner`), so nothing is instantiated for them up front.
+:mod:`harsanyi_lightning.study.plan`), so nothing is instantiated for them up front.
 ``python cli.py study`` without ``--config`` reads the embedded default,
-``configs/sst2_minilm/study.yaml``.
+``configs/sst2_minilm/study.yaml``; every study setting given on the command line merges into the
+config (``--shared.trainer.max_epochs 1``: typed, its siblings kept; see
+:mod:`harsanyi_lightning.study.overrides`), and ``--print_config`` prints what will run.
 """
 from __future__ import annotations
 
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
 
+from jsonargparse import Namespace, get_loader
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
 from harsanyi_lightning.interactions.errors import ConfigError, HarsanyiError
 
-from .config_errors import ArgumentError, one_line, parser_error
-from .runner import DEFAULT_STUDY_CONFIG, InteractionSpec, SampleSetSpec, StageSpec, StudyPlan, StudyTrainer, run_study
+from .config_errors import ArgumentError, one_line
+from .loop import run_study
+from .overrides import (
+    dict_settings,
+    has_config,
+    merge_dict_overrides,
+    override_args,
+    split_dict_overrides,
+    without_print_config,
+)
+from .plan import DEFAULT_STUDY_CONFIG, InteractionSpec, SampleSetSpec, StageSpec, StudyPlan
+from .trainer import StudyTrainer
+
+__all__ = ["REQUIRED_SETTINGS", "STUDY_COMMANDS", "STUDY_OWNED_CALLBACKS", "StudyCommandsMixin"]
 
 STUDY_COMMANDS = {"study": {"model", "datamodule"}, "report": {"model", "datamodule"}}
 #: study settings that must not be null (the stage and evaluation specs)
 REQUIRED_SETTINGS = ("probe", "finetune", "scratch", "sample_set", "interactions", "test", "force", "report")
 
 
-
-
 class StudyCommandsMixin:
     """Adds ``study`` and ``report`` to a LightningCLI subclass whose ``trainer_class`` is a
-    :class:`~harsanyi_lightning.study.runner.StudyTrainer`. Stages are built with ``type(self)(args=..., run=False,
+    :class:`~harsanyi_lightning.study.trainer.StudyTrainer`. Stages are built with ``type(self)(args=..., run=False,
     **self.stage_cli_kwargs())``."""
 
     @staticmethod
@@ -54,22 +68,31 @@ class StudyCommandsMixin:
         return parser
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
-        """Parse as LightningCLI does; ``study`` without ``--config`` then reads the embedded default
-        (``configs/sst2_minilm/study.yaml``) and applies the options given on the command line on top
-        (a study config given with ``--config`` is complete by itself: nothing leaks in from the default)."""
-        super().parse_arguments(parser, args)
-        if self.config.get("subcommand") != "study" or self.config.study.get("config"):
-            return
-        sub = self._subcommand_parsers["study"]
-        try:
-            given, defaults = self.config.study, sub.get_defaults()
-            merged = sub.parse_path(str(DEFAULT_STUDY_CONFIG))
-        except ArgumentError as err:
-            raise parser_error(err) from None
-        for key in given.keys():
-            if key != "config" and key in defaults and given[key] != defaults[key]:
-                merged[key] = given[key]
-        self.config.study = merged
+        """Parse as LightningCLI does, with two additions for ``study`` (:mod:`harsanyi_lightning.study.overrides`):
+        without ``--config`` it reads the embedded default (``configs/sst2_minilm/study.yaml``) first, and a
+        dotted override below a dict-typed setting (``--shared.trainer.devices 2``) merges into it, typed,
+        its siblings kept. ``--print_config`` prints the result: what will run."""
+        if isinstance(args, (dict, Namespace)):
+            return super().parse_arguments(parser, args)
+        argv = list(sys.argv[1:] if args is None else args)
+        at = next((i for i, a in enumerate(argv) if a in self.subcommands()), None)
+        if at is None or argv[at] != "study":
+            return super().parse_arguments(parser, args)
+        head, tail = argv[: at + 1], argv[at + 1:]
+        if not has_config(argv):
+            tail = ["--config", str(DEFAULT_STUDY_CONFIG), *tail]
+        settings = dict_settings(self.trainer_class.study, skip=STUDY_COMMANDS["study"])
+        tail, overrides = split_dict_overrides(tail, settings, get_loader(parser.parser_mode))
+        if overrides:
+            self._parse(parser, head + without_print_config(tail))
+            parsed = {s: self.config.study.get(s) for s in {o.setting for o in overrides}}
+            tail += override_args(merge_dict_overrides(parsed, overrides))
+        self._parse(parser, head + tail)
+
+    def _parse(self, parser: LightningArgumentParser, argv: list[str]) -> None:
+        with warnings.catch_warnings():  # argv is the command line itself, completed above
+            warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python.*")
+            super().parse_arguments(parser, argv)
 
     def _set_seed(self) -> None:
         if self.subcommand in STUDY_COMMANDS:

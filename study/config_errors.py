@@ -129,4 +129,4 @@ def parser_error(err: BaseException) -> ConfigError:
     return ConfigError(f"the configuration does not parse: {one_line(text)}")
 
 
-__all__ = ["ArgumentError", "CLASS_KEYS", "known_classes", "parser_error", "public_path"]
+__all__ = ["ArgumentError", "CLASS_KEYS", "known_classes", "one_line", "parser_error", "public_path"]

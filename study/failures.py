@@ -70,4 +70,4 @@ def project_error(err: BaseException) -> HarsanyiError | None:
     return None
 
 
-__all__ = ["STORAGE_ERRNOS", "project_error"]
+__all__ = ["STORAGE_ERRNOS", "exception_chain", "project_error"]

@@ -1,6 +1,6 @@
 """Where a study keeps its files, and the checks that a study folder is complete.
 
-A study folder (written by :mod:`harsanyi_lightning.study.runner`)::
+A study folder (written by :mod:`harsanyi_lightning.study.loop`)::
 
     <study_dir>/study.json                 manifest: stages, their configs, model and data names
     <study_dir>/annotation.pt              the ONE annotated sample set every stage is measured on

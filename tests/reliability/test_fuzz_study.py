@@ -14,7 +14,7 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-import harsanyi_lightning.study.runner as runner
+import harsanyi_lightning.study.loop as loop
 from tests.reliability.harness import last_line, run_in_process, write_tiny_study
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -35,7 +35,7 @@ def check_study_config(text: str) -> str:
     """Run `cli.py study --config <text>` (in-process): ``"valid"``, or the one-line error it printed."""
     path = _DIR / f"study_{next(_COUNT)}.yaml"
     path.write_text(text)
-    with mock.patch.object(runner, "run_stage", _stop_at_the_first_stage):
+    with mock.patch.object(loop, "run_stage", _stop_at_the_first_stage):
         try:
             rc, out, err = run_in_process("study", "--config", str(path))
         except ReachedTraining:

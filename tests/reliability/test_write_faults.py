@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import harsanyi_lightning.study.runner as runner
+import harsanyi_lightning.study.loop as loop
 from tests.reliability.harness import assert_same, last_line, run_in_process, snapshot, write_tiny_study
 from harsanyi_lightning.interactions.artifacts import load_artifact
 from write_faults import fail_write
@@ -79,7 +79,7 @@ def sequence(tmp_path_factory) -> dict:
             fault = fail_write(mp, str(study / suffix), err, after)
             deleted = []
             if suffix == DELETE_BETWEEN_STAGES:
-                real_run_stage = runner.run_stage
+                real_run_stage = loop.run_stage
 
                 def run_stage(plan, index, stage, make_cli):
                     summary = real_run_stage(plan, index, stage, make_cli)
@@ -88,7 +88,7 @@ def sequence(tmp_path_factory) -> dict:
                         deleted.append(True)
                     return summary
 
-                mp.setattr(runner, "run_stage", run_stage)
+                mp.setattr(loop, "run_stage", run_stage)
             rc, out, err_text = run_in_process("study", "--config", str(cfg))
         steps.append(dict(suffix=suffix, errno=err, rc=rc, out=out, err=err_text, hit=fault.hit, before=before,
                           after=results(study), temps=[str(p) for p in study.rglob(".*.tmp")],

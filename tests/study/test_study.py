@@ -225,7 +225,7 @@ def test_report_on_a_study_missing_a_stage_names_the_stage(tiny_study, tmp_path)
 
 def test_every_study_config_parses_and_names_existing_regime_files():
     """Each configs/*/study*.yaml parses with the study subcommand, and its regime files exist."""
-    from harsanyi_lightning.study.runner import resolve_config_path
+    from harsanyi_lightning.study.plan import resolve_config_path
 
     configs = sorted(ROOT.glob("configs/*/study*.yaml"))
     assert ROOT / "configs" / "sst2_minilm" / "study.yaml" in configs and len(configs) >= 16
@@ -347,7 +347,7 @@ def test_section7_options_change_a_stage_fingerprint_only_when_set(tmp_path):
     import hashlib
     from dataclasses import asdict, replace
 
-    from harsanyi_lightning.study.runner import InteractionSpec, SampleSetSpec, StageSpec, StudyPlan
+    from harsanyi_lightning.study.plan import InteractionSpec, SampleSetSpec, StageSpec, StudyPlan
 
     cfg = write_tiny_study(tmp_path / "configs", tmp_path / "study")
     plan = StudyPlan(study_dir=tmp_path / "study", shared={}, sample_set=SampleSetSpec(),

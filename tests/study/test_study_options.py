@@ -15,14 +15,8 @@ from harsanyi_lightning.callbacks import InteractionCallback, RunOptions
 from harsanyi_lightning.interactions.errors import ConfigError
 from harsanyi_lightning.interactions.values import default_forward
 from harsanyi_lightning.study.layout import STAGES
-from harsanyi_lightning.study.runner import (
-    STUDY_OWNED_OPTIONS,
-    InteractionSpec,
-    SampleSetSpec,
-    StageSpec,
-    StudyPlan,
-    StudyTrainer,
-)
+from harsanyi_lightning.study.plan import STUDY_OWNED_OPTIONS, InteractionSpec, SampleSetSpec, StageSpec, StudyPlan
+from harsanyi_lightning.study.trainer import StudyTrainer
 
 OPTIONS = [name for name in inspect.signature(InteractionCallback.__init__).parameters if name != "self"]
 STUDY_SETTABLE = [name for name in OPTIONS if name not in STUDY_OWNED_OPTIONS]

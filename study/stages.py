@@ -1,0 +1,187 @@
+"""One stage of a study: is it complete, to resume or to redo, and running it (docs/study.md).
+
+A rerun skips a stage whose summary, final artifact (hash-checked), annotation, references and
+configuration still agree; resumes an interrupted stage from ``last.ckpt`` (same configuration); and
+redoes a stage from the start when its configuration, annotation or references changed or its artifacts
+are damaged. ``force=True`` redoes everything. The stage's ``summary.json`` is written last, atomically:
+it is the completion marker. Checkpoints are written atomically in the stage's folder
+(:mod:`harsanyi_lightning.study.checkpoints`).
+"""
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import pytorch_lightning as pl
+
+from harsanyi_lightning.interactions.artifacts import load_artifact
+from harsanyi_lightning.interactions.errors import AnnotationError
+
+from .checkpoints import use_atomic_checkpoints
+from .layout import (
+    ANNOTATION,
+    STAGES,
+    checkpoint_path,
+    interactions_dir,
+    read_json,
+    stage_dir,
+    stage_problems,
+    summary_path,
+    write_json,
+)
+from .plan import REFERENCE_STAGE, REFERENCES, StudyPlan
+from .progress import say
+
+__all__ = ["STAGE_FILE", "annotation_hash", "run_stage", "stage_status"]
+
+STAGE_FILE = "stage.json"  # written when a stage starts: the configuration it runs with
+
+
+def _final_sha(study_dir: Path, stage: str) -> str:
+    """The sha256 of a finished stage's final interactions, from its summary."""
+    return read_json(summary_path(study_dir, stage))["final_artifact_sha256"]
+
+
+
+def annotation_hash(study_dir: Path) -> str | None:
+    """The hash of the study's annotated sample set, ``None`` when it is not written yet; a damaged one
+    raises :class:`~harsanyi_lightning.interactions.errors.AnnotationError`."""
+    path = study_dir / ANNOTATION
+    if not path.is_file():
+        return None
+    try:
+        return load_artifact(path, "annotation")[1]
+    except AnnotationError as err:
+        # never rebuilt silently: the finished stages were measured on it, and a new sample set would
+        # make their interactions incomparable with the ones still to come
+        raise AnnotationError(
+            f"{err}. The study's stages are measured on this sample set, so it is not rebuilt silently: "
+            "restore the file from a backup, or rerun with --force to rebuild it and redo every stage"
+        ) from None
+
+
+def stage_status(plan: StudyPlan, stage: str) -> tuple[str, list[str]]:
+    """``("complete" | "resume" | "restart" | "new", reasons)`` for one stage."""
+    sdir = stage_dir(plan.study_dir, stage)
+    if not sdir.exists():
+        return "new", []
+    anno = annotation_hash(plan.study_dir)
+    started = sdir / STAGE_FILE
+    intent = read_json(started) if started.is_file() else {}
+    reasons = []
+    if intent.get("fingerprint") != plan.fingerprint(stage):
+        reasons.append("its configuration changed" if intent else f"{started} is missing")
+    if anno is None:
+        reasons.append(f"{plan.study_dir / ANNOTATION} is missing")
+    if not summary_path(plan.study_dir, stage).is_file():
+        if reasons:
+            return "restart", reasons
+        return ("resume" if checkpoint_path(plan.study_dir, stage).is_file() else "restart"), [
+            "it was interrupted before it finished"]
+    reasons += stage_problems(plan.study_dir, stage, anno)
+    summary = read_json(summary_path(plan.study_dir, stage))
+    for role in REFERENCES[stage]:
+        ref = REFERENCE_STAGE[role]
+        if summary.get("references", {}).get(role) != _final_sha(plan.study_dir, ref):
+            reasons.append(f"its {role} reference ({ref}) changed")
+    return ("complete", []) if not reasons else ("restart", reasons)
+
+
+def run_stage(plan: StudyPlan, index: int, stage: str, make_cli: Callable[..., Any]) -> dict:
+    """Run (or skip, or resume) one stage; return its summary."""
+    sdir = stage_dir(plan.study_dir, stage)
+    status, reasons = ("new", []) if plan.force else stage_status(plan, stage)
+    if plan.force and sdir.exists():
+        shutil.rmtree(sdir)
+    head = f"stage {index}/{len(STAGES)}: {stage}"
+    if status == "complete":
+        say(f"{head}: complete, skipped ({summary_path(plan.study_dir, stage)})")
+        return read_json(summary_path(plan.study_dir, stage))
+    if status == "restart" and sdir.exists():
+        say(f"{head}: redone from the start because " + "; ".join(reasons))
+        shutil.rmtree(sdir)
+    ckpt = checkpoint_path(plan.study_dir, stage)
+    resume = status == "resume" and ckpt.is_file()
+    say(f"{head} -> {sdir}" + (f" (resuming from {ckpt})" if resume else ""))
+    sdir.mkdir(parents=True, exist_ok=True)
+    write_json(sdir / STAGE_FILE, {"stage": stage, "fingerprint": plan.fingerprint(stage),
+                                   "args": plan.stage_args(stage)})
+    t0 = time.perf_counter()
+    cli = make_cli(plan.stage_args(stage), plan.callbacks(stage))
+    trainer, model, dm = cli.trainer, cli.model, cli.datamodule
+    use_atomic_checkpoints(trainer)
+    trainer.fit(model, datamodule=dm, ckpt_path=str(ckpt) if resume else None)
+    if trainer.interrupted:
+        raise KeyboardInterrupt(f"stage {stage} was interrupted; rerun the study to resume it from {ckpt}")
+    val_acc = _metric(trainer, "val/acc")
+    if val_acc is None:  # resumed at the end: no validation ran in this fit
+        val_acc = _first(_validate_unlogged(trainer, model, dm), "val/acc")
+    test_acc = None
+    if plan.test and _has_test_data(dm):
+        test_acc = _first(trainer.test(model, datamodule=dm, verbose=False), "test/acc")
+    final_file = _final_file(interactions_dir(plan.study_dir, stage))
+    content, sha = load_artifact(final_file, "interactions")
+    summary = {
+        "stage": stage,
+        "val_acc": val_acc,
+        "test_acc": test_acc,
+        "final_epoch": int(content["epoch"]),
+        "final_artifact": str(final_file.relative_to(sdir)),
+        "final_artifact_sha256": sha,
+        "annotation_hash": content.get("annotation_hash"),
+        "references": {role: _final_sha(plan.study_dir, REFERENCE_STAGE[role]) for role in REFERENCES[stage]},
+        "model": content.get("model"),
+        "dataset": content.get("dataset"),
+        "checkpoint": str(ckpt.relative_to(sdir)) if ckpt.is_file() else None,
+        "global_step": int(trainer.global_step),
+        "wall_s": round(time.perf_counter() - t0, 2),
+    }
+    write_json(summary_path(plan.study_dir, stage), summary)  # last: the completion marker
+    say(f"{head} done in {summary['wall_s']:.0f} s: val acc {_fmt(val_acc)}, test acc {_fmt(test_acc)}")
+    return summary
+
+
+def _validate_unlogged(trainer: pl.Trainer, model: Any, dm: Any) -> list[dict]:
+    """``trainer.validate`` with the loggers off: the stage's curves already hold every epoch's validation
+    (in the run that was interrupted after it), and one more ``val/loss`` point would make the report of
+    a resumed study differ from an uninterrupted one."""
+    loggers = trainer.loggers
+    trainer.loggers = []
+    try:
+        return trainer.validate(model, datamodule=dm, verbose=False)
+    finally:
+        trainer.loggers = loggers
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.4f}"
+
+
+def _metric(trainer: pl.Trainer, key: str) -> float | None:
+    for k in (key, f"{key}_epoch"):
+        if k in trainer.callback_metrics:
+            return float(trainer.callback_metrics[k])
+    return None
+
+
+def _first(results: list[dict], key: str) -> float | None:
+    for r in results or []:
+        for k in (key, f"{key}_epoch"):
+            if k in r:
+                return float(r[k])
+    return None
+
+
+def _has_test_data(dm: Any) -> bool:
+    if dm is None:
+        return False
+    fn = type(dm).test_dataloader
+    return fn is not pl.LightningDataModule.test_dataloader
+
+
+def _final_file(folder: Path) -> Path:
+    from harsanyi_lightning.callbacks.history import resolve_interactions_file
+
+    return resolve_interactions_file(folder)
