@@ -22,7 +22,8 @@ from harsanyi_lightning.interactions.values import audit_precision, check_finite
 
 from . import figures
 from .knowledge_logging import interaction_metrics, knowledge_metrics, ratio_metrics
-from .lightning_compat import figure_writers, logging_step
+from .figure_logging import figure_writers
+from .lightning_compat import logging_step
 from .model_forward import resolve_forward
 from .sharding import gather_values, shard_indices
 
@@ -170,7 +171,8 @@ def log_scalars(trainer: pl.Trainer, metrics: dict[str, float], step: int) -> No
 
 def log_figures(trainer: pl.Trainer, dividends: torch.Tensor, by_order: dict | None, epoch: int, step: int,
                 and_or: AndOrInteractions | None = None) -> None:
-    """The evaluation's figures, to the loggers that draw figures (matplotlib is imported only then)."""
+    """The evaluation's figures, to the loggers that take figures (TensorBoard, MLflow, W&B:
+    :mod:`~harsanyi_lightning.callbacks.figure_logging`; matplotlib is imported only then)."""
     writers = figure_writers(trainer)
     if not writers:
         return
@@ -181,7 +183,7 @@ def log_figures(trainer: pl.Trainer, dividends: torch.Tensor, by_order: dict | N
         made.append(("interactions/and_or_by_order", figures.and_or_figure(and_or_strength_by_order(and_or), epoch)))
     for tag, fig in made:
         for writer in writers:
-            writer.add_figure(tag, fig, global_step=step, close=False)
+            writer(tag, fig, step, epoch)
         figures.close(fig)
 
 
