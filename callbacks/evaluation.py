@@ -9,7 +9,7 @@ gathered, so every rank holds the same results (docs/callback.md).
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 
@@ -18,11 +18,13 @@ from harsanyi_lightning.interactions.attributions import banzhaf_values, shapley
 from harsanyi_lightning.interactions.errors import NumericsError
 from harsanyi_lightning.interactions.metrics import strength_by_order
 from harsanyi_lightning.interactions.transform import harsanyi_dividends
-from harsanyi_lightning.interactions.values import audit_precision, check_finite, compute_values, default_forward
+from harsanyi_lightning.interactions.values import audit_precision, check_finite, compute_values
 
 from . import figures
 from .knowledge_logging import interaction_metrics, knowledge_metrics, ratio_metrics
-from .lightning_compat import figure_writers, logging_step
+from .figure_logging import figure_writers
+from .lightning_compat import logging_step
+from .model_forward import resolve_forward
 from .sharding import gather_values, shard_indices
 
 if TYPE_CHECKING:
@@ -66,14 +68,18 @@ def evaluation_model(pl_module: pl.LightningModule) -> torch.nn.Module:
 
 
 def sharded_values(trainer: pl.Trainer, pl_module: pl.LightningModule, samples: AnnotatedSampleSet,
-                   options: EvaluationOptions, max_variables: int) -> tuple[torch.Tensor, dict | None]:
+                   options: EvaluationOptions, max_variables: int,
+                   forward: Callable | None = None) -> tuple[torch.Tensor, dict | None]:
     """``values[sample, mask]`` (float64, CPU) of all samples, each rank computing its share, gathered over
     the ranks; and the precision audit (``None`` in strict fp32). With ``on_nonfinite="raise"`` a NaN/inf
-    value raises :class:`NumericsError` on every rank together (they hold the same values)."""
+    value raises :class:`NumericsError` on every rank together (they hold the same values). ``forward``: the
+    function :func:`~harsanyi_lightning.callbacks.model_forward.resolve_forward` made of ``options.forward``
+    (resolved here when not given)."""
     world, rank = trainer.world_size, trainer.global_rank
+    forward = forward if forward is not None else resolve_forward(pl_module, options.forward)
     model = evaluation_model(pl_module)
     local = samples if world == 1 else samples.subset(shard_indices(len(samples), world, rank))
-    kwargs = dict(forward=options.forward or default_forward, batch_size=options.batch_size,
+    kwargs = dict(forward=forward, batch_size=options.batch_size,
                   device=pl_module.device, max_variables=max_variables)
     values = compute_values(
         model, local, precision=options.precision, progress=options.progress and trainer.is_global_zero,
@@ -165,7 +171,8 @@ def log_scalars(trainer: pl.Trainer, metrics: dict[str, float], step: int) -> No
 
 def log_figures(trainer: pl.Trainer, dividends: torch.Tensor, by_order: dict | None, epoch: int, step: int,
                 and_or: AndOrInteractions | None = None) -> None:
-    """The evaluation's figures, to the loggers that draw figures (matplotlib is imported only then)."""
+    """The evaluation's figures, to the loggers that take figures (TensorBoard, MLflow, W&B:
+    :mod:`~harsanyi_lightning.callbacks.figure_logging`; matplotlib is imported only then)."""
     writers = figure_writers(trainer)
     if not writers:
         return
@@ -176,7 +183,7 @@ def log_figures(trainer: pl.Trainer, dividends: torch.Tensor, by_order: dict | N
         made.append(("interactions/and_or_by_order", figures.and_or_figure(and_or_strength_by_order(and_or), epoch)))
     for tag, fig in made:
         for writer in writers:
-            writer.add_figure(tag, fig, global_step=step, close=False)
+            writer(tag, fig, step, epoch)
         figures.close(fig)
 
 

@@ -53,6 +53,7 @@ from .history import (
 )
 from .knowledge_logging import and_or_metrics, dashboard_layout
 from .lightning_compat import CALLBACK_BASES, layout_writers, rank_zero_warn
+from .model_forward import resolve_forward
 from .options import EvaluationOptions, ExtrasOptions, RunOptions, SampleSetOptions, check_option_groups
 from .sample_set_source import obtain_sample_set
 
@@ -91,8 +92,8 @@ class InteractionCallback(*CALLBACK_BASES):
             interactions folder (its final epoch); checked at ``setup``.
         output_dir: where artifacts go; default ``<trainer.log_dir>/interactions``.
         regime: recorded in artifacts; default ``pl_module.regime`` when it exists.
-        forward: ``forward(model, inputs) -> logits[batch, classes]``; default calls the module on the
-            masked inputs (keyword arguments for Hugging Face style ``input_ids``).
+        forward: ``forward(model, inputs) -> logits[batch, classes]``, or the name of the attribute holding the
+            network (``"net"``; docs/callback.md#forward); default: the module itself, which must define ``forward``.
         figures: log a figure per evaluation to loggers that draw figures (TensorBoard).
         dashboard: write a custom-scalars layout (the paper's curves) once per fit to loggers that take
             one (TensorBoard).
@@ -131,7 +132,7 @@ class InteractionCallback(*CALLBACK_BASES):
         references: dict[str, str] | None = None,
         output_dir: str | None = None,
         regime: str | None = None,
-        forward: Callable | None = None,
+        forward: str | Callable | None = None,
         figures: bool = True,
         progress: bool = True,
         on_nonfinite: str = "raise",
@@ -172,6 +173,7 @@ class InteractionCallback(*CALLBACK_BASES):
         self._restored_hash: str | None = None
         self._verified = False
         self._layout_written = False
+        self._forward: Callable | None = None  # the resolved ``forward`` option (setup)
         self._lock: FolderLock | None = None  # output_dir's lock, held by rank zero during fit
         self._finished = False  # jaccard.json and final.json written for this fit
 
@@ -233,6 +235,7 @@ class InteractionCallback(*CALLBACK_BASES):
             self._active = False
             return
         self._active = True
+        self._forward = resolve_forward(pl_module, self.evaluation.forward)  # before any work: no forward fails here
         self._dir = self._resolve_output_dir(trainer)
         self._samples = obtain_sample_set(trainer, self.run, self.sampling, self._dir)
         self.extras.check_num_variables(self._samples.n)  # same sample set on every rank: all raise together
@@ -332,7 +335,8 @@ class InteractionCallback(*CALLBACK_BASES):
 
     def compute(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> tuple[torch.Tensor, dict | None]:
         """``values[sample, mask]`` (float64, CPU) of all samples, gathered over ranks, and the audit (or None)."""
-        return sharded_values(trainer, pl_module, self._samples, self.evaluation, self.sampling.max_variables)
+        return sharded_values(trainer, pl_module, self._samples, self.evaluation, self.sampling.max_variables,
+                              self._forward)
 
     def compute_extras(self, trainer: pl.Trainer, pl_module: pl.LightningModule, values: torch.Tensor,
                        dividends: torch.Tensor) -> tuple[dict[str, Any], AndOrInteractions | None]:

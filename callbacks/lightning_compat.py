@@ -14,7 +14,8 @@ A thin subclass per package would force users to pick the class path that matche
 package, and a YAML would break when a project moves from one package to the other.
 Everything else is package-neutral: the hooks only call trainer methods both packages share,
 warnings come from ``lightning_utilities`` (the rank-zero helper both packages re-export),
-and loggers are recognised by what they can do (:func:`figure_writers`), never by class.
+and loggers are recognised by what they can do (:func:`layout_writers`,
+:func:`harsanyi_lightning.callbacks.figure_logging.figure_writers`), never by class.
 Either package alone is enough; the tests run with both installed and fit with each.
 """
 from __future__ import annotations
@@ -73,16 +74,9 @@ def _experiments(trainer: Any) -> list[Any]:
     return [getattr(logger, "experiment", None) for logger in getattr(trainer, "loggers", None) or []]
 
 
-def figure_writers(trainer: Any) -> list[Any]:
-    """The experiments of ``trainer.loggers`` that draw matplotlib figures (``add_figure``): TensorBoard's
-    ``SummaryWriter`` of either package's ``TensorBoardLogger``, or of any logger that exposes one."""
-    return [e for e in _experiments(trainer) if callable(getattr(e, "add_figure", None))]
-
-
 def layout_writers(trainer: Any) -> list[Any]:
     """The experiments of ``trainer.loggers`` that take a custom-scalars layout (``add_custom_scalars``)."""
     return [e for e in _experiments(trainer) if callable(getattr(e, "add_custom_scalars", None))]
 
 
-__all__ = ["CALLBACK_BASES", "INSTALLED", "PACKAGES", "figure_writers", "layout_writers", "logging_step",
-           "rank_zero_warn"]
+__all__ = ["CALLBACK_BASES", "INSTALLED", "PACKAGES", "layout_writers", "logging_step", "rank_zero_warn"]

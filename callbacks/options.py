@@ -16,6 +16,7 @@ that need two groups at once are :func:`check_option_groups`.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Union
 
@@ -42,6 +43,8 @@ MISSING_REFERENCES = ("error", "warn")
 REFERENCE_ROLES = ("pretrain", "finetune")
 #: the number of variables an image sample set is built with when ``n`` is not given (paper, D.1)
 DEFAULT_IMAGE_VARIABLES = 12
+#: a ``forward`` given by name: dotted identifiers (an attribute chain or an import path), one ``:`` allowed
+FORWARD_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*)?")
 
 
 def _positive_int(name: str, value: object, fix: str) -> None:
@@ -121,7 +124,9 @@ class EvaluationOptions:
     ``every_n_epochs``: evaluate after every that many epochs (and always at epoch 0 and the end);
     ``batch_size``: masked inputs per forward pass; ``precision``: ``"fp32"`` (strict, TF32 off) or an
     audited faster one; ``on_nonfinite``: ``"raise"`` on a NaN/inf output or ``"skip"`` the sample
-    (recorded); ``forward(model, inputs) -> logits`` (default: call the module on the masked inputs);
+    (recorded); ``forward``: a function ``forward(model, inputs) -> logits``, or a name resolved at ``setup``
+    (an attribute chain on the module holding the network, ``"net"``, else an import path; see
+    :mod:`~harsanyi_lightning.callbacks.model_forward`), default: call the module on the masked inputs;
     ``figures``, ``dashboard``: figures and a custom-scalars layout for loggers that take them;
     ``progress``: a progress bar on rank zero."""
 
@@ -131,7 +136,7 @@ class EvaluationOptions:
     figures: bool = True
     progress: bool = True
     on_nonfinite: str = "raise"
-    forward: Optional[Callable] = None
+    forward: Union[str, Callable, None] = None
     dashboard: bool = True
 
     def __post_init__(self) -> None:
@@ -139,8 +144,14 @@ class EvaluationOptions:
         _positive_int("batch_size", self.batch_size, "it is the number of masked inputs per forward pass, e.g. 256")
         check_precision(self.precision)
         _one_of("on_nonfinite", self.on_nonfinite, ON_NONFINITE, "'raise' or 'skip'")
-        if self.forward is not None and not callable(self.forward):
-            raise ConfigError(f"forward={self.forward!r} must be a function forward(model, inputs) -> logits")
+        if isinstance(self.forward, str):
+            if not FORWARD_NAME.fullmatch(self.forward):
+                raise ConfigError(
+                    f"forward={self.forward!r} is not a name: give the attribute that holds the network (forward: "
+                    "net, forward: model.backbone) or the import path of a function (package.module.function)")
+        elif self.forward is not None and not callable(self.forward):
+            raise ConfigError(f"forward={self.forward!r} must be a function forward(model, inputs) -> logits, or the "
+                              "name of the attribute that holds the network (forward: net)")
 
 
 @dataclass(frozen=True)
@@ -222,6 +233,7 @@ __all__ = [
     "BACKGROUNDS",
     "BASELINES",
     "DEFAULT_IMAGE_VARIABLES",
+    "FORWARD_NAME",
     "MISSING_REFERENCES",
     "ON_NONFINITE",
     "REFERENCE_ROLES",

@@ -95,6 +95,37 @@ class ToyModule(pl.LightningModule):
         return torch.optim.SGD(self.parameters(), lr=self.lr, momentum=0.9)
 
 
+class NetOnlyTabularClassifier(pl.LightningModule):
+    """A module of 'another project' that keeps its network in ``self.net`` and defines no ``forward``."""
+
+    def __init__(self, features: int = 6, num_classes: int = 3, seed: int = 0):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.net = nn.Sequential(nn.Linear(features, 16), nn.ReLU(), nn.Linear(16, num_classes))
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        loss = nn.functional.cross_entropy(self.net(x), y)
+        self.log("train/loss", loss)
+        return loss
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=1e-2)
+
+
+def tabular_task(folder: Path, seed: int = 0) -> tuple[DataLoader, Path]:
+    """64 seeded rows of 6 features (3 classes) and a saved 4-sample feature sample set (6 variables):
+    the training loader and the annotation file's path."""
+    from harsanyi_lightning.interactions import build_feature_sample_set
+
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(64, 6, generator=g)
+    y = (x[:, 0] * x[:, 1] > 0).long() + (x[:, 2] > 1).long()
+    path = Path(folder) / "annotation.pt"
+    build_feature_sample_set(x[:4], y[:4], baseline=x.mean(0)).save(path)
+    return DataLoader(TensorDataset(x, y), batch_size=16), path
+
+
 def make_trainer(root: Path, *, max_epochs: int, callbacks: list, **kwargs) -> pl.Trainer:
     """A quiet CPU trainer logging to TensorBoard under ``root``."""
     from pytorch_lightning.loggers import TensorBoardLogger

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from harsanyi_lightning.callbacks import InteractionCallback
 from harsanyi_lightning.callbacks.knowledge_logging import DASHBOARD_ORDERS, and_or_metrics, dashboard_layout
+from harsanyi_lightning.callbacks.model_forward import resolve_forward
 from harsanyi_lightning.interactions import (
     AndOrInteractions,
     AnnotatedSampleSet,
@@ -391,7 +392,9 @@ def test_callback_is_configurable_from_yaml_like_config():
     assert isinstance(cb, InteractionCallback)
     assert (cb.every_n_epochs, cb.n, cb.precision) == (3, 8, "tf32")
     assert cb.references == {"pretrain": "runs/probe/interactions"}
-    assert cb.forward is default_forward
+    # a name stays as written and is resolved at setup (an import path here: docs/callback.md#forward)
+    assert cb.forward == "harsanyi_lightning.interactions.values.default_forward"
+    assert resolve_forward(ToyModule(), cb.forward) is default_forward
 
 
 # ---------------------------------------------------------------- use in another project (README example)
