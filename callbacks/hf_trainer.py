@@ -19,6 +19,7 @@ tags their way: TensorBoard and W&B prefix ``train/`` (``train/interactions/sali
 """
 from __future__ import annotations
 
+import math
 import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -215,7 +216,7 @@ class InteractionTrainerCallback(TrainerCallback):
                      model: nn.Module | None = None, **kwargs: Any) -> None:
         trainer = self._trainer()
         model = trainer.model if model is None else model
-        epoch = int(round(state.epoch or 0))
+        epoch = epoch_reached(state)
         last = state.global_step >= state.max_steps
         if epoch % self.evaluation.every_n_epochs == 0 or last:
             self._evaluate(trainer, model, state, epoch, log=True)
@@ -230,7 +231,7 @@ class InteractionTrainerCallback(TrainerCallback):
         try:
             if not self._finished and self._samples is not None:
                 trainer = self._trainer()
-                epoch = int(round(state.epoch or 0))
+                epoch = epoch_reached(state)
                 if epoch not in self._history:
                     self._evaluate(trainer, trainer.model if model is None else model, state, epoch, log=False)
                 self._finish(trainer, state, log=False)
@@ -314,6 +315,12 @@ class InteractionTrainerCallback(TrainerCallback):
                 log_at_step(trainer, {"knowledge/jaccard_to_final": value}, steps[epoch])
 
 
+def epoch_reached(state: TrainerState) -> int:
+    """The epoch the Trainer is in or has just ended (``state.epoch`` is fractional inside an epoch, 1.0 at the
+    end of the first): a training stopped inside epoch 2 (``state.epoch`` 1.5) is at epoch 2."""
+    return int(math.ceil((state.epoch or 0.0) - 1e-6))
+
+
 def log_now(trainer: Trainer, metrics: dict[str, float]) -> None:
     """``trainer.log(metrics)``: every reporting integration gets them at ``state.global_step`` and
     ``state.log_history`` records them. The Trainer's ``on_log`` clears ``control.should_log``; it is put
@@ -338,5 +345,5 @@ def log_at_step(trainer: Trainer, metrics: dict[str, float], step: int) -> None:
         state.global_step, control.should_log = current, should_log
 
 
-__all__ = ["TRAINER_TAG_PREFIX", "InteractionTrainerCallback", "log_at_step", "log_now", "prefixed_layout",
+__all__ = ["TRAINER_TAG_PREFIX", "InteractionTrainerCallback", "epoch_reached", "log_at_step", "log_now", "prefixed_layout",
            "tensorboard_writers"]

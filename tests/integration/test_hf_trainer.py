@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 import torch
+import transformers
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from harsanyi_lightning import InteractionTrainerCallback
 from harsanyi_lightning.interactions import AnnotatedSampleSet, ConfigError, TextPool, load_artifact
 from harsanyi_lightning.lightning_modules.tiny_networks import tiny_bert_config, tiny_tokenizer
-
-transformers = pytest.importorskip("transformers")
 
 #: four-word sentences (the sample set's n = 4 words) and longer ones, labelled by a cue word
 SENTENCES = [
@@ -40,8 +39,10 @@ class SentenceDataset(torch.utils.data.Dataset):
         return self.rows[i]
 
 
-def fine_tune(tmp: Path, name: str, **callback_options) -> tuple[InteractionTrainerCallback, Path]:
-    """Two epochs of a tiny BERT with the callback; the callback and the run's output folder."""
+def fine_tune(tmp: Path, name: str, *, epochs: int = 2, report_to: tuple[str, ...] = ("tensorboard",),
+              logging: dict | None = None, **callback_options) -> tuple[InteractionTrainerCallback, Path]:
+    """``epochs`` epochs of a tiny BERT with the callback (the loss logged once per epoch unless ``logging``
+    says otherwise); the callback and the run's output folder."""
     torch.manual_seed(0)
     tokenizer = tiny_tokenizer()
     model = transformers.BertForSequenceClassification(tiny_bert_config(num_labels=2))
@@ -50,9 +51,9 @@ def fine_tune(tmp: Path, name: str, **callback_options) -> tuple[InteractionTrai
                                           **callback_options)
     out = tmp / name
     args = transformers.TrainingArguments(
-        output_dir=str(out), num_train_epochs=2, per_device_train_batch_size=4, learning_rate=5e-3,
-        logging_strategy="epoch", save_strategy="no", report_to=["tensorboard"], use_cpu=True,
-        disable_tqdm=True, seed=0,
+        output_dir=str(out), num_train_epochs=epochs, per_device_train_batch_size=4, learning_rate=5e-3,
+        save_strategy="no", report_to=list(report_to), use_cpu=True, disable_tqdm=True, seed=0,
+        **(logging or {"logging_strategy": "epoch"}),
     )
     trainer = transformers.Trainer(model=model, args=args, train_dataset=SentenceDataset(tokenizer),
                                    callbacks=[callback])
@@ -113,6 +114,27 @@ def test_trainer_run_with_a_reference_logs_the_knowledge_curves(tmp_path):
     # the same seed and data: the second run's final interactions are the reference's, all preserved
     final = scalars["train/knowledge/discard/total"][2 * STEPS_PER_EPOCH]
     assert final == pytest.approx(0.0, abs=1e-6)
+
+
+def test_every_n_epochs_on_the_trainer_steps_in_mlflow(tmp_path, monkeypatch):
+    import mlflow  # mlflow-skinny, in the dev extras
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # a local file store (MLflow 3 asks to opt in)
+    uri = (tmp_path / "mlruns").as_uri()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "interactions")
+    _, out = fine_tune(tmp_path, "every2", epochs=3, every_n_epochs=2, report_to=("mlflow",),
+                       logging={"logging_strategy": "steps", "logging_steps": 1}, figures=False)
+    folder = out / "interactions"
+    # epoch 0, every second epoch, and the last
+    assert sorted(p.name for p in folder.glob("epoch_*.pt")) == ["epoch_000.pt", "epoch_002.pt", "epoch_003.pt"]
+    client = mlflow.tracking.MlflowClient(tracking_uri=uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("interactions").experiment_id])
+    steps = {key: sorted(m.step for m in client.get_metric_history(run.info.run_id, key))
+             for key in ("loss", "interactions/salient_count", "knowledge/jaccard_to_final")}
+    assert steps["loss"] == list(range(1, 3 * STEPS_PER_EPOCH + 1))  # logging_steps=1: every step
+    assert steps["interactions/salient_count"] == [0, 2 * STEPS_PER_EPOCH, 3 * STEPS_PER_EPOCH]
+    assert steps["knowledge/jaccard_to_final"] == [0, 2 * STEPS_PER_EPOCH, 3 * STEPS_PER_EPOCH]
 
 
 def test_an_unattached_callback_stops_before_training_and_names_the_fix(tmp_path):
