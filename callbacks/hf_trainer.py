@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import weakref
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -284,9 +285,10 @@ class InteractionTrainerCallback(TrainerCallback):
         """One evaluation at ``state.global_step``: every process computes, process zero writes ``epoch_XXX.pt``;
         with ``log`` the scalars go through ``trainer.log`` and the figures to TensorBoard."""
         zero = state.is_world_process_zero
-        view = SingleProcess(is_global_zero=zero and not trainer.args.disable_tqdm,
-                             writers=tensorboard_writers(trainer) if zero else ())
-        values, audit = sharded_values(view, model, self._samples, self.evaluation, self.sampling.max_variables)
+        view = SingleProcess(is_global_zero=zero, writers=tensorboard_writers(trainer) if zero else ())
+        # the progress bar on process zero, unless the Trainer's own bars are off (disable_tqdm)
+        evaluation = replace(self.evaluation, progress=self.evaluation.progress and not trainer.args.disable_tqdm)
+        values, audit = sharded_values(view, model, self._samples, evaluation, self.sampling.max_variables)
         step = int(state.global_step)
         content, dividends = evaluation_record(values, audit, epoch=epoch, global_step=step, log_step=step,
                                                run=self._run_fields)

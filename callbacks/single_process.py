@@ -23,8 +23,8 @@ class WriterLogger:
 
 class SingleProcess:
     """One rank holding every sample: ``world_size`` 1, collectives that return their input;
-    ``is_global_zero`` says whether this process writes and shows progress; ``writers`` are the
-    TensorBoard ``SummaryWriter`` s that get figures."""
+    ``is_global_zero`` says whether this process is the one that shows progress (process zero of a
+    multi-process run); ``writers`` are the TensorBoard ``SummaryWriter`` s that get figures."""
 
     world_size = 1
     global_rank = 0
