@@ -5,7 +5,7 @@ evaluates the model on 20 held-out dev sentences (8 words each) before training 
 epoch, writes the artifacts into ``<output_dir>/interactions`` and logs its scalars through the
 Trainer's own logging (``report_to="tensorboard"``) beside the loss. See README.md beside this file.
 
-    python examples/hf_trainer_sst2/main.py                      # about 2,000 sentences, 3 epochs
+    python examples/hf_trainer_sst2/main.py                      # 2,000 sentences, 2 epochs
     python examples/hf_trainer_sst2/main.py --train_size 64 --epochs 1 --num_samples 2 --n 4   # seconds
 """
 from __future__ import annotations
@@ -35,7 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output_dir", default="runs/hf_trainer_sst2", help="the Trainer's output_dir")
     parser.add_argument("--train_size", type=int, default=2000, help="training sentences (the first ones)")
     parser.add_argument("--eval_size", type=int, default=872, help="dev sentences for the accuracy")
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--num_samples", type=int, default=20, help="held-out sentences the interactions use")
     parser.add_argument("--n", type=int, default=8, help="words per sentence (variables; 2**n masks each)")
     parser.add_argument("--batch_size", type=int, default=32)
