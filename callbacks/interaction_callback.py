@@ -29,13 +29,10 @@ from harsanyi_lightning.interactions.artifacts import content_hash, save_artifac
 from harsanyi_lightning.interactions.errors import AnnotationError, ConfigError, FolderInUseError
 from harsanyi_lightning.callbacks.folder_lock import FolderLock, lock_folder
 from harsanyi_lightning.interactions.sample_set import DEFAULT_MAX_VARIABLES, AnnotatedSampleSet
-from harsanyi_lightning.interactions.transform import harsanyi_dividends
-from harsanyi_lightning.interactions.values import nonfinite_samples
 
 from .artifact_layout import KIND, epoch_path
 from .evaluation import (
     dataset_name,
-    evaluation_metrics,
     evaluation_step,
     extras_of,
     log_figures,
@@ -43,6 +40,7 @@ from .evaluation import (
     model_name,
     sharded_values,
 )
+from .evaluation_record import evaluation_record, evaluation_scalars
 from .history import (
     check_restored_annotation,
     check_writable,
@@ -51,7 +49,7 @@ from .history import (
     verify_history,
     write_final_files,
 )
-from .knowledge_logging import and_or_metrics, dashboard_layout
+from .knowledge_logging import dashboard_layout
 from .lightning_compat import CALLBACK_BASES, layout_writers, rank_zero_warn
 from .model_forward import resolve_forward
 from .options import EvaluationOptions, ExtrasOptions, RunOptions, SampleSetOptions, check_option_groups
@@ -347,24 +345,16 @@ class InteractionCallback(*CALLBACK_BASES):
         """One evaluation: compute on every rank, rank zero writes ``epoch_XXX.pt`` and logs."""
         step = evaluation_step(trainer, epoch)
         values, audit = self.compute(trainer, pl_module)
-        skipped = nonfinite_samples(values)
-        values[skipped] = float("nan")
-        dividends = harsanyi_dividends(values)
-        content = {
-            "values": values, "dividends": dividends, "epoch": int(epoch), "global_step": int(trainer.global_step),
-            "log_step": int(step), "annotation_hash": self._annotation_hash, "regime": self._regime,
-            "n": int(self._samples.n), "precision": self.evaluation.precision, "skipped": [int(s) for s in skipped],
-            "model": self._model, "dataset": self._dataset, "audit": audit,
-        }
+        run = dict(annotation_hash=self._annotation_hash, regime=self._regime, n=int(self._samples.n),
+                   precision=self.evaluation.precision, model=self._model, dataset=self._dataset)
+        content, dividends = evaluation_record(values, audit, epoch=epoch, global_step=trainer.global_step,
+                                               log_step=step, run=run)
         extras, and_or = self.compute_extras(trainer, pl_module, values, dividends)
         content.update(extras)
         path = epoch_path(self._dir, epoch)
         digest = save_artifact(path, KIND, content) if trainer.is_global_zero else content_hash(content)
         self._history[int(epoch)] = {"path": str(path), "sha256": digest}
-        metrics, by_order = evaluation_metrics(dividends, audit, self._refs)
-        if and_or is not None:
-            metrics.update(and_or_metrics(and_or))
-        metrics["interactions/epoch"] = float(epoch)
+        metrics, by_order = evaluation_scalars(dividends, audit, self._refs, and_or, epoch)
         if trainer.is_global_zero:
             log_scalars(trainer, metrics, step)
             if self.evaluation.figures:

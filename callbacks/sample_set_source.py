@@ -19,6 +19,8 @@ from .artifact_layout import ANNOTATION_FILE
 if TYPE_CHECKING:
     import pytorch_lightning as pl
 
+    from harsanyi_lightning.interactions.sample_set import ImagePool, TextPool
+
     from .options import RunOptions, SampleSetOptions
 
 
@@ -50,7 +52,11 @@ def build_from_datamodule(trainer: pl.Trainer, run: RunOptions, sampling: Sample
             f"{where}the trainer has no datamodule with annotation_pool(split) to build the sample set from; "
             "pass sample_set=<annotation file> (see interactions.build_*_sample_set) or fit with such a datamodule"
         )
-    pool = pool_fn(sampling.pool_split)
+    return build_from_pool(pool_fn(sampling.pool_split), sampling)
+
+
+def build_from_pool(pool: TextPool | ImagePool, sampling: SampleSetOptions) -> AnnotatedSampleSet:
+    """A sample set drawn from ``pool`` (a :class:`TextPool` or :class:`ImagePool`) as ``sampling`` says."""
     return build_sample_set(
         pool, n=sampling.n, num_samples=sampling.num_samples, per_class=sampling.per_class, seed=sampling.seed,
         baseline=sampling.baseline, background=sampling.background, max_variables=sampling.max_variables,
@@ -78,4 +84,4 @@ def obtain_sample_set(trainer: pl.Trainer, run: RunOptions, sampling: SampleSetO
     return samples
 
 
-__all__ = ["build_from_datamodule", "load_sample_set", "obtain_sample_set"]
+__all__ = ["build_from_datamodule", "build_from_pool", "load_sample_set", "obtain_sample_set"]

@@ -3,7 +3,8 @@
 The package's one import name. Its subpackages (one folder each in the repository):
 
 - :mod:`harsanyi_lightning.interactions`: the pure-torch core (maskers, values, dividends, metrics);
-- :mod:`harsanyi_lightning.callbacks`: :class:`InteractionCallback`, the Lightning glue;
+- :mod:`harsanyi_lightning.callbacks`: :class:`InteractionCallback`, the Lightning glue, and
+  :class:`InteractionTrainerCallback` for the Hugging Face ``transformers.Trainer``;
 - :mod:`harsanyi_lightning.lightning_modules`: the probe, finetune and scratch regimes;
 - :mod:`harsanyi_lightning.datamodules`: SST-2, CIFAR-10, CUB-200-2011, Stanford Cars, tiny test data;
 - :mod:`harsanyi_lightning.study`: the one-command study and its report;
@@ -23,6 +24,7 @@ __version__ = "0.1.0"
 #: public name -> the subpackage that defines it
 _SOURCES = {
     "InteractionCallback": "callbacks",
+    "InteractionTrainerCallback": "callbacks",
     "harsanyi_interactions": "interactions",
     "harsanyi_dividends": "interactions",
     "Interactions": "interactions",
@@ -45,6 +47,7 @@ __all__ = [
     "HarsanyiDataModule",
     "HarsanyiError",
     "InteractionCallback",
+    "InteractionTrainerCallback",
     "Interactions",
     "ProbeClassifier",
     "SST2DataModule",
@@ -55,7 +58,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .callbacks import InteractionCallback
+    from .callbacks import InteractionCallback, InteractionTrainerCallback
     from .datamodules import HarsanyiDataModule, SST2DataModule
     from .interactions import (
         AnnotatedSampleSet,
