@@ -124,6 +124,10 @@ def test_every_n_epochs_on_the_trainer_steps_in_mlflow(tmp_path, monkeypatch):
     uri = (tmp_path / "mlruns").as_uri()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "interactions")
+    # MLflow keeps a process-wide tracking URI and active experiment (an earlier MLFlowLogger in this
+    # process sets them); the Trainer's MLflowCallback must start from this test's store
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment("interactions")
     _, out = fine_tune(tmp_path, "every2", epochs=3, every_n_epochs=2, report_to=("mlflow",),
                        logging={"logging_strategy": "steps", "logging_steps": 1}, figures=False)
     folder = out / "interactions"
