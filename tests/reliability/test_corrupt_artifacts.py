@@ -74,7 +74,7 @@ def test_damaged_reference_fails_at_setup_naming_it(tmp_path, damage, quick_trai
     cb = InteractionCallback(sample_set=str(anno), references={"pretrain": str(ref)},
                              output_dir=str(tmp_path / "out"), figures=False, progress=False)
     with pytest.raises(AnnotationError, match="corrupt") as err:
-        cb.setup(quick_trainer(), torch.nn.Module(), "fit")
+        cb.setup(quick_trainer(), torch.nn.Identity(), "fit")  # any module with a forward
     assert str(ref) in str(err.value)
 
 
@@ -85,5 +85,5 @@ def test_damaged_annotation_is_not_rebuilt_by_the_callback(tmp_path, quick_train
     before = anno.read_bytes()
     cb = InteractionCallback(sample_set=str(anno), output_dir=str(tmp_path / "out"), figures=False, progress=False)
     with pytest.raises(AnnotationError, match="corrupt"):
-        cb.setup(quick_trainer(), torch.nn.Module(), "fit")
+        cb.setup(quick_trainer(), torch.nn.Identity(), "fit")  # any module with a forward
     assert anno.read_bytes() == before and not (tmp_path / "out" / "annotation.pt").exists()
