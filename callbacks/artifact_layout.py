@@ -55,6 +55,11 @@ def epoch_files(folder: str | os.PathLike) -> dict[int, Path]:
     return dict(sorted(found.items()))
 
 
+def evaluation_files(folder: str | os.PathLike) -> dict[int, Path]:
+    """PLACEHOLDER until in-epoch evaluations land: the epoch files keyed by epoch."""
+    return epoch_files(folder)
+
+
 def write_json(path: str | os.PathLike, data: Any) -> Path:
     """Write ``data`` as indented JSON with sorted keys, atomically (temporary file + rename)."""
     return atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True, default=str) + "\n").encode())
@@ -116,6 +121,7 @@ __all__ = [
     "epoch_files",
     "epoch_of",
     "epoch_path",
+    "evaluation_files",
     "read_json",
     "reference_exists",
     "resolve_interactions_file",

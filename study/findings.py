@@ -1,184 +1,161 @@
-"""The paper's findings (docs/method.md#the-papers-findings), each measured on a study and given a verdict.
+"""The paper's findings (docs/method.md#the-papers-findings), each measured with its interval and given a verdict by
+the rule of :mod:`~harsanyi_lightning.study.verdicts` (docs/method.md#uncertainty-and-verdicts).
 
-:func:`paper_findings` takes the numbers :func:`harsanyi_lightning.study.report_numbers.compute_study` computed
-from the artifacts (a :class:`~harsanyi_lightning.study.report_numbers.StudyNumbers`) and returns one
-:class:`Finding` per claim of the paper: what the paper says, what this run measured (the numbers), and
-a verdict (``holds``, ``partly``, ``does not hold``, or ``not measurable`` when a model the claim needs
-is near-constant). Thresholds are stated in each finding's ``rule``, so a reader can check the verdict
-against the numbers. Nothing here assumes the paper's conclusion: a small run may show none of them.
-The rules are listed in docs/study.md, section "The findings and their verdict rules".
+Every claim becomes one or more comparisons of a number with a threshold (:data:`FINDINGS`); a claim
+with two parts ("much new knowledge, mostly of high order") or judged on a range (the Ratio's 13-45%)
+is two entries. Each interaction finding is judged in both readings (``dense``, ``salient``;
+:mod:`~harsanyi_lightning.study.readings`), the accuracy and loss findings once (reading ``outputs``).
+:func:`paper_findings` takes the report's intervals
+(:func:`~harsanyi_lightning.study.report_intervals.study_intervals`) and returns the :class:`Finding`
+entries of ``report.json``. Nothing here assumes the paper's conclusion: a small run may show none of them.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping, Sequence
 
+from .bootstrap import Interval
 from .number_format import number, percent
-
-if TYPE_CHECKING:
-    from .report_numbers import StudyNumbers
+from .readings import READINGS
+from .verdicts import NOT_MEASURABLE, VERDICTS, verdict
 
 __all__ = [
-    "HOLDS", "JACCARD_LEVEL", "NOT_HOLD", "NOT_MEASURABLE", "PAPER_RATIO_RANGE", "PARTLY", "SHARP_RISE", "VERDICTS",
-    "Finding", "paper_findings", "verdict_counts",
+    "FINDINGS", "JACCARD_FALL", "JACCARD_LEVEL", "OUTPUTS", "PAPER_RATIO_RANGE", "SHARP_RISE", "Finding",
+    "FindingSpec", "paper_findings", "reading_agreement", "verdict_counts",
 ]
 
-HOLDS, PARTLY, NOT_HOLD, NOT_MEASURABLE = "holds", "partly", "does not hold", "not measurable"
-#: every verdict, in the order the report counts them
-VERDICTS = (HOLDS, PARTLY, NOT_HOLD, NOT_MEASURABLE)
 PAPER_RATIO_RANGE = (0.13, 0.45)
+#: the Jaccard level the report marks on the curves
 JACCARD_LEVEL = 0.8
-#: a Jaccard curve "rises sharply early" when one epoch takes it at least this far towards the final epoch
+#: Jaccard_finetune "rises sharply early" when it is above this at the end of the first epoch
 SHARP_RISE = 0.5
+#: a Jaccard curve is smooth when no step between evaluations falls by more than this
+JACCARD_FALL = 0.02
+#: the reading of the findings about the models' outputs (accuracy, loss): no interactions involved
+OUTPUTS = "outputs"
+ORDER_TOTAL = "totals are sums of the order averages Σ_i K^(i) over orders 1..n (Fig. 2)"
+
+
+@dataclass(frozen=True)
+class FindingSpec:
+    """One comparison: the interval ``key`` (without the reading prefix), its threshold and direction."""
+
+    id: str
+    statement: str  #: what the paper reports
+    key: str
+    threshold: float
+    direction: str
+    needs: tuple[str, ...]
+    aggregation: str
+    label: str  #: the number's name in the report's text
+    fmt: str = ".3f"  #: how the estimate is written; "%" for a share
+
+
+FINDINGS = (
+    FindingSpec("discard_more_than_twice_preserve", "discarded knowledge is more than twice the preserved knowledge",
+                "discard_over_preserve", 2.0, ">", ("probe", "finetune"), ORDER_TOTAL, "discarded / preserved", ".2f"),
+    FindingSpec("discard_share_grows_with_order",
+                "the share of the pre-trained knowledge that is discarded grows with the order",
+                "discard_share_spearman", 0.0, ">", ("probe", "finetune"),
+                "Spearman rho of the order against K_discard^(i) / K_pretrain^(i)", "Spearman rho(order, discarded share)",
+                ".2f"),
+    FindingSpec("much_new_knowledge", "the fine-tuned model learns much new knowledge (at least as much as it "
+                "preserves)", "new_over_preserve", 1.0, ">", ("probe", "finetune"), ORDER_TOTAL, "new / preserved", ".2f"),
+    FindingSpec("new_knowledge_mostly_high_order", "the new knowledge is mostly of high order (above n/2)",
+                "new_high_order_share", 0.5, ">", ("probe", "finetune"), "share of Σ_i K_new^(i) at orders i > n/2",
+                "share of K_new above n/2", "%"),
+    FindingSpec("ratio_low", f"Ratio (preserved knowledge a scratch model also learns, eq. 8) is low: at most "
+                f"{PAPER_RATIO_RANGE[1]:.0%}", "ratio", PAPER_RATIO_RANGE[1], "<", ("probe", "finetune", "scratch"),
+                "the paper's mean of ratio(S) over subsets with K_preserve(S) > 0, then over samples", "Ratio", "%"),
+    FindingSpec("ratio_at_least_paper_low", f"Ratio is within the paper's range: at least {PAPER_RATIO_RANGE[0]:.0%}",
+                "ratio", PAPER_RATIO_RANGE[0], ">", ("probe", "finetune", "scratch"),
+                "the paper's mean of ratio(S) over subsets with K_preserve(S) > 0, then over samples", "Ratio", "%"),
+    FindingSpec("jaccard_finetune_sharp_early_rise", "Jaccard_finetune rises sharply in early epochs",
+                "jaccard/finetune_first_epoch", SHARP_RISE, ">", ("finetune",),
+                "Jaccard with the final evaluation at the end of the first epoch, mean over samples", "J_finetune after epoch 1"),
+    FindingSpec("jaccard_finetune_above_scratch_early", "Jaccard_finetune is above Jaccard_random early",
+                "jaccard/finetune_minus_scratch_first_epoch", 0.0, ">", ("finetune", "scratch"),
+                "finetune minus scratch at the end of the first epoch, paired over samples", "J_finetune - J_scratch after epoch 1"),
+    FindingSpec("jaccard_scratch_slower", "Jaccard_random rises more slowly than Jaccard_finetune",
+                "jaccard/finetune_minus_scratch_inside", 0.0, ">", ("finetune", "scratch"),
+                "finetune minus scratch averaged over the evaluations strictly inside training",
+                "mean J_finetune - J_scratch inside training"),
+    FindingSpec("jaccard_finetune_smooth", "Jaccard_finetune then saturates smoothly",
+                "jaccard/largest_fall_finetune", JACCARD_FALL, "<", ("finetune",),
+                "the largest fall of the mean curve between consecutive evaluations", "largest fall of J_finetune"),
+    FindingSpec("jaccard_scratch_ups_and_downs", "Jaccard_random rises with ups and downs",
+                "jaccard/largest_fall_scratch", JACCARD_FALL, ">", ("scratch",),
+                "the largest fall of the mean curve between consecutive evaluations", "largest fall of J_scratch"),
+    FindingSpec("finetune_accuracy_above_scratch", "fine-tuned accuracy is above scratch accuracy (Table 1)",
+                "accuracy/finetune_minus_scratch", 0.0, ">", (), "validation accuracy, finetune minus scratch",
+                "val acc finetune - scratch", "%"),
+    FindingSpec("finetune_loss_falls_faster", "the fine-tuned model's training loss falls faster (Fig. 5)",
+                "loss/scratch_minus_finetune", 0.0, ">", (),
+                "scratch minus finetune training loss, mean over the epochs both logged", "train loss scratch - finetune"),
+)
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One claim of the paper (docs/method.md#the-papers-findings), measured."""
+    """One claim of the paper, measured: ``report.json``'s entry (docs/study.md, section "Report")."""
 
-    key: str
-    paper: str  #: what the paper reports
-    measured: str  #: what this run shows, with the numbers
-    verdict: str  #: holds | partly | does not hold | not measurable
-    rule: str  #: how the verdict follows from the numbers
-    needs: tuple[str, ...] = ()  #: the models the claim is about
+    id: str
+    statement: str  #: what the paper reports
+    reading: str  #: dense | salient | outputs
+    estimate: float
+    ci: tuple[float, float]
+    threshold: float
+    direction: str  #: ">" or "<": the side of the threshold the claim is on
+    verdict: str  #: holds | inconclusive | does not hold | not measurable
+    measured: str  #: the estimate and interval in words
+    aggregation: str  #: what the number is, and how its totals are formed
+    needs: tuple[str, ...] = ()  #: the models whose interactions the claim is about
+    per_seed: tuple[float, ...] = ()  #: each training seed's own estimate (several seeds only)
+    why: str = ""  #: why a finding is not measurable
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def _drops(curve: Mapping[int, float]) -> int:
-    values = [curve[e] for e in sorted(curve)]
-    return sum(1 for x, y in zip(values, values[1:]) if y < x)
+def _write(x: float, fmt: str) -> str:
+    return percent(x) if fmt == "%" else number(x, fmt)
 
 
-def _knowledge_findings(num: StudyNumbers) -> list[Finding]:
-    n = num.n
-    dp = num.discard_over_preserve
-    overall = dp.overall
-    out = [Finding(
-        "discard_more_than_twice_preserve",
-        "discarded knowledge is more than twice the preserved knowledge",
-        f"discarded / preserved = {number(overall, '.2f')} overall ({number(dp.by_order[0], '.2f')} at order 1, "
-        f"{number(dp.by_order[-1], '.2f')} at order {n}); {number(overall / 2, '.2f')}x the paper's threshold of 2",
-        HOLDS if overall > 2 else (PARTLY if overall > 1 else NOT_HOLD),
-        "holds: > 2; partly: more discarded than preserved (> 1) but not twice; else does not hold",
-        ("probe", "finetune"),
-    )]
-    ds, rho = num.discard_share_by_order, num.discard_share_vs_order_spearman
-    grows = ds[-1] > ds[0]
-    out.append(Finding(
-        "discard_share_grows_with_order",
-        "the share of the pre-trained knowledge that is discarded grows with the order",
-        f"discarded share {percent(ds[0])} at order 1, {percent(ds[-1])} at order {n}; Spearman rho(order, share) = "
-        f"{number(rho, '.2f')}",
-        HOLDS if rho >= 0.5 and grows else (PARTLY if grows else NOT_HOLD),
-        "holds: rho >= 0.5 and the highest order's share above order 1's; partly: only the latter",
-        ("probe", "finetune"),
-    ))
-    new_ratio, high = num.new_over_preserve, num.new_high_order_share
-    much, mostly_high = new_ratio >= 1, high > 0.5
-    out.append(Finding(
-        "much_new_knowledge_mostly_high_order",
-        "the fine-tuned model learns much new knowledge, mostly of high order",
-        f"new / preserved = {number(new_ratio, '.2f')}; {percent(high)} of the new knowledge lies at orders above "
-        f"n/2 = {n / 2:g}",
-        HOLDS if much and mostly_high else (PARTLY if much or mostly_high else NOT_HOLD),
-        "much: new >= preserved; mostly high order: > 50% of K_new above n/2; holds: both, partly: one",
-        ("probe", "finetune"),
-    ))
-    return out
+def _measured(spec: FindingSpec, iv: Interval) -> str:
+    text = f"{spec.label} = {_write(iv.estimate, spec.fmt)} [{_write(iv.low, spec.fmt)}, {_write(iv.high, spec.fmt)}]"
+    if iv.per_seed:
+        text += "; per seed " + ", ".join(_write(v, spec.fmt) for v in iv.per_seed)
+    return text
 
 
-def _ratio_finding(num: StudyNumbers) -> Finding:
-    r, rw = num.ratio.ratio, num.ratio.ratio_weighted
-    lo, hi = PAPER_RATIO_RANGE
-    where = "inside" if lo <= r <= hi else ("below" if r < lo else "above")
-    return Finding(
-        "ratio_low",
-        f"Ratio (preserved knowledge a scratch model also learns, eq. 8) is low: {lo:.0%} to {hi:.0%}",
-        f"Ratio = {percent(r)} (mean over subsets, the paper's reading; strength-weighted: {percent(rw)}), {where} "
-        "the paper's range",
-        HOLDS if r <= hi else NOT_HOLD,
-        f"holds: Ratio <= {hi:.0%} (low; below {lo:.0%} is lower still than the paper saw)",
-        ("probe", "finetune", "scratch"),
-    )
+def _judge(spec: FindingSpec, reading: str, iv: Interval, weak: Sequence[str]) -> Finding:
+    hit = [s for s in spec.needs if s in weak]
+    why = ""
+    if hit:
+        found, why = NOT_MEASURABLE, f"{' and '.join(hit)} has < 1% of the strongest model's interaction strength"
+    elif not math.isfinite(iv.estimate) or not (math.isfinite(iv.low) and math.isfinite(iv.high)):
+        found, why = NOT_MEASURABLE, "the number or its interval is undefined: nothing to compare, or not recorded"
+    else:
+        found = verdict(iv.low, iv.high, spec.threshold, spec.direction)
+    return Finding(id=spec.id, statement=spec.statement, reading=reading, estimate=iv.estimate, ci=iv.ci,
+                   threshold=spec.threshold, direction=spec.direction, verdict=found,
+                   measured=_measured(spec, iv), aggregation=spec.aggregation, needs=spec.needs,
+                   per_seed=iv.per_seed, why=why)
 
 
-def _jaccard_findings(num: StudyNumbers) -> list[Finding]:
-    jf, js = num.jaccard["finetune"], num.jaccard["scratch"]
-    fe, se = num.jaccard_first_at_level["finetune"], num.jaccard_first_at_level["scratch"]
-    final_f, final_s = num.final_epoch["finetune"], num.final_epoch["scratch"]
-    f1, s1 = jf.get(1), js.get(1)
-    drops_f, drops_s = _drops(jf), _drops(js)
-    sharp = f1 is not None and f1 >= SHARP_RISE
-    smooth = drops_f == 0
-    out = [Finding(
-        "jaccard_finetune_sharp_then_saturates",
-        "Jaccard_finetune rises sharply in early epochs, then saturates smoothly",
-        f"finetune: J = {number(f1, '.3f')} after epoch 1, reaches {JACCARD_LEVEL} at epoch {fe} of {final_f}, "
-        f"falls back {drops_f} times",
-        HOLDS if sharp and smooth else (PARTLY if sharp or smooth else NOT_HOLD),
-        f"sharp: J(1) >= {SHARP_RISE}; smooth: the curve never falls; holds: both, partly: one",
-        ("finetune",),
-    )]
-    before = sorted(e for e in set(jf) & set(js) if 0 < e < min(final_f, final_s))
-    below = sum(1 for e in before if js[e] < jf[e])
-    slower = bool(before) and below == len(before)
-    later = se is None or (fe is not None and se > fe)
-    out.append(Finding(
-        "jaccard_scratch_slow_late_bumpy",
-        "Jaccard_random rises slowly, late, and with ups and downs",
-        f"scratch: J = {number(s1, '.3f')} after epoch 1 (finetune {number(f1, '.3f')}); below finetune in {below} "
-        f"of {len(before)} epochs before the last; reaches {JACCARD_LEVEL} at epoch {se} of {final_s} (finetune: "
-        f"{fe}); falls back {drops_s} times",
-        HOLDS if slower and later and drops_s > 0 else (PARTLY if slower or later else NOT_HOLD),
-        f"slow: below finetune at every epoch before the last; late: reaches {JACCARD_LEVEL} after finetune; holds: "
-        "slow, late and at least one fall; partly: slow or late",
-        ("finetune", "scratch"),
-    ))
-    return out
-
-
-def _training_findings(num: StudyNumbers) -> list[Finding]:
-    fa, sa = num.accuracy["finetune"].val, num.accuracy["scratch"].val
+def paper_findings(intervals: Mapping[str, Any], weak: Sequence[str] = ()) -> list[Finding]:
+    """Every finding of :data:`FINDINGS` judged from ``intervals`` (keys as
+    :func:`~harsanyi_lightning.study.report_intervals.study_intervals` gives them): the interaction findings
+    once per reading, the others once. A claim about a model in ``weak`` (near-constant output) is ``not
+    measurable``: its numbers would measure noise."""
     out = []
-    if fa is not None and sa is not None:
-        out.append(Finding(
-            "finetune_accuracy_above_scratch",
-            "fine-tuned accuracy is above scratch accuracy (Table 1)",
-            f"validation accuracy: finetune {percent(fa)}, scratch {percent(sa)} ({100 * (fa - sa):+.1f} points)",
-            HOLDS if fa > sa else NOT_HOLD,
-            "holds: finetune's validation accuracy above scratch's",
-        ))
-    lf, ls = num.loss["finetune"].train, num.loss["scratch"].train
-    common = sorted(set(lf) & set(ls))
-    if common:
-        lower = sum(1 for e in common if lf[e] < ls[e])
-        out.append(Finding(
-            "finetune_loss_falls_faster",
-            "the fine-tuned model's training loss falls faster (Fig. 5)",
-            f"training loss after epoch {common[0]}: finetune {number(lf[common[0]], '.3f')}, scratch "
-            f"{number(ls[common[0]], '.3f')}; after epoch {common[-1]}: {number(lf[common[-1]], '.3f')} vs "
-            f"{number(ls[common[-1]], '.3f')}; finetune lower in {lower} of {len(common)} epochs",
-            HOLDS if lower == len(common) else (PARTLY if 2 * lower > len(common) else NOT_HOLD),
-            "holds: lower in every epoch; partly: in most",
-        ))
-    return out
-
-
-def paper_findings(num: StudyNumbers, weak: Sequence[str] = ()) -> list[Finding]:
-    """Every finding of docs/method.md#the-papers-findings measured on ``num`` (the report's numbers). A
-    claim about a model in ``weak`` (near-constant output: interactions under 1% of the strongest
-    model's) is ``not measurable``: its numbers would measure noise."""
-    found = _knowledge_findings(num) + [_ratio_finding(num)] + _jaccard_findings(num) + _training_findings(num)
-    out = []
-    for f in found:
-        hit = [s for s in f.needs if s in weak]
-        if hit:
-            f = replace(f, verdict=NOT_MEASURABLE,
-                        rule=f"{' and '.join(hit)} has < 1% of the strongest model's interaction strength; " + f.rule)
-        out.append(f)
+    for spec in FINDINGS:
+        if spec.key.startswith(("accuracy/", "loss/")):
+            out.append(_judge(spec, OUTPUTS, intervals[spec.key], weak))
+            continue
+        for reading in READINGS:
+            out.append(_judge(spec, reading, intervals[f"{reading}/{spec.key}"], weak))
     return out
 
 
@@ -187,4 +164,12 @@ def verdict_counts(findings: Sequence[Finding]) -> dict[str, int]:
     out = {v: 0 for v in VERDICTS}
     for f in findings:
         out[f.verdict] += 1
+    return out
+
+
+def reading_agreement(findings: Sequence[Finding]) -> dict[str, dict[str, str]]:
+    """``{finding id: {reading: verdict}}``: which reading reproduces which finding of the paper."""
+    out: dict[str, dict[str, str]] = {}
+    for f in findings:
+        out.setdefault(f.id, {})[f.reading] = f.verdict
     return out

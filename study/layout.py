@@ -63,6 +63,17 @@ def epoch_files(study_dir: str | os.PathLike, stage: str) -> dict[int, Path]:
     return artifact_layout.epoch_files(interactions_dir(study_dir, stage))
 
 
+def evaluation_files(study_dir: str | os.PathLike, stage: str) -> dict[int, Path]:
+    """The stage's stored evaluation artifacts (epoch files and, where the callback wrote them, in-epoch step
+    files), keyed by global step, ascending."""
+    return artifact_layout.evaluation_files(interactions_dir(study_dir, stage))
+
+
+def run_dirs(study_dir: str | os.PathLike) -> dict[int | None, Path]:
+    """PLACEHOLDER until seeds land: ``{None: study_dir}``."""
+    return {None: Path(study_dir)}
+
+
 def final_artifact(study_dir: str | os.PathLike, stage: str) -> Path:
     """The stage's final interaction artifact, as recorded in its ``summary.json``."""
     summary = read_json(summary_path(study_dir, stage))
@@ -144,9 +155,11 @@ __all__ = [
     "check_study",
     "checkpoint_path",
     "epoch_files",
+    "evaluation_files",
     "final_artifact",
     "interactions_dir",
     "read_json",
+    "run_dirs",
     "stage_dir",
     "stage_problems",
     "summary_path",

@@ -19,6 +19,7 @@ from pathlib import Path
 from harsanyi_lightning.interactions.artifacts import atomic_write_bytes, errno_name, probe_writable, write_error
 from harsanyi_lightning.interactions.errors import ConfigError
 
+from .bootstrap import BootstrapOptions
 from .layout import write_json
 from .report_markdown import render_markdown
 from .report_numbers import compute_study
@@ -43,9 +44,11 @@ def check_report_folder(out: Path) -> None:
         ) from None
 
 
-def write_report(study_dir: str | os.PathLike, *, tensorboard: bool = True) -> Path:
+def write_report(study_dir: str | os.PathLike, *, tensorboard: bool = True,
+                 bootstrap: BootstrapOptions | None = None) -> Path:
     """Write ``<study_dir>/report/`` (figures, ``report.md``, ``report.json``, ``tb/``); return that folder.
 
+    ``bootstrap`` sets the intervals' resamples, seed and confidence (docs/method.md#uncertainty-and-verdicts).
     Every file is written atomically. Raises :class:`DataError` naming the
     missing paths when ``study_dir`` is not a complete study, :class:`ConfigError` before any work when
     the report folder cannot be written, :class:`StorageError` naming the file when a write fails."""
@@ -63,7 +66,7 @@ def write_report(study_dir: str | os.PathLike, *, tensorboard: bool = True) -> P
     study_dir = Path(study_dir)
     out = study_dir / "report"
     check_report_folder(out)
-    num = compute_study(study_dir)
+    num = compute_study(study_dir, bootstrap)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:

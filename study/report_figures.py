@@ -41,31 +41,47 @@ def figure_bytes(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
+def _whiskers(num: StudyNumbers, key: str, scale: float = 1.0) -> list[list[float]] | None:
+    """``[[below...], [above...]]`` error-bar lengths of a per-order interval tuple, or None without one."""
+    ivs = num.intervals.get(key)
+    if not isinstance(ivs, tuple):
+        return None
+    below = [max(scale * (iv.estimate - iv.low), 0.0) if iv.low == iv.low else 0.0 for iv in ivs]
+    above = [max(scale * (iv.high - iv.estimate), 0.0) if iv.high == iv.high else 0.0 for iv in ivs]
+    return [below, above]
+
+
 def figure_knowledge_by_order(num: StudyNumbers) -> Figure:
-    """Paper Fig. 2: per order, preserved / discarded / new knowledge ``K^(i)`` (docs/method.md#knowledge-metrics)."""
-    k = num.knowledge_by_order
+    """Paper Fig. 2: per order, preserved / discarded / new knowledge ``K^(i)`` with 95% whiskers, in both readings
+    (docs/method.md#knowledge-metrics): all subsets (top) and salient interactions only (bottom)."""
     n = num.n
     x = torch.arange(1, n + 1).numpy()
-    fig = Figure(figsize=(13, 4.2))
-    ax, ax2 = fig.subplots(1, 2)
+    readings = [("dense", "all subsets", num.knowledge_by_order)]
+    if num.knowledge_by_order_salient is not None:
+        readings.append(("salient", "salient interactions only", num.knowledge_by_order_salient))
+    fig = Figure(figsize=(13, 4.2 * len(readings)))
+    axes = fig.subplots(len(readings), 2, squeeze=False)
     w = 0.27
-    for j, key in enumerate(("preserve", "discard", "new")):
-        label = {"preserve": "preserved", "discard": "discarded", "new": "new"}[key]
-        ax.bar(x + (j - 1) * w, getattr(k, key), w, label=label, color=COLORS[key])
-    ax.set_xticks(x)
-    ax.set_xlabel("order |S|")
-    ax.set_ylabel("K$^{(i)}$ = E$_x$ E$_{|S|=i}$ K(S|x)")
-    ax.set_title("Knowledge by order: probe (pre-trained) -> fine-tuned")
-    ax.legend()
-    ax2.plot(x, [100 * v for v in num.discard_share_by_order], "o-", color=COLORS["discard"],
-             label="discarded / pre-trained")
-    ax2.plot(x, [100 * v for v in num.new_share_by_order], "s-", color=COLORS["new"], label="new / fine-tuned")
-    ax2.set_xticks(x)
-    ax2.set_ylim(0, 105)
-    ax2.set_xlabel("order |S|")
-    ax2.set_ylabel("share of the order's knowledge (%)")
-    ax2.set_title("Share discarded and share new, per order")
-    ax2.legend()
+    for (reading, title, k), (ax, ax2) in zip(readings, axes):
+        for j, key in enumerate(("preserve", "discard", "new")):
+            label = {"preserve": "preserved", "discard": "discarded", "new": "new"}[key]
+            ax.bar(x + (j - 1) * w, getattr(k, key), w, label=label, color=COLORS[key],
+                   yerr=_whiskers(num, f"{reading}/K_{key}"), capsize=2, error_kw={"lw": 0.8})
+        ax.set_xticks(x)
+        ax.set_xlabel("order |S|")
+        ax.set_ylabel("K$^{(i)}$ = E$_x$ E$_{|S|=i}$ K(S|x)")
+        ax.set_title(f"Knowledge by order, {title}: probe -> fine-tuned (95% intervals)", fontsize=10)
+        ax.legend()
+        share_d = [100 * (d / p) if p else float("nan") for d, p in zip(k.discard, k.pretrain)]
+        share_n = [100 * (d / p) if p else float("nan") for d, p in zip(k.new, k.finetune)]
+        ax2.plot(x, share_d, "o-", color=COLORS["discard"], label="discarded / pre-trained")
+        ax2.plot(x, share_n, "s-", color=COLORS["new"], label="new / fine-tuned")
+        ax2.set_xticks(x)
+        ax2.set_ylim(0, 105)
+        ax2.set_xlabel("order |S|")
+        ax2.set_ylabel("share of the order's knowledge (%)")
+        ax2.set_title(f"Share discarded and share new, per order ({title})", fontsize=10)
+        ax2.legend()
     fig.suptitle(f"{num.title}: {num.num_samples} samples, n = {n}", fontsize=10)
     fig.tight_layout()
     return fig
@@ -84,8 +100,8 @@ def figure_ratio(num: StudyNumbers) -> Figure:
     n = num.n
     x = torch.arange(1, n + 1).numpy()
     r = num.ratio_by_order
-    fig = Figure(figsize=(8, 4.2))
-    ax = fig.subplots()
+    fig = Figure(figsize=(12, 4.2))
+    ax, ax3 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
     w = 0.38
     ax.bar(x - w / 2, [100 * v for v in r.ratio], w, color="#ff7f0e", label="Ratio (mean over S, paper)")
     ax.bar(x + w / 2, [100 * v for v in r.ratio_weighted], w, color="#8c564b", label="Ratio, strength-weighted")
@@ -101,26 +117,48 @@ def figure_ratio(num: StudyNumbers) -> Figure:
     ax.set_title(f"{num.title}: preserved knowledge learned from scratch (eq. 8)", fontsize=10)
     ax.legend(fontsize=8, loc="upper right")
     _weak_note(ax, num)
+    bars = [(f"{r}\n{form}", num.intervals.get(f"{r}/{key}")) for r in ("dense", "salient")
+            for form, key in (("mean", "ratio"), ("weighted", "ratio_weighted"))]
+    bars = [(label, iv) for label, iv in bars if iv is not None]
+    if bars:
+        xs = list(range(len(bars)))
+        est = [100 * iv.estimate for _, iv in bars]
+        err = [[max(100 * (iv.estimate - iv.low), 0) for _, iv in bars], [max(100 * (iv.high - iv.estimate), 0)
+                                                                         for _, iv in bars]]
+        ax3.bar(xs, est, 0.6, yerr=err, capsize=4, color=["#ff7f0e", "#8c564b"] * (len(bars) // 2))
+        ax3.axhspan(100 * lo, 100 * hi, color="0.9", zorder=0)
+        ax3.set_xticks(xs)
+        ax3.set_xticklabels([label for label, _ in bars], fontsize=8)
+        ax3.set_ylim(0, 100)
+        ax3.set_title("overall Ratio, both readings (95% intervals)", fontsize=10)
     fig.tight_layout()
     return fig
 
 
 def figure_jaccard(num: StudyNumbers) -> Figure:
-    """Paper Fig. 4: Jaccard similarity of each epoch's interactions with the final epoch's."""
-    fig = Figure(figsize=(7, 4.2))
+    """Paper Fig. 4: Jaccard similarity of each evaluation's interactions with the final one's, at the evaluation's
+    epoch (fractional inside an epoch), with the 95% band (dense reading) and the salient reading dashed."""
+    fig = Figure(figsize=(7.5, 4.4))
     ax = fig.subplots()
     for s in ("finetune", "scratch"):
         curve = num.jaccard[s]
-        ax.plot(list(curve), list(curve.values()), "o-", color=COLORS[s], label=s)
+        ax.plot(list(curve), list(curve.values()), "o-", color=COLORS[s], label=f"{s} (all subsets)")
+        rows = [r for r in num.evaluations.get(s, ()) if "jaccard_ci" in r]
+        if rows:
+            ax.fill_between([r["epoch"] for r in rows], [r["jaccard_ci"][0] for r in rows],
+                            [r["jaccard_ci"][1] for r in rows], color=COLORS[s], alpha=0.2, lw=0)
+        salient = num.intervals.get(f"salient/jaccard/{s}")
+        if isinstance(salient, tuple) and len(salient) == len(curve):
+            ax.plot(list(curve), [iv.estimate for iv in salient], "--", color=COLORS[s], alpha=0.7,
+                    label=f"{s} (salient only)")
     ax.axhline(JACCARD_LEVEL, color="0.6", ls="--", lw=1, label=f"J = {JACCARD_LEVEL}")
     ax.set_ylim(0, 1.05)
-    ax.set_xlabel("epoch (0 = before training)")
-    ax.set_ylabel("Jaccard(epoch, final)")
+    ax.set_xlabel("epochs trained (0 = before training; fractions: evaluations inside an epoch)")
+    ax.set_ylabel("Jaccard(evaluation, final)")
     ax.set_title(f"{num.title}: how directly each model learns (eq. 9)")
-    ax.legend()
+    ax.legend(fontsize=8)
     if any(s in num.weak_models for s in ("finetune", "scratch")):
         _weak_note(ax, num)
-    ax.xaxis.get_major_locator().set_params(integer=True)
     fig.tight_layout()
     return fig
 

@@ -5,18 +5,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Mapping
 
+from .findings import FINDINGS, OUTPUTS
 from .layout import STAGES
 from .number_format import number, percent
+from .readings import READINGS
 from .report_statistics import safe_div
+from .verdicts import RULE as VERDICT_RULE
 from .two_phase import RULE as TWO_PHASE_RULE
 from .two_phase import SOURCES as TWO_PHASE_SOURCES
 from .two_phase import statements as two_phase_statements
 
 if TYPE_CHECKING:
+    from .bootstrap import Interval
     from .report_numbers import StudyNumbers
     from .two_phase import TwoPhaseCurve
 
-__all__ = ["FIGURES", "findings_markdown", "observations", "render_markdown", "two_phase_markdown"]
+__all__ = [
+    "FIGURES", "findings_markdown", "interval_text", "observations", "readings_markdown", "render_markdown",
+    "two_phase_markdown",
+]
 
 #: the report's figures, in the order report.md shows them (each ``<name>.png`` beside report.md)
 FIGURES = ("knowledge_by_order", "ratio", "jaccard", "loss", "samples", "two_phase")
@@ -40,16 +47,58 @@ def observations(num: StudyNumbers) -> list[str]:
     return out
 
 
+def interval_text(iv: Interval | None, fmt: str = ".3f") -> str:
+    """``estimate [low, high]`` (``fmt`` ``"%"`` writes shares as percentages)."""
+    if iv is None:
+        return "n/a"
+    w = percent if fmt == "%" else (lambda x: number(x, fmt))
+    return f"{w(iv.estimate)} [{w(iv.low)}, {w(iv.high)}]"
+
+
 def findings_markdown(num: StudyNumbers) -> list[str]:
-    """The table of the paper's findings (docs/method.md#the-papers-findings): the paper's claim, the
-    measured numbers, the verdict."""
+    """The table of the paper's findings (docs/method.md#the-papers-findings): the claim, the reading, the estimate
+    with its interval, the threshold, the verdict; then the rule and which reading reproduces which finding."""
     counts = num.findings_verdicts
+    b = num.bootstrap
+    seeds = [s for s in num.seeds if s is not None]
     lines = [", ".join(f"{k}: {v}" for k, v in counts.items() if v) + f" (of {len(num.findings)}).", "",
-             "| finding (paper) | measured here | verdict |", "|---|---|---|"]
+             f"Intervals: {b.confidence:.0%} percentile bootstrap, {b.resamples} resamples (seed {b.seed}), over the "
+             f"{num.num_samples} samples" + (f" within the {len(seeds)} training seeds {seeds}, seeds resampled first"
+                                             if seeds else " (one training seed)") + ".",
+             f"Verdict rule: {VERDICT_RULE}.", "",
+             "| finding (paper) | reading | measured [95% interval] | threshold | verdict |", "|---|---|---|---|---|"]
     for f in num.findings:
-        lines.append(f"| {f.paper} | {f.measured} | **{f.verdict}** |")
-    lines += ["", "Verdict rules: " + "; ".join(f"*{f.key}*: {f.rule}" for f in num.findings) + "."]
+        lines.append(f"| {f.statement} | {f.reading} | {f.measured} | {f.direction} {number(f.threshold, '.3g')} | "
+                     f"**{f.verdict}**{' (' + f.why + ')' if f.why else ''} |")
+    lines += ["", "What each number is: " + "; ".join(
+        f"*{spec.id}*: {spec.aggregation}" for spec in FINDINGS) + "."]
     return lines
+
+
+def readings_markdown(num: StudyNumbers) -> list[str]:
+    """Which reading reproduces which finding, and the aggregation table of discarded / preserved."""
+    L = ["## Readings: all subsets or salient interactions (docs/method.md#knowledge-metrics)", ""]
+    L += [f"- **{r}**: {what}" for r, what in READINGS.items()]
+    L += ["", "| finding | " + " | ".join(READINGS) + " |", "|---|" + "---|" * len(READINGS)]
+    for fid, verdicts in num.reading_agreement.items():
+        if OUTPUTS in verdicts:
+            continue
+        L.append(f"| {fid} | " + " | ".join(verdicts.get(r, "n/a") for r in READINGS) + " |")
+    reproduced = {fid: [r for r, v in vs.items() if v == "holds"] for fid, vs in num.reading_agreement.items()
+                  if OUTPUTS not in vs}
+    L += ["", "Reproduced (holds) in: " + "; ".join(
+        f"{fid}: {', '.join(rs) if rs else 'neither reading'}" for fid, rs in reproduced.items()) + ".", ""]
+    iv = num.intervals
+    if iv:
+        L += ["Discarded / preserved and new / preserved by aggregation of the totals:", "",
+              "| number | aggregation | " + " | ".join(READINGS) + " |", "|---|---|" + "---|" * len(READINGS)]
+        for key, label in (("discard_over_preserve", "discarded / preserved"), ("new_over_preserve", "new / preserved")):
+            for suffix, agg in (("", "sum of the order averages Σ_i K^(i) (the report's total, Fig. 2)"),
+                                ("_subsets", "sum over subsets Σ_S K(S), mean over samples")):
+                L.append(f"| {label} | {agg} | " + " | ".join(
+                    interval_text(iv.get(f"{r}/{key}{suffix}"), ".2f") for r in READINGS) + " |")
+        L.append("")
+    return L
 
 
 def two_phase_markdown(two_phase: Mapping[str, Mapping[str, TwoPhaseCurve]], n: int) -> list[str]:
@@ -74,6 +123,23 @@ def two_phase_markdown(two_phase: Mapping[str, Mapping[str, TwoPhaseCurve]], n: 
     return L
 
 
+def salient_knowledge_markdown(num: StudyNumbers) -> list[str]:
+    """Fig. 2's numbers in the salient reading, beside the dense table above."""
+    k = num.knowledge_by_order_salient
+    if k is None:
+        return []
+    L = ["Salient reading (each model's dividends with |I| <= 0.05 max|I| of that sample set to 0 first):", "",
+         "| order | K_pretrain | K_preserve | K_discard | K_new | K_finetune | discard/preserve |",
+         "|---|---|---|---|---|---|---|"]
+    for i in range(num.n):
+        L.append(f"| {i + 1} | {number(k.pretrain[i])} | {number(k.preserve[i])} | {number(k.discard[i])} | "
+                 f"{number(k.new[i])} | {number(k.finetune[i])} | {number(safe_div(k.discard[i], k.preserve[i]), '.3g')} |")
+    L.append(f"| total | {number(sum(k.pretrain))} | {number(sum(k.preserve))} | {number(sum(k.discard))} | "
+             f"{number(sum(k.new))} | {number(sum(k.finetune))} | "
+             f"{number(safe_div(sum(k.discard), sum(k.preserve)), '.3g')} |")
+    return L
+
+
 def render_markdown(num: StudyNumbers) -> str:
     """``report.md``: Table 1, the totals behind each figure, and the observations."""
     n = num.n
@@ -86,12 +152,15 @@ def render_markdown(num: StudyNumbers) -> str:
              "subsets of order i, totals sum orders 1..n.")
     L += ["", "## The paper's findings (docs/method.md#the-papers-findings), measured", ""]
     L += findings_markdown(num)
-    L += ["", "## Other observations", ""]
+    L += [""] + readings_markdown(num)
+    L += ["## Other observations", ""]
     L += [f"- {o}" for o in observations(num)]
-    L += ["", "## Table 1: accuracy", "", "| model | final epoch | val acc | test acc |", "|---|---|---|---|"]
+    L += ["", "## Table 1: accuracy", "", "| model | final epoch | val acc | test acc | val acc [95% interval] |",
+          "|---|---|---|---|---|"]
     for s in STAGES:
         a = num.accuracy[s]
-        L.append(f"| {s} | {num.final_epoch[s]} | {percent(a.val)} | {percent(a.test)} |")
+        L.append(f"| {s} | {num.final_epoch[s]} | {percent(a.val)} | {percent(a.test)} | "
+                 f"{interval_text(num.intervals.get(f'accuracy/{s}'), '%')} |")
     L += ["", "## Knowledge by order (knowledge_by_order.png, paper Fig. 2)", "",
           "| order | K_pretrain | K_preserve | K_discard | K_new | K_finetune | discard/preserve | discarded share | "
           "new share |", "|---|---|---|---|---|---|---|---|---|"]
@@ -104,18 +173,31 @@ def render_markdown(num: StudyNumbers) -> str:
     L.append(f"| total | {number(t.pretrain)} | {number(t.preserve)} | {number(t.discard)} | {number(t.new)} | "
              f"{number(t.finetune)} | {number(dp.overall, '.3g')} | "
              f"{percent(safe_div(t.discard, t.pretrain))} | {percent(safe_div(t.new, t.finetune))} |")
+    L += ["", "Totals are sums of the order averages over orders 1..n (dense reading: all subsets).", ""]
+    L += salient_knowledge_markdown(num)
     r = num.ratio_by_order
     L += ["", "## Ratio of preserved knowledge learned from scratch (ratio.png, paper Fig. 3)", "",
           f"Overall: Ratio = {percent(num.ratio.ratio)} (mean of ratio(S) over subsets with K_preserve(S) > 0, "
           f"the paper's reading); strength-weighted Σ min(|c|, K_preserve) / Σ K_preserve = "
-          f"{percent(num.ratio.ratio_weighted)}.", "", "| order | Ratio | Ratio (weighted) |", "|---|---|---|"]
+          f"{percent(num.ratio.ratio_weighted)}.", "", *[
+              f"- {r}: Ratio {interval_text(num.intervals.get(f'{r}/ratio'), '%')}, strength-weighted "
+              f"{interval_text(num.intervals.get(f'{r}/ratio_weighted'), '%')}" for r in READINGS if num.intervals],
+          "", "| order | Ratio | Ratio (weighted) |", "|---|---|---|"]
     for i in range(n):
         L.append(f"| {i + 1} | {percent(r.ratio[i])} | {percent(r.ratio_weighted[i])} |")
-    L += ["", "## Jaccard similarity with the final epoch (jaccard.png, paper Fig. 4)", "",
-          "| epoch | finetune | scratch |", "|---|---|---|"]
+    L += ["", "## Jaccard similarity with the final evaluation (jaccard.png, paper Fig. 4)", "",
+          "Each evaluation at its epoch (fractional inside an epoch) and global training step; dense reading, "
+          "95% intervals.", "",
+          "| epoch | finetune | scratch | finetune [95%] | scratch [95%] | step |", "|---|---|---|---|---|---|"]
+    steps = {row["epoch"]: row["step"] for s in ("finetune", "scratch") for row in num.evaluations.get(s, ())}
     for e in sorted({e for s in ("finetune", "scratch") for e in num.jaccard[s]}):
+        cells = []
+        for s in ("finetune", "scratch"):
+            row = next((r for r in num.evaluations.get(s, ()) if r["epoch"] == e and "jaccard_ci" in r), None)
+            cells.append(f"[{number(row['jaccard_ci'][0], '.3f')}, {number(row['jaccard_ci'][1], '.3f')}]"
+                         if row else "n/a")
         L.append(f"| {e} | {number(num.jaccard['finetune'].get(e), '.4f')} | "
-                 f"{number(num.jaccard['scratch'].get(e), '.4f')} |")
+                 f"{number(num.jaccard['scratch'].get(e), '.4f')} | {cells[0]} | {cells[1]} | {steps.get(e, 'n/a')} |")
     L += [""] + two_phase_markdown(num.two_phase, n)
     L += ["## Loss per epoch (loss.png, paper Fig. 5; from the stages' TensorBoard events)", "",
           "| epochs trained | finetune train | scratch train | finetune val | scratch val | probe train | probe val |",

@@ -15,25 +15,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from harsanyi_lightning.interactions import (
-    AnnotatedSampleSet,
-    knowledge_by_order,
-    knowledge_totals,
-    mean_jaccard,
-    preserved_ratio,
-)
+import torch
+
+from harsanyi_lightning.interactions import AnnotatedSampleSet, knowledge_by_order, knowledge_totals, preserved_ratio
 from harsanyi_lightning.interactions.errors import DataError
 
-# Finding and TwoPhaseCurve are field types of StudyNumbers: imported at run time so that
+# Finding, Interval and TwoPhaseCurve are field types of StudyNumbers: imported at run time so that
 # typing.get_type_hints(StudyNumbers) resolves them
-from .findings import JACCARD_LEVEL, Finding, paper_findings, verdict_counts
-from .layout import ANNOTATION, STAGES, check_study, epoch_files, final_artifact, read_json, summary_path, tb_dir
-from .report_inputs import load_dividends, read_losses
+from .bootstrap import BootstrapOptions, Interval
+from .findings import JACCARD_LEVEL, Finding, paper_findings, reading_agreement, verdict_counts
+from .layout import ANNOTATION, STAGES, check_study, run_dirs, tb_dir
+from .readings import DENSE, READINGS, SALIENT, jaccard_features, reading_dividends
+from .report_intervals import common_epochs, study_intervals
 from .report_statistics import first_at_least, ratio_by_order, safe_div, spearman
+from .run_artifacts import StudyRun, load_run
 from .two_phase import REGIMES as TWO_PHASE_REGIMES
 from .two_phase import RULE as TWO_PHASE_RULE
 from .two_phase import SOURCES as TWO_PHASE_SOURCES
-from .two_phase import TwoPhaseCurve, compute_two_phase, epoch_strength
+from .two_phase import TwoPhaseCurve, compute_two_phase
+from .verdicts import RULE as VERDICT_RULE
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -139,6 +139,16 @@ class StudyNumbers:
     two_phase: Mapping[str, Mapping[str, TwoPhaseCurve]] = dataclasses.field(default_factory=dict)
     findings: tuple[Finding, ...] = ()
     findings_verdicts: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    seeds: tuple[int | None, ...] = (None,)  #: the training seeds pooled (None: the study's one run)
+    bootstrap: BootstrapOptions = BootstrapOptions()
+    readings: Mapping[str, str] = dataclasses.field(default_factory=lambda: dict(READINGS))
+    #: every interval of the report, keyed by path (report_intervals.study_intervals)
+    intervals: Mapping[str, Interval | tuple[Interval, ...]] = dataclasses.field(default_factory=dict)
+    knowledge_by_order_salient: KnowledgeByOrder | None = None  #: Fig. 2's numbers in the salient reading
+    #: regime -> its evaluations in training order: step, epoch (fractional inside an epoch), Jaccard
+    evaluations: Mapping[str, tuple[Mapping[str, Any], ...]] = dataclasses.field(default_factory=dict)
+    #: finding id -> {reading: verdict}: which reading reproduces which finding
+    reading_agreement: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -150,12 +160,22 @@ class StudyNumbers:
         """The content of ``report.json``: every field, epochs as strings, and the two-phase rule."""
         out = json_ready(self)
         out["two_phase_rule"] = TWO_PHASE_RULE
+        out["verdict_rule"] = VERDICT_RULE
         return out
+
+    def interval(self, key: str) -> Interval:
+        """One interval by its path (``dense/ratio``, ``accuracy/finetune``, ...)."""
+        value = self.intervals[key]
+        if not isinstance(value, Interval):
+            raise KeyError(f"{key} holds one interval per order or evaluation; index the tuple")
+        return value
 
 
 def json_ready(value: Any) -> Any:
     """``value`` as plain JSON data: dataclasses as dicts of their fields, tuples as lists, mapping keys as
     strings (epochs ``1`` -> ``"1"``)."""
+    if isinstance(value, Interval):
+        return {"estimate": value.estimate, "ci": [value.low, value.high], "per_seed": list(value.per_seed)}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: json_ready(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):
@@ -171,38 +191,78 @@ def weak_models(strength_total: Mapping[str, float]) -> tuple[str, ...]:
     return tuple(s for s in STAGES if top > 0 and strength_total[s] < 0.01 * top)
 
 
-def _epoch_curves(study_dir: Path, summaries: Mapping[str, Mapping[str, Any]], finals: Mapping[str, Tensor]
-                  ) -> tuple[dict[str, dict[int, float]], dict[str, dict[str, dict[int, Any]]]]:
-    """Each regime's Jaccard curve, and the two-phase strengths ``[source][regime][epoch]``, reading one
-    stored epoch artifact at a time."""
-    jaccard: dict[str, dict[int, float]] = {}
-    strengths: dict[str, dict[str, dict[int, Any]]] = {src: {} for src in TWO_PHASE_SOURCES}
+def _pooled(runs: list[StudyRun], stage: str) -> Tensor:
+    """``dividends[run * sample, mask]``: the regime's final dividends of every run, one after the other."""
+    return torch.cat([r.regimes[stage].final for r in runs])
+
+
+def _jaccard_curves(runs: list[StudyRun]) -> dict[str, dict[int | float, float]]:
+    """Each regime's Jaccard curve (dense reading): per evaluation epoch every run holds, the mean over the
+    runs' samples of J with the run's own final evaluation."""
+    out = {}
     for s in ("finetune", "scratch", "probe"):
-        files = epoch_files(study_dir, s)
-        final_e = summaries[s].get("final_epoch", max(files) if files else None)
-        curve = {}
-        for e, p in files.items():
-            if final_e is not None and e > final_e:
-                continue
-            dividends, content = load_dividends(p)
-            curve[e] = mean_jaccard(dividends, finals[s])
-            if s in TWO_PHASE_REGIMES:
-                for src in TWO_PHASE_SOURCES:
-                    strengths[src].setdefault(s, {})[e] = epoch_strength(content, src)
-        jaccard[s] = curve
-    return jaccard, strengths
+        grid = common_epochs(runs, (s,))
+        per_sample = torch.cat([jaccard_features({i: r.regimes[s].curve()[e] for i, e in enumerate(grid)},
+                                                 r.regimes[s].final) for r in runs])
+        out[s] = {e: float(per_sample[:, i].nanmean()) for i, e in enumerate(grid)}
+    return out
 
 
-def compute_study(study_dir: str | os.PathLike) -> StudyNumbers:
-    """Every number of the report, computed from the stored artifacts (docs/method.md#knowledge-metrics).
+def _two_phase_strengths(runs: list[StudyRun]) -> dict[str, dict[str, dict[int | float, Any]]]:
+    """``[source][regime][epoch]`` salient strengths, averaged over the runs (the same samples in each)."""
+    out: dict[str, dict[str, dict[int | float, Any]]] = {src: {} for src in TWO_PHASE_SOURCES}
+    for s in TWO_PHASE_REGIMES:
+        for e in common_epochs(runs, (s,)):
+            for src in TWO_PHASE_SOURCES:
+                parts = [next(v for v in r.regimes[s].evaluations if v.epoch == e).strength.get(src) for r in runs]
+                if any(p is None for p in parts):
+                    continue
+                out[src].setdefault(s, {})[e] = {sign: [sum(col) / len(parts) for col in zip(*(p[sign] for p in parts))]
+                                                 for sign in ("positive", "negative")}
+    return out
+
+
+def _mean_of_runs(series: list[Mapping[int, float]]) -> dict[int, float]:
+    """Per key every run holds, the mean over runs."""
+    keys = set.intersection(*(set(s) for s in series)) if series else set()
+    return {k: sum(s[k] for s in series) / len(series) for k in sorted(keys)}
+
+
+def _accuracy(runs: list[StudyRun], stage: str, key: str) -> float | None:
+    values = [r.regimes[stage].summary.get(key) for r in runs]
+    return None if any(v is None for v in values) else sum(values) / len(values)
+
+
+def _evaluations(runs: list[StudyRun], intervals: Mapping[str, Any]) -> dict[str, tuple[dict[str, Any], ...]]:
+    """Each regime's evaluations of the first run (every seed follows the same schedule): step, epoch and,
+    for finetune and scratch, the dense Jaccard with its interval."""
+    out = {}
+    for s in STAGES:
+        grid = common_epochs(runs, (s,))
+        jac = intervals.get(f"{DENSE}/jaccard/{s}")
+        rows = []
+        for v in runs[0].regimes[s].evaluations:
+            row: dict[str, Any] = {"step": v.step, "epoch": v.epoch}
+            if jac is not None and v.epoch in grid:
+                iv = jac[grid.index(v.epoch)]
+                row.update(jaccard=iv.estimate, jaccard_ci=[iv.low, iv.high])
+            rows.append(row)
+        out[s] = tuple(rows)
+    return out
+
+
+def compute_study(study_dir: str | os.PathLike, options: BootstrapOptions | None = None) -> StudyNumbers:
+    """Every number of the report with its interval, computed from the stored artifacts of every run (seed)
+    of the study (docs/method.md#knowledge-metrics and #uncertainty-and-verdicts).
 
     Raises :class:`DataError` naming what is missing when ``study_dir`` is not a
     complete study."""
+    options = options or BootstrapOptions()
     study_dir = Path(study_dir)
     manifest = check_study(study_dir)
-    summaries = {s: read_json(summary_path(study_dir, s)) for s in STAGES}
-    finals = {s: load_dividends(final_artifact(study_dir, s))[0] for s in STAGES}
-    a, b, c = finals["probe"], finals["finetune"], finals["scratch"]
+    runs = [load_run(root, seed) for seed, root in run_dirs(study_dir).items()]
+    summaries = {s: runs[0].regimes[s].summary for s in STAGES}
+    a, b, c = (_pooled(runs, s) for s in STAGES)
     if not (a.shape == b.shape == c.shape):
         raise DataError(f"the final artifacts of {study_dir} have different shapes {a.shape}, {b.shape}, {c.shape}")
     n = a.shape[1].bit_length() - 1
@@ -210,14 +270,17 @@ def compute_study(study_dir: str | os.PathLike) -> StudyNumbers:
     totals = knowledge_totals(knowledge_by_order(a, b))
     # how much of the scratch model's knowledge the pretrained one also has (symmetry check of the story)
     scratch_split = {k: v[1:].tolist() for k, v in knowledge_by_order(a, c).items()}
-    jaccard, strengths = _epoch_curves(study_dir, summaries, finals)
-    losses = {s: read_losses(tb_dir(study_dir, s)) for s in STAGES}
-    for s in ("finetune", "scratch"):
-        if not losses[s]["train"] and not losses[s]["val"]:
-            raise DataError(
-                f"no train/loss or val/loss scalars in {tb_dir(study_dir, s)}; the stage's TensorBoard logs are "
-                "missing or empty: delete the stage's summary.json and rerun the study"
-            )
+    salient = knowledge_by_order(*(reading_dividends(x, SALIENT) for x in (a, b)))
+    jaccard = _jaccard_curves(runs)
+    for r in runs:
+        for s in ("finetune", "scratch"):
+            if not r.regimes[s].losses["train"] and not r.regimes[s].losses["val"]:
+                raise DataError(
+                    f"no train/loss or val/loss scalars in {tb_dir(r.root, s)}; the stage's TensorBoard logs are "
+                    "missing or empty: delete the stage's summary.json and rerun the study"
+                )
+    losses = {s: {split: _mean_of_runs([r.regimes[s].losses[split] for r in runs]) for split in ("train", "val")}
+              for s in STAGES}
 
     def share(key: str, of: str) -> tuple[float, ...]:
         return tuple(safe_div(x, y) for x, y in zip(by_order[key], by_order[of]))
@@ -228,14 +291,16 @@ def compute_study(study_dir: str | os.PathLike) -> StudyNumbers:
                       "scratch": sum(scratch_split["finetune"])}
     top = max(strength_total.values())
     weak = weak_models(strength_total)
-    numbers = StudyNumbers(
+    intervals = study_intervals(runs, options)
+    found = tuple(paper_findings(intervals, weak))
+    return StudyNumbers(
         study_dir=str(study_dir),
         model=manifest.get("model") or summaries["finetune"].get("model"),
         data=manifest.get("data") or summaries["finetune"].get("dataset"),
         n=n,
-        num_samples=int(a.shape[0]),
+        num_samples=int(runs[0].regimes["probe"].final.shape[0]),
         annotation_hash=AnnotatedSampleSet.load(study_dir / ANNOTATION).hash,
-        accuracy={s: Accuracy(val=summaries[s].get("val_acc"), test=summaries[s].get("test_acc")) for s in STAGES},
+        accuracy={s: Accuracy(val=_accuracy(runs, s, "val_acc"), test=_accuracy(runs, s, "test_acc")) for s in STAGES},
         final_epoch={s: summaries[s].get("final_epoch") for s in STAGES},
         knowledge_by_order=KnowledgeByOrder(**{k: tuple(v) for k, v in by_order.items()}),
         knowledge_totals=KnowledgeTotals(**totals),
@@ -259,7 +324,13 @@ def compute_study(study_dir: str | os.PathLike) -> StudyNumbers:
         jaccard_drops={s: sum(1 for x, y in zip(list(c.values()), list(c.values())[1:]) if y < x)
                        for s, c in jaccard.items()},
         loss={s: Losses(train=losses[s]["train"], val=losses[s]["val"]) for s in STAGES},
-        two_phase=compute_two_phase(strengths, n, weak),
+        two_phase=compute_two_phase(_two_phase_strengths(runs), n, weak),
+        findings=found,
+        findings_verdicts=verdict_counts(found),
+        seeds=tuple(r.seed for r in runs),
+        bootstrap=options,
+        intervals=intervals,
+        knowledge_by_order_salient=KnowledgeByOrder(**{k: tuple(v[1:].tolist()) for k, v in salient.items()}),
+        evaluations=_evaluations(runs, intervals),
+        reading_agreement=reading_agreement(found),
     )
-    found = tuple(paper_findings(numbers, weak))
-    return dataclasses.replace(numbers, findings=found, findings_verdicts=verdict_counts(found))

@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Sequence
 
 from harsanyi_lightning.interactions.artifacts import atomic_write_bytes
 
-from .findings import HOLDS
 from .number_format import number, percent
+from .report_markdown import interval_text
 from .report_numbers import compute_study
+from .verdicts import HOLDS
 
 if TYPE_CHECKING:
+    from .bootstrap import BootstrapOptions
     from .report_numbers import StudyNumbers
 
 __all__ = ["SUMMARY_COLUMNS", "summary_row", "write_summary"]
@@ -22,22 +24,28 @@ SUMMARY_COLUMNS = ("study", "model", "data", "acc probe", "acc finetune", "acc s
                    "findings holding")
 
 
+def _with_interval(num: StudyNumbers, key: str, fmt: str) -> str:
+    """The estimate and its 95% interval, ``0.94 [0.60, 1.32]``."""
+    return interval_text(num.intervals.get(key), fmt)
+
+
 def summary_row(num: StudyNumbers) -> list[str]:
     """One study's cells of :data:`SUMMARY_COLUMNS` (validation accuracies; K totals sum orders 1..n)."""
     t = num.knowledge_totals
     acc = num.accuracy
     return [Path(num.study_dir).name, str(num.model or ""), str(num.data or ""),
             percent(acc["probe"].val), percent(acc["finetune"].val), percent(acc["scratch"].val),
-            number(t.preserve), number(t.discard), number(t.new), number(num.discard_over_preserve.overall, ".3g"),
-            percent(num.ratio.ratio), percent(num.ratio.ratio_weighted),
+            number(t.preserve), number(t.discard), number(t.new), _with_interval(num, "dense/discard_over_preserve", ".3g"),
+            _with_interval(num, "dense/ratio", "%"), _with_interval(num, "dense/ratio_weighted", "%"),
             str(num.jaccard_first_at_level["finetune"]), str(num.jaccard_first_at_level["scratch"]),
             f"{num.findings_verdicts[HOLDS]}/{len(num.findings)}"]
 
 
-def write_summary(study_dirs: Sequence[str | os.PathLike], path: str | os.PathLike | None = None) -> str:
+def write_summary(study_dirs: Sequence[str | os.PathLike], path: str | os.PathLike | None = None,
+                  bootstrap: BootstrapOptions | None = None) -> str:
     """One markdown table, one row per study (model / data set), like the paper's grid; written
     atomically to ``path`` when given. Accuracies are validation accuracies; K totals sum orders 1..n."""
-    rows = [summary_row(compute_study(d)) for d in study_dirs]
+    rows = [summary_row(compute_study(d, bootstrap)) for d in study_dirs]
     lines = ["| " + " | ".join(SUMMARY_COLUMNS) + " |", "|" + "---|" * len(SUMMARY_COLUMNS)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     text = "\n".join(lines) + "\n"
