@@ -1,5 +1,6 @@
-"""The verdict rules of the paper's findings (docs/study.md, "The findings and their verdict rules"), on
-hand-made numbers: each rule at its edges (holds / partly / does not hold / not measurable), no study run."""
+"""The paper's findings judged from intervals (docs/method.md#uncertainty-and-verdicts): the verdict rule at its
+edges, every finding in both readings, near-constant models, and report.json's schema; hand-made numbers, no
+study run."""
 from __future__ import annotations
 
 import json
@@ -8,17 +9,10 @@ from dataclasses import replace
 
 import pytest
 
-from harsanyi_lightning.study.findings import (
-    HOLDS,
-    JACCARD_LEVEL,
-    NOT_HOLD,
-    NOT_MEASURABLE,
-    PARTLY,
-    SHARP_RISE,
-    VERDICTS,
-    paper_findings,
-    verdict_counts,
-)
+from harsanyi_lightning.study.bootstrap import Interval
+from harsanyi_lightning.study.findings import FINDINGS, OUTPUTS, paper_findings, reading_agreement, verdict_counts
+from harsanyi_lightning.study.readings import READINGS
+from harsanyi_lightning.study.verdicts import HOLDS, INCONCLUSIVE, NOT_HOLD, NOT_MEASURABLE, VERDICTS, verdict
 from harsanyi_lightning.study.report_numbers import (
     Accuracy,
     DiscardOverPreserve,
@@ -67,201 +61,121 @@ def numbers(**changes) -> StudyNumbers:
     return replace(base, **changes)
 
 
-def finding(num: StudyNumbers, key: str, weak: tuple[str, ...] = ()):
-    found = {f.key: f for f in paper_findings(num, weak)}
-    return found.get(key)
+def intervals(**changes: Interval) -> dict[str, Interval]:
+    """An interval for every finding's number, each wholly on its finding's side (so every finding holds);
+    ``changes`` replace intervals by key (``dense/ratio``, ``accuracy/finetune_minus_scratch``, ...)."""
+    out = {}
+    for spec in FINDINGS:
+        t = spec.threshold
+        iv = Interval(t + 0.2, t + 0.1, t + 0.3) if spec.direction == ">" else Interval(t - 0.2, t - 0.3, t - 0.1)
+        keys = [spec.key] if spec.key.startswith(("accuracy/", "loss/")) else [f"{r}/{spec.key}" for r in READINGS]
+        out.update({k: iv for k in keys})
+    out.update(changes)
+    return out
 
 
-def verdict(num: StudyNumbers, key: str, weak: tuple[str, ...] = ()) -> str:
-    return finding(num, key, weak).verdict
+def find(found, fid: str, reading: str):
+    return next(f for f in found if f.id == fid and f.reading == reading)
 
 
-def test_every_finding_holds_on_numbers_made_to_show_them():
-    found = paper_findings(numbers())
-    assert [f.key for f in found] == [
-        "discard_more_than_twice_preserve", "discard_share_grows_with_order", "much_new_knowledge_mostly_high_order",
-        "ratio_low", "jaccard_finetune_sharp_then_saturates", "jaccard_scratch_slow_late_bumpy",
-        "finetune_accuracy_above_scratch", "finetune_loss_falls_faster"]
-    assert all(f.verdict == HOLDS for f in found), [(f.key, f.verdict) for f in found]
-    assert verdict_counts(found) == {HOLDS: 8, PARTLY: 0, NOT_HOLD: 0, NOT_MEASURABLE: 0}
-
-
-@pytest.mark.parametrize("overall, expected", [
-    (2.0001, HOLDS), (2.0, PARTLY), (1.0001, PARTLY), (1.0, NOT_HOLD), (0.5, NOT_HOLD)])
-def test_discard_more_than_twice_preserve_at_its_edges(overall, expected):
-    num = numbers(discard_over_preserve=DiscardOverPreserve(overall=overall, by_order=(1.5, 2.0, 2.5, 3.0)))
-    f = finding(num, "discard_more_than_twice_preserve")
-    assert f.verdict == expected
-    assert f"discarded / preserved = {overall:.2f} overall (1.50 at order 1, 3.00 at order 4)" in f.measured
-
-
-@pytest.mark.parametrize("rho, shares, expected", [
-    (0.5, (0.5, 0.6, 0.7, 0.8), HOLDS),          # rho at its threshold and the highest order above order 1
-    (0.4999, (0.5, 0.6, 0.7, 0.8), PARTLY),      # grows, but the rank correlation is weak
-    (1.0, (0.5, 0.6, 0.7, 0.5), NOT_HOLD),       # the highest order's share equals order 1's: not grown
-    (-0.8, (0.8, 0.7, 0.6, 0.5), NOT_HOLD),
+@pytest.mark.parametrize("low, high, direction, expected", [
+    (2.01, 3.0, ">", HOLDS), (2.0, 3.0, ">", INCONCLUSIVE), (1.0, 2.0, ">", INCONCLUSIVE),
+    (1.0, 1.99, ">", NOT_HOLD), (1.5, 2.5, ">", INCONCLUSIVE),
+    (1.0, 1.99, "<", HOLDS), (1.0, 2.0, "<", INCONCLUSIVE), (2.0, 3.0, "<", INCONCLUSIVE), (2.01, 3.0, "<", NOT_HOLD),
+    (math.nan, 3.0, ">", NOT_MEASURABLE),
 ])
-def test_discard_share_grows_with_order_at_its_edges(rho, shares, expected):
-    num = numbers(discard_share_vs_order_spearman=rho, discard_share_by_order=shares)
-    f = finding(num, "discard_share_grows_with_order")
-    assert f.verdict == expected
-    assert f"discarded share {100 * shares[0]:.1f}% at order 1, {100 * shares[-1]:.1f}% at order 4" in f.measured
+def test_the_verdict_rule_at_its_edges(low, high, direction, expected):
+    assert verdict(low, high, 2.0, direction) == expected
 
 
-@pytest.mark.parametrize("new_over_preserve, high, expected", [
-    (1.0, 0.5001, HOLDS),      # new = preserved counts as much; just over half above n/2
-    (1.0, 0.5, PARTLY),        # exactly half is not "mostly"
-    (0.9999, 0.9, PARTLY),
-    (0.9999, 0.5, NOT_HOLD),
-])
-def test_much_new_knowledge_mostly_high_order_at_its_edges(new_over_preserve, high, expected):
-    num = numbers(new_over_preserve=new_over_preserve, new_high_order_share=high)
-    f = finding(num, "much_new_knowledge_mostly_high_order")
-    assert f.verdict == expected
-    assert "orders above n/2 = 2" in f.measured
+def test_the_verdict_rule_rejects_an_unknown_direction():
+    with pytest.raises(ValueError, match="direction"):
+        verdict(1.0, 2.0, 0.0, ">=")
 
 
-@pytest.mark.parametrize("ratio, expected, where", [
-    (0.45, HOLDS, "inside"), (0.13, HOLDS, "inside"), (0.05, HOLDS, "below"), (0.4501, NOT_HOLD, "above")])
-def test_ratio_low_at_its_edges(ratio, expected, where):
-    f = finding(numbers(ratio=Ratio(ratio=ratio, ratio_weighted=0.2)), "ratio_low")
-    assert f.verdict == expected
-    assert f.measured.endswith(f"{where} the paper's range")
-    assert f"Ratio = {100 * ratio:.1f}%" in f.measured and "strength-weighted: 20.0%" in f.measured
+def test_every_finding_is_judged_in_both_readings_and_follows_its_own_interval():
+    found = paper_findings(intervals())
+    interaction = [s for s in FINDINGS if not s.key.startswith(("accuracy/", "loss/"))]
+    assert len(found) == 2 * len(interaction) + 2
+    assert {(f.id, f.reading) for f in found} == (
+        {(s.id, r) for s in interaction for r in READINGS} | {("finetune_accuracy_above_scratch", OUTPUTS),
+                                                              ("finetune_loss_falls_faster", OUTPUTS)})
+    assert all(f.verdict == HOLDS for f in found), [(f.id, f.verdict) for f in found if f.verdict != HOLDS]
+    assert verdict_counts(found) == {HOLDS: len(found), INCONCLUSIVE: 0, NOT_HOLD: 0, NOT_MEASURABLE: 0}
+    for f in found:
+        assert f.ci[0] <= f.estimate <= f.ci[1]
+        assert f.verdict == verdict(f.ci[0], f.ci[1], f.threshold, f.direction)
 
 
-@pytest.mark.parametrize("curve, expected", [
-    ({0: 0.2, 1: SHARP_RISE, 2: 0.9, 3: 1.0}, HOLDS),       # J(1) at the threshold, never falls
-    ({0: 0.2, 1: 0.4999, 2: 0.9, 3: 1.0}, PARTLY),          # smooth but not sharp
-    ({0: 0.2, 1: 0.9, 2: 0.8, 3: 1.0}, PARTLY),             # sharp but falls back once
-    ({0: 0.2, 1: 0.3, 2: 0.25, 3: 1.0}, NOT_HOLD),
-    ({0: 0.2, 2: 0.9, 3: 1.0}, PARTLY),                     # epoch 1 not evaluated: not sharp
-])
-def test_jaccard_finetune_sharp_then_saturates_at_its_edges(curve, expected):
-    num = numbers(jaccard={**numbers().jaccard, "finetune": curve})
-    assert verdict(num, "jaccard_finetune_sharp_then_saturates") == expected
+def test_one_reading_can_hold_while_the_other_is_inconclusive():
+    found = paper_findings(intervals(**{"salient/discard_over_preserve": Interval(2.2, 1.9, 2.6)}))
+    assert find(found, "discard_more_than_twice_preserve", "dense").verdict == HOLDS
+    f = find(found, "discard_more_than_twice_preserve", "salient")
+    assert f.verdict == INCONCLUSIVE and f.measured == "discarded / preserved = 2.20 [1.90, 2.60]"
+    assert reading_agreement(found)["discard_more_than_twice_preserve"] == {"dense": HOLDS, "salient": INCONCLUSIVE}
 
 
-def scratch_case(scratch: dict[int, float], first_finetune: int | None, first_scratch: int | None) -> StudyNumbers:
-    base = numbers()
-    return replace(base, jaccard={**base.jaccard, "scratch": scratch},
-                   jaccard_first_at_level={"finetune": first_finetune, "scratch": first_scratch})
-
-
-@pytest.mark.parametrize("scratch, fe, se, expected", [
-    ({0: 0.1, 1: 0.3, 2: 0.2, 3: 1.0}, 2, 3, HOLDS),        # below finetune (0.7, 0.9), later, falls once
-    ({0: 0.1, 1: 0.3, 2: 0.2, 3: 1.0}, 2, None, HOLDS),     # never reaching the level counts as late
-    ({0: 0.1, 1: 0.3, 2: 0.4, 3: 1.0}, 2, 3, PARTLY),       # slow and late, but never falls
-    ({0: 0.1, 1: 0.7, 2: 0.2, 3: 1.0}, 2, 3, PARTLY),       # equal to finetune at epoch 1: not slower
-    ({0: 0.1, 1: 0.3, 2: 0.2, 3: 1.0}, 2, 2, PARTLY),       # reaches the level with finetune: not later
-    ({0: 0.1, 1: 0.8, 2: 0.95, 3: 1.0}, 2, 2, NOT_HOLD),    # above finetune at epoch 1 and as early
-])
-def test_jaccard_scratch_slow_late_bumpy_at_its_edges(scratch, fe, se, expected):
-    f = finding(scratch_case(scratch, fe, se), "jaccard_scratch_slow_late_bumpy")
-    assert f.verdict == expected
-    assert f"reaches {JACCARD_LEVEL} at epoch {se} of 3 (finetune: {fe})" in f.measured
-
-
-def test_jaccard_scratch_is_not_slower_without_an_epoch_before_the_last():
-    base = numbers()
-    num = replace(base, final_epoch={**base.final_epoch, "scratch": 1},
-                  jaccard={**base.jaccard, "scratch": {0: 0.1, 1: 1.0}},
-                  jaccard_first_at_level={"finetune": 2, "scratch": 1})
-    f = finding(num, "jaccard_scratch_slow_late_bumpy")
-    assert f.verdict == NOT_HOLD and "below finetune in 0 of 0 epochs before the last" in f.measured
-
-
-@pytest.mark.parametrize("finetune, scratch, expected", [
-    (0.61, 0.6, HOLDS), (0.6, 0.6, NOT_HOLD), (0.5, 0.6, NOT_HOLD)])
-def test_finetune_accuracy_above_scratch_at_its_edges(finetune, scratch, expected):
-    base = numbers()
-    num = replace(base, accuracy={**base.accuracy, "finetune": Accuracy(finetune, None),
-                                  "scratch": Accuracy(scratch, None)})
-    f = finding(num, "finetune_accuracy_above_scratch")
-    assert f.verdict == expected
-    assert f"({100 * (finetune - scratch):+.1f} points)" in f.measured
-
-
-def test_accuracy_finding_is_left_out_without_a_validation_accuracy():
-    base = numbers()
-    num = replace(base, accuracy={**base.accuracy, "scratch": Accuracy(None, 0.6)})
-    assert finding(num, "finetune_accuracy_above_scratch") is None
-
-
-@pytest.mark.parametrize("finetune, expected", [
-    ({1: 0.5, 2: 0.3, 3: 0.2, 4: 0.1}, HOLDS),     # lower in every common epoch (4 is not common)
-    ({1: 0.5, 2: 0.3, 3: 0.6}, PARTLY),            # lower in 2 of 3
-    ({1: 0.5, 2: 0.7, 3: 0.6, 4: 0.1}, NOT_HOLD),  # lower in 1 of 3
-    ({1: 0.5, 2: 0.65, 3: 0.6}, NOT_HOLD),         # equal is not lower: 1 of 3
-])
-def test_finetune_loss_falls_faster_at_its_edges(finetune, expected):
-    base = numbers()  # scratch's training loss: 0.7, 0.65, 0.6
-    num = replace(base, loss={**base.loss, "finetune": Losses(train=finetune, val={})})
-    f = finding(num, "finetune_loss_falls_faster")
-    assert f.verdict == expected
-    assert f.measured.startswith("training loss after epoch 1: finetune 0.500, scratch 0.700; after epoch 3")
-
-
-def test_half_the_epochs_lower_is_not_most():
-    base = numbers()
-    num = replace(base, loss={**base.loss, "finetune": Losses(train={1: 0.5, 2: 0.9}, val={}),
-                              "scratch": Losses(train={1: 0.7, 2: 0.65}, val={})})
-    assert verdict(num, "finetune_loss_falls_faster") == NOT_HOLD
-
-
-def test_loss_finding_is_left_out_without_common_epochs():
-    base = numbers()
-    num = replace(base, loss={**base.loss, "finetune": Losses(train={}, val={1: 0.5})})
-    assert finding(num, "finetune_loss_falls_faster") is None
+def test_the_ratio_is_judged_on_both_ends_of_the_papers_range():
+    found = paper_findings(intervals(**{"dense/ratio": Interval(0.5, 0.47, 0.55),
+                                        "salient/ratio": Interval(0.08, 0.05, 0.12)}))
+    assert find(found, "ratio_low", "dense").verdict == NOT_HOLD
+    assert find(found, "ratio_at_least_paper_low", "dense").verdict == HOLDS
+    assert find(found, "ratio_low", "salient").verdict == HOLDS
+    assert find(found, "ratio_at_least_paper_low", "salient").verdict == NOT_HOLD
+    assert find(found, "ratio_low", "salient").measured == "Ratio = 8.0% [5.0%, 12.0%]"
 
 
 @pytest.mark.parametrize("weak, unmeasurable", [
-    (("scratch",), {"ratio_low", "jaccard_scratch_slow_late_bumpy"}),
-    (("probe",), {"discard_more_than_twice_preserve", "discard_share_grows_with_order",
-                  "much_new_knowledge_mostly_high_order", "ratio_low"}),
-    (("finetune",), {"discard_more_than_twice_preserve", "discard_share_grows_with_order",
-                     "much_new_knowledge_mostly_high_order", "ratio_low", "jaccard_finetune_sharp_then_saturates",
-                     "jaccard_scratch_slow_late_bumpy"}),
+    (("scratch",), {"ratio_low", "ratio_at_least_paper_low", "jaccard_finetune_above_scratch_early",
+                    "jaccard_scratch_slower", "jaccard_scratch_ups_and_downs"}),
+    (("probe",), {"discard_more_than_twice_preserve", "discard_share_grows_with_order", "much_new_knowledge",
+                  "new_knowledge_mostly_high_order", "ratio_low", "ratio_at_least_paper_low"}),
 ])
-def test_a_claim_about_a_near_constant_model_is_not_measurable(weak, unmeasurable):
-    found = paper_findings(numbers(), weak)
-    assert {f.key for f in found if f.verdict == NOT_MEASURABLE} == unmeasurable
+def test_a_near_constant_model_makes_the_findings_about_it_not_measurable(weak, unmeasurable):
+    found = paper_findings(intervals(), weak)
+    assert {f.id for f in found if f.verdict == NOT_MEASURABLE} == unmeasurable
     for f in found:
-        if f.key in unmeasurable:
-            assert f.rule.startswith(f"{weak[0]} has < 1% of the strongest model's interaction strength; ")
-        else:  # the accuracy and loss findings need no interactions
-            assert f.verdict == HOLDS and "< 1%" not in f.rule
-    counts = verdict_counts(found)
-    assert list(counts) == list(VERDICTS) and counts[NOT_MEASURABLE] == len(unmeasurable)
-    assert sum(counts.values()) == len(found)
+        if f.verdict == NOT_MEASURABLE:
+            assert f.why.startswith(f"{weak[0]} has < 1%")
+        else:
+            assert f.verdict == HOLDS and not f.why
 
 
-def test_two_near_constant_models_are_both_named():
-    f = finding(numbers(), "ratio_low", weak=("finetune", "scratch"))
-    assert f.verdict == NOT_MEASURABLE and f.rule.startswith("finetune and scratch has < 1%")
+def test_an_undefined_interval_is_not_measurable_and_written_n_a():
+    found = paper_findings(intervals(**{"accuracy/finetune_minus_scratch": Interval(0.05, math.nan, math.nan)}))
+    f = find(found, "finetune_accuracy_above_scratch", OUTPUTS)
+    assert f.verdict == NOT_MEASURABLE and f.measured == "val acc finetune - scratch = 5.0% [n/a, n/a]"
 
 
-def test_undefined_numbers_are_written_n_a():
-    num = numbers(discard_share_vs_order_spearman=math.nan, new_high_order_share=math.nan)
-    assert "Spearman rho(order, share) = n/a" in finding(num, "discard_share_grows_with_order").measured
-    assert "n/a of the new knowledge" in finding(num, "much_new_knowledge_mostly_high_order").measured
+def test_per_seed_estimates_are_shown():
+    found = paper_findings(intervals(**{"dense/new_over_preserve": Interval(1.5, 1.2, 1.9, (1.3, 1.7))}))
+    assert find(found, "much_new_knowledge", "dense").measured.endswith("; per seed 1.30, 1.70")
+    assert find(found, "much_new_knowledge", "dense").per_seed == (1.3, 1.7)
 
 
 def test_the_numbers_as_report_json_content():
-    """``to_dict`` gives report.json's keys; epochs become strings, tuples lists, findings dicts."""
-    num = replace(numbers(), findings=tuple(paper_findings(numbers())))
+    """``to_dict`` gives report.json's keys; epochs become strings, tuples lists, findings and intervals dicts."""
+    found = tuple(paper_findings(intervals()))
+    num = replace(numbers(), findings=found, findings_verdicts=verdict_counts(found),
+                  intervals={"dense/ratio": Interval(0.3, 0.2, 0.4), "dense/K_new": (Interval(1.0, 0.5, 1.5),)})
     d = num.to_dict()
     assert sorted(d) == sorted([
-        "accuracy", "annotation_hash", "data", "discard_over_preserve", "discard_share_by_order",
-        "discard_share_vs_order_spearman", "final_epoch", "findings", "findings_verdicts", "jaccard", "jaccard_drops",
-        "jaccard_first_at_level", "knowledge_by_order", "knowledge_totals", "loss", "model", "n",
-        "new_high_order_share", "new_over_preserve", "new_share_by_order", "num_samples", "ratio", "ratio_by_order",
-        "scratch_vs_pretrain", "strength_share", "strength_total", "study_dir", "two_phase", "two_phase_rule",
+        "accuracy", "annotation_hash", "bootstrap", "data", "discard_over_preserve", "discard_share_by_order",
+        "discard_share_vs_order_spearman", "evaluations", "final_epoch", "findings", "findings_verdicts", "intervals",
+        "jaccard", "jaccard_drops", "jaccard_first_at_level", "knowledge_by_order", "knowledge_by_order_salient",
+        "knowledge_totals", "loss", "model", "n", "new_high_order_share", "new_over_preserve", "new_share_by_order",
+        "num_samples", "ratio", "ratio_by_order", "reading_agreement", "readings", "scratch_vs_pretrain", "seeds",
+        "strength_share", "strength_total", "study_dir", "two_phase", "two_phase_rule", "verdict_rule",
         "weak_models"])
     assert d["jaccard"]["finetune"] == {"0": 0.3, "1": 0.7, "2": 0.9, "3": 1.0}
     assert d["loss"]["scratch"]["train"] == {"1": 0.7, "2": 0.65, "3": 0.6}
     assert d["accuracy"]["finetune"] == {"val": 0.9, "test": 0.88}
     assert d["knowledge_by_order"]["new"] == [0.1, 0.2, 1.0, 2.0]
-    assert d["findings"][0]["needs"] == ["probe", "finetune"] and d["findings"][0]["verdict"] == HOLDS
+    assert d["intervals"]["dense/ratio"] == {"estimate": 0.3, "ci": [0.2, 0.4], "per_seed": []}
+    assert d["intervals"]["dense/K_new"] == [{"estimate": 1.0, "ci": [0.5, 1.5], "per_seed": []}]
+    first = d["findings"][0]
+    assert {"id", "statement", "estimate", "ci", "threshold", "direction", "verdict", "reading"} <= set(first)
+    assert first["needs"] == ["probe", "finetune"] and first["verdict"] == HOLDS and first["direction"] == ">"
+    assert d["bootstrap"] == {"resamples": 1000, "seed": 0, "confidence": 0.95}
     assert json.loads(json.dumps(d)) == d
     assert num.title == "tiny-bert / TinyText" and replace(num, model=None, data=None).title == "tiny"

@@ -137,9 +137,9 @@ def test_report_numbers_equal_the_ones_recomputed_from_the_artifacts(tiny_study)
 
     md = (study / "report" / "report.md").read_text()
     dp = totals["discard"] / totals["preserve"]
-    assert f"discarded / preserved = {dp:.2f} overall" in md
+    assert f"discarded / preserved = {dp:.2f} [" in md
     assert f"Ratio = {100 * ratio['ratio']:.1f}%" in md
-    assert f"strength-weighted: {100 * ratio['ratio_weighted']:.1f}%" in md
+    assert f"Σ K_preserve = {100 * ratio['ratio_weighted']:.1f}%." in md
     total_row = next(line for line in md.splitlines() if line.startswith("| total |"))
     assert f"| {totals['preserve']:.4g} | {totals['discard']:.4g} | {totals['new']:.4g} |" in total_row
     for s in STAGES:
