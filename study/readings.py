@@ -22,11 +22,9 @@ from torch import Tensor
 
 from harsanyi_lightning.interactions import jaccard_similarity, knowledge_split, salient_mask, subset_orders
 
-from .report_statistics import spearman
-
 __all__ = [
-    "DENSE", "PARTS", "READINGS", "SALIENT", "jaccard_features", "knowledge_features", "knowledge_statistics",
-    "reading_dividends",
+    "DENSE", "PARTS", "READINGS", "SALIENT", "average_ranks", "jaccard_features", "knowledge_features",
+    "knowledge_statistics", "reading_dividends", "spearman_with_order",
 ]
 
 DENSE, SALIENT = "dense", "salient"
@@ -88,6 +86,26 @@ def knowledge_features(a: Tensor, b: Tensor, c: Tensor) -> dict[str, Tensor]:
     return out
 
 
+def average_ranks(values: Tensor) -> Tensor:
+    """``ranks[row, i]`` of each row's values (0-based; ties get their average rank), vectorised over rows."""
+    less = (values[:, None, :] < values[:, :, None]).sum(dim=-1).to(torch.float64)
+    equal = (values[:, None, :] == values[:, :, None]).sum(dim=-1).to(torch.float64)
+    return less + (equal - 1) / 2
+
+
+def spearman_with_order(values: Tensor) -> Tensor:
+    """Spearman rho of the order ``1..k`` against each row of ``values[row, k]`` (average ranks for ties; NaN
+    for a constant row or one with a NaN), as :func:`~harsanyi_lightning.study.report_statistics.spearman`."""
+    k = values.shape[-1]
+    rx = torch.arange(k, dtype=torch.float64) - (k - 1) / 2
+    ry = average_ranks(values)
+    ry = ry - ry.mean(dim=-1, keepdim=True)
+    den = (rx.square().sum() * ry.square().sum(dim=-1)).sqrt()
+    rho = (ry * rx).sum(dim=-1) / den.clamp_min(1e-300)
+    bad = (den == 0) | torch.isnan(values).any(dim=-1)
+    return torch.where(bad, torch.full_like(rho, math.nan), rho)
+
+
 def _ratio(x: Tensor, y: Tensor) -> Tensor:
     return torch.where(y != 0, x / torch.where(y != 0, y, torch.ones_like(y)), torch.full_like(x, math.nan))
 
@@ -103,7 +121,7 @@ def knowledge_statistics(means: Mapping[str, Tensor], n: int) -> dict[str, Tenso
     subsets = {p: means[f"subsets.{p}"] for p in PARTS}
     share = _ratio(order["discard"], order["pretrain"])
     high = torch.arange(1, n + 1) > n / 2
-    rho = torch.tensor([spearman(range(1, n + 1), row.tolist()) for row in share], dtype=torch.float64)
+    rho = spearman_with_order(share)
     return {
         "discard_over_preserve": _ratio(total["discard"], total["preserve"]),
         "discard_over_preserve_subsets": _ratio(subsets["discard"], subsets["preserve"]),

@@ -105,3 +105,15 @@ def test_bad_bootstrap_options_name_the_option(kwargs, match):
 
 def test_interval_is_a_value():
     assert Interval(1.0, 0.5, 1.5).contains(1.5) and not Interval(1.0, 0.5, 1.5).contains(1.6)
+
+
+def test_the_vectorised_spearman_matches_the_reports_one_ties_included():
+    from harsanyi_lightning.study.readings import spearman_with_order
+    from harsanyi_lightning.study.report_statistics import spearman
+
+    x = torch.randn(40, 10, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    x[3, 2] = x[3, 5]
+    x[4] = 1.0  # constant: NaN
+    expected = torch.tensor([spearman(range(1, 11), row.tolist()) for row in x], dtype=torch.float64)
+    assert torch.allclose(spearman_with_order(x), expected, equal_nan=True)
+    assert math.isnan(spearman_with_order(x)[4].item())
