@@ -15,7 +15,16 @@ import torch
 
 from harsanyi_lightning.interactions.artifacts import load_artifact
 from harsanyi_lightning.study import loop
-from harsanyi_lightning.study.layout import check_study, epoch_files, run_dirs
+from harsanyi_lightning.study.layout import (
+    check_study,
+    epoch_files,
+    final_artifact,
+    run_dirs,
+    stage_dir,
+    stage_problems,
+    summary_path,
+    tb_dir,
+)
 from tests.reliability.harness import STAGES, assert_same, run_cli, run_in_process, snapshot, write_tiny_study
 
 pytestmark = pytest.mark.slow
@@ -76,6 +85,12 @@ def test_each_seed_runs_every_stage_in_its_own_folder_on_the_one_sample_set(seed
     assert manifest["seeds"] == SEEDS and sorted(manifest["args"]) == ["seed_0", "seed_1"]
     assert run_dirs(study) == {0: study / "seed_0", 1: study / "seed_1"}
     assert check_study(study)["seeds"] == SEEDS
+    for k, root in run_dirs(study).items():  # the per-regime layout functions, given a run folder
+        assert not (root / "annotation.pt").exists()
+        for stage in STAGES:
+            assert stage_dir(root, stage) == study / f"seed_{k}" / stage and tb_dir(root, stage).is_dir()
+            assert summary_path(root, stage).is_file() and stage_problems(root, stage, anno_hash) == []
+            assert final_artifact(root, stage) == stage_dir(root, stage) / "interactions" / "epoch_002.pt"
 
 
 def test_the_seeds_train_different_models_each_measured_against_its_own_references(seeded):
