@@ -132,11 +132,12 @@ class StudyCommandsMixin:
 
     def study(self, study_dir: str, shared: dict | None, probe: StageSpec, finetune: StageSpec, scratch: StageSpec,
               sample_set: SampleSetSpec, interactions: InteractionSpec, test: bool, force: bool, report: bool,
-              **_: Any) -> None:
+              seeds: list[int] | None = None, **_: Any) -> None:
         """Run the study described by the parsed config (see :meth:`StudyTrainer.study`)."""
         plan = StudyPlan(
             study_dir=Path(study_dir), stages={"probe": probe, "finetune": finetune, "scratch": scratch},
             shared=dict(shared or {}), sample_set=sample_set, interactions=interactions, test=test, force=force,
+            seeds=seeds,
         )
         cls = _stage_cli_class(type(self))
         check_cls = _stage_cli_class(type(self), parse_only=True)

@@ -4,7 +4,7 @@
 jsonargparse's ``ArgumentError`` instead of printing a usage message and exiting. :func:`parser_error`
 turns it into a :class:`~harsanyi_lightning.interactions.errors.ConfigError`: an unknown ``class_path`` of the model, the
 data module or a callback names what was given and lists the known classes; any other parse error keeps
-jsonargparse's explanation, on one line.
+jsonargparse's explanation, on one line, followed by the fix for a setting of :data:`SETTING_FIXES`.
 """
 from __future__ import annotations
 
@@ -16,8 +16,13 @@ from typing import Iterable
 
 from harsanyi_lightning.interactions.errors import ConfigError
 
+from .layout import SEEDS_FIX
+
 _CLASS_PATH = re.compile(r"Problem with given class_path '([^']*)'|Expected a dot import path string: (\S+)")
 _KEY = re.compile(r'Parser key "([^"]+)"')
+
+#: config key -> how to fix a value of it the parser rejects (said after its explanation)
+SETTING_FIXES = {"seeds": SEEDS_FIX}
 
 #: config key -> (what it is, the base class every valid class_path subclasses, as "module:Name")
 CLASS_KEYS = {
@@ -126,7 +131,8 @@ def parser_error(err: BaseException) -> ConfigError:
                 f"{base.__name__} subclass of your own)"
             )
         return ConfigError(f"{head}. Fix the class_path (the full import path of the class)")
-    return ConfigError(f"the configuration does not parse: {one_line(text)}")
+    fix = SETTING_FIXES.get(key.group(1)) if key else None
+    return ConfigError(f"the configuration does not parse: {one_line(text)}" + (f"; {fix}" if fix else ""))
 
 
-__all__ = ["ArgumentError", "CLASS_KEYS", "known_classes", "one_line", "parser_error", "public_path"]
+__all__ = ["ArgumentError", "CLASS_KEYS", "SETTING_FIXES", "known_classes", "one_line", "parser_error", "public_path"]

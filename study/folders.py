@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Optional, Sequence
 
 import pytorch_lightning as pl
 
@@ -15,7 +16,7 @@ from harsanyi_lightning.interactions.artifacts import errno_name, probe_writable
 from harsanyi_lightning.interactions.errors import ConfigError
 from harsanyi_lightning.callbacks.folder_lock import FolderLock, lock_folder
 
-from .layout import STAGES, checkpoint_path, interactions_dir, stage_dir, tb_dir
+from .layout import STAGES, checkpoint_path, interactions_dir, seed_dir, stage_dir, tb_dir
 from .progress import say
 
 __all__ = [
@@ -52,23 +53,27 @@ def lock_study(study_dir: Path) -> FolderLock | None:
         ) from None
 
 
-def study_folders(study_dir: Path, report: bool) -> list[Path]:
+def study_folders(study_dir: Path, report: bool, seeds: Optional[Sequence[int]] = None) -> list[Path]:
     """The folders a study run writes into that exist already: each stage's folder and its ``tb``,
-    ``checkpoints`` and ``interactions``, and (``report``) ``report/`` and ``report/tb``."""
+    ``checkpoints`` and ``interactions`` (with ``seeds``: in each seed's run folder, which counts too), and
+    (``report``) ``report/`` and ``report/tb``."""
     folders = []
-    for stage in STAGES:
-        sdir = stage_dir(study_dir, stage)
-        folders += [sdir, tb_dir(study_dir, stage), checkpoint_path(study_dir, stage).parent,
-                    interactions_dir(study_dir, stage)]
+    roots = [study_dir] if seeds is None else [seed_dir(study_dir, k) for k in seeds]
+    if seeds is not None:
+        folders += roots
+    for root in roots:
+        for stage in STAGES:
+            folders += [stage_dir(root, stage), tb_dir(root, stage), checkpoint_path(root, stage).parent,
+                        interactions_dir(root, stage)]
     if report:
         folders += [study_dir / "report", study_dir / "report" / "tb"]
     return [f for f in folders if f.is_dir()]
 
 
-def check_study_folders(study_dir: Path, report: bool) -> None:
+def check_study_folders(study_dir: Path, report: bool, seeds: Optional[Sequence[int]] = None) -> None:
     """Fail before any work (``ConfigError`` naming the folder and the errno) when a folder the study will
     write into cannot be written: a read-only stage or report folder would otherwise fail hours later."""
-    for folder in [study_dir, *study_folders(study_dir, report)]:
+    for folder in [study_dir, *study_folders(study_dir, report, seeds)]:
         try:
             probe_writable(folder)
         except OSError as err:
@@ -84,12 +89,12 @@ def check_study_folders(study_dir: Path, report: bool) -> None:
 TEMP_FILE = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
 
 
-def remove_stale_temp_files(study_dir: Path) -> list[Path]:
+def remove_stale_temp_files(study_dir: Path, seeds: Optional[Sequence[int]] = None) -> list[Path]:
     """Delete the temporary files (``.<name>.<random>.tmp``) that an atomic write killed before its rename
     left behind in ``study_dir`` and the folders the study writes (never elsewhere); they are never
     artifacts (only a renamed file is). Return them."""
     stale = []
-    for folder in [study_dir, *study_folders(study_dir, report=True)]:
+    for folder in [study_dir, *study_folders(study_dir, True, seeds)]:
         stale += [p for p in folder.iterdir() if TEMP_FILE.match(p.name) and p.is_file()]
     for p in stale:
         say(f"removing {p}, left half-written by an interrupted run")

@@ -11,6 +11,12 @@ A study folder (written by :mod:`harsanyi_lightning.study.loop`)::
     <study_dir>/<stage>/summary.json       written last and atomically: the stage's completion marker
     <study_dir>/report/                    figures, report.md, report.json, tb/
 
+A study with ``seeds: [0, 1, ...]`` (docs/study.md#seeds) keeps ``study.json``, ``annotation.pt`` and
+``report/`` where they are and puts each seed's stage folders in a *run folder* of its own,
+``<study_dir>/seed_<k>/<stage>/...`` (the manifest lists the seeds). :func:`run_dirs` names the run
+folders of a study; every per-stage function below takes a run folder as its ``root`` (the study folder
+itself for a single-seed study).
+
 Stages run in the order of :data:`STAGES`: probe (``v_pretrain``), finetune
 (``v_finetune``), scratch (``v_random``) (docs/method.md#the-three-regimes). The names inside an
 interactions folder, their parsing and the JSON writing are
@@ -31,67 +37,118 @@ MANIFEST = "study.json"
 #: the study's one annotated sample set, named as in every interactions folder
 ANNOTATION = artifact_layout.ANNOTATION_FILE
 SUMMARY = "summary.json"
+#: a seed's run folder inside a study folder: ``seed_<k>``
+SEED_DIR = "seed_{}"
 
 
-def stage_dir(study_dir: str | os.PathLike, stage: str) -> Path:
-    """``<study_dir>/<stage>``: everything one stage writes."""
-    return Path(study_dir) / stage
+def seed_dir(study_dir: str | os.PathLike, seed: int) -> Path:
+    """``<study_dir>/seed_<seed>``: the run folder of one seed of a study with ``seeds``."""
+    return Path(study_dir) / SEED_DIR.format(int(seed))
 
 
-def tb_dir(study_dir: str | os.PathLike, stage: str) -> Path:
-    """The stage's TensorBoard folder."""
-    return stage_dir(study_dir, stage) / "tb"
+#: the largest seed ``seed_everything`` takes (numpy's seeds are 32-bit)
+MAX_SEED = 2**32 - 1
+#: how to write a study config's ``seeds`` (docs/study.md#seeds), said by every error about it
+SEEDS_FIX = ("give seeds as a non-empty list of unique integers from 0 to 4294967295, e.g. seeds: [0, 1, 2] "
+             "(or leave it out for a single-seed study)")
 
 
-def interactions_dir(study_dir: str | os.PathLike, stage: str) -> Path:
-    """The stage's interactions folder (see :mod:`harsanyi_lightning.callbacks.artifact_layout`)."""
-    return stage_dir(study_dir, stage) / "interactions"
+def seeds_problem(seeds: object) -> str | None:
+    """Why ``seeds`` is not a valid ``seeds`` setting (a non-empty list of unique integers from 0 to
+    :data:`MAX_SEED`), ``None`` when it is valid. Both the study config's check and :func:`manifest_seeds`
+    use this rule."""
+    if not isinstance(seeds, (list, tuple)) or not seeds:
+        return f"seeds={seeds!r} is not a non-empty list"
+    bad = [k for k in seeds if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= MAX_SEED]
+    if bad:
+        return f"seeds={list(seeds)!r} holds {bad!r}, not integers from 0 to {MAX_SEED}"
+    repeated = sorted({k for k in seeds if list(seeds).count(k) > 1})
+    if repeated:
+        return f"seeds={list(seeds)!r} repeats {repeated!r}"
+    return None
 
 
-def checkpoint_path(study_dir: str | os.PathLike, stage: str) -> Path:
-    """The stage's ``last.ckpt``."""
-    return stage_dir(study_dir, stage) / "checkpoints" / "last.ckpt"
-
-
-def summary_path(study_dir: str | os.PathLike, stage: str) -> Path:
-    """The stage's ``summary.json``, its completion marker."""
-    return stage_dir(study_dir, stage) / SUMMARY
-
-
-def epoch_files(study_dir: str | os.PathLike, stage: str) -> dict[int, Path]:
-    """``{epoch: path}`` of the stage's stored interaction artifacts ``epoch_XXX.pt``, ascending."""
-    return artifact_layout.epoch_files(interactions_dir(study_dir, stage))
-
-
-def evaluation_files(study_dir: str | os.PathLike, stage: str) -> dict[int, Path]:
-    """The stage's stored evaluation artifacts (epoch files and, where the callback wrote them, in-epoch step
-    files), keyed by global step, ascending."""
-    return artifact_layout.evaluation_files(interactions_dir(study_dir, stage))
+def manifest_seeds(manifest: dict, where: str | os.PathLike = MANIFEST) -> list[int] | None:
+    """The ``seeds`` a study manifest lists (``None``: a single-seed study, the key absent or null);
+    :class:`DataError` naming ``where`` when they are not valid (:func:`seeds_problem`)."""
+    seeds = manifest.get("seeds")
+    if seeds is None:
+        return None
+    problem = seeds_problem(seeds)
+    if problem is not None:
+        raise DataError(f"{where}: {problem}; rerun `python cli.py study` with the study's config to rewrite it")
+    return list(seeds)
 
 
 def run_dirs(study_dir: str | os.PathLike) -> dict[int | None, Path]:
-    """PLACEHOLDER until seeds land: ``{None: study_dir}``."""
-    return {None: Path(study_dir)}
+    """The run folders of a study, each holding one folder per stage: ``{None: study_dir}`` for a
+    single-seed study (no manifest, or one without ``seeds``), ``{k: <study_dir>/seed_<k>}`` in the
+    manifest's order when it lists ``seeds`` (docs/study.md#seeds). A manifest that does not parse raises
+    :class:`DataError` naming it."""
+    study_dir = Path(study_dir)
+    manifest_file = study_dir / MANIFEST
+    if not manifest_file.is_file():
+        return {None: study_dir}
+    seeds = manifest_seeds(read_json(manifest_file), manifest_file)
+    if seeds is None:
+        return {None: study_dir}
+    return {k: seed_dir(study_dir, k) for k in seeds}
 
 
-def final_artifact(study_dir: str | os.PathLike, stage: str) -> Path:
+def stage_dir(root: str | os.PathLike, stage: str) -> Path:
+    """``<root>/<stage>``: everything one stage writes; ``root`` is a run folder (:func:`run_dirs`)."""
+    return Path(root) / stage
+
+
+def tb_dir(root: str | os.PathLike, stage: str) -> Path:
+    """The stage's TensorBoard folder (``root``: a run folder)."""
+    return stage_dir(root, stage) / "tb"
+
+
+def interactions_dir(root: str | os.PathLike, stage: str) -> Path:
+    """The stage's interactions folder (see :mod:`harsanyi_lightning.callbacks.artifact_layout`)."""
+    return stage_dir(root, stage) / "interactions"
+
+
+def checkpoint_path(root: str | os.PathLike, stage: str) -> Path:
+    """The stage's ``last.ckpt``."""
+    return stage_dir(root, stage) / "checkpoints" / "last.ckpt"
+
+
+def summary_path(root: str | os.PathLike, stage: str) -> Path:
+    """The stage's ``summary.json``, its completion marker."""
+    return stage_dir(root, stage) / SUMMARY
+
+
+def epoch_files(root: str | os.PathLike, stage: str) -> dict[int, Path]:
+    """``{epoch: path}`` of the stage's stored interaction artifacts ``epoch_XXX.pt``, ascending."""
+    return artifact_layout.epoch_files(interactions_dir(root, stage))
+
+
+def evaluation_files(root: str | os.PathLike, stage: str) -> dict[int, Path]:
+    """The stage's stored evaluation artifacts (epoch files and, where the callback wrote them, in-epoch step
+    files), keyed by global step, ascending."""
+    return artifact_layout.evaluation_files(interactions_dir(root, stage))
+
+
+def final_artifact(root: str | os.PathLike, stage: str) -> Path:
     """The stage's final interaction artifact, as recorded in its ``summary.json``."""
-    summary = read_json(summary_path(study_dir, stage))
-    return stage_dir(study_dir, stage) / summary["final_artifact"]
+    summary = read_json(summary_path(root, stage))
+    return stage_dir(root, stage) / summary["final_artifact"]
 
 
-def stage_problems(study_dir: str | os.PathLike, stage: str, annotation_hash: str | None = None) -> list[str]:
+def stage_problems(root: str | os.PathLike, stage: str, annotation_hash: str | None = None) -> list[str]:
     """What is missing or invalid for ``stage`` to count as complete (empty list: complete).
 
     Complete means: ``summary.json`` exists, its final artifact exists, passes its
     hash check and carries the sha256 recorded in the summary, and (when given)
     was computed on the annotation with ``annotation_hash``."""
-    spath = summary_path(study_dir, stage)
+    spath = summary_path(root, stage)
     if not spath.is_file():
         return [f"{spath} (the stage's completion marker) is missing"]
     try:
         summary = read_json(spath)
-        art = stage_dir(study_dir, stage) / summary["final_artifact"]
+        art = stage_dir(root, stage) / summary["final_artifact"]
         expected = summary["final_artifact_sha256"]
     except (DataError, KeyError, TypeError) as err:
         return [f"{spath} is unreadable or incomplete ({err})"]
@@ -111,10 +168,12 @@ def stage_problems(study_dir: str | os.PathLike, stage: str, annotation_hash: st
 
 
 def check_study(study_dir: str | os.PathLike) -> dict:
-    """Check that ``study_dir`` holds a complete study; return its manifest.
+    """Check that ``study_dir`` holds a complete study (every stage of every run folder of
+    :func:`run_dirs`); return its manifest, with ``seeds`` (``None`` for a single-seed study) and
+    ``annotation_hash``.
 
     Raises :class:`DataError` listing every missing or invalid path: a folder
-    that is not a study at all, or a study with a stage missing or incomplete."""
+    that is not a study at all, or a study with a stage missing or incomplete (of a seed: named)."""
     study_dir = Path(study_dir)
     manifest_file, annotation_file = study_dir / MANIFEST, study_dir / ANNOTATION
     if not study_dir.is_dir():
@@ -132,24 +191,32 @@ def check_study(study_dir: str | os.PathLike) -> dict:
             _, annotation_hash = load_artifact(annotation_file, "annotation")
         except AnnotationError as err:
             missing.append(str(err))
-    for stage in STAGES:
-        problems = stage_problems(study_dir, stage, annotation_hash)
-        if problems:
-            missing.append(f"stage {stage!r}: " + "; ".join(problems))
-        elif not tb_dir(study_dir, stage).is_dir():
-            missing.append(f"stage {stage!r}: {tb_dir(study_dir, stage)} (its TensorBoard logs) is missing")
+    seeds = manifest_seeds(manifest, manifest_file)
+    runs = {None: study_dir} if seeds is None else {k: seed_dir(study_dir, k) for k in seeds}
+    for seed, root in runs.items():
+        of = "" if seed is None else f"seed {seed}, "
+        for stage in STAGES:
+            problems = stage_problems(root, stage, annotation_hash)
+            if problems:
+                missing.append(f"{of}stage {stage!r}: " + "; ".join(problems))
+            elif not tb_dir(root, stage).is_dir():
+                missing.append(f"{of}stage {stage!r}: {tb_dir(root, stage)} (its TensorBoard logs) is missing")
     if missing:
         raise DataError(
             f"study {study_dir} is incomplete; missing or invalid:\n  - " + "\n  - ".join(missing)
             + "\nRerun `python cli.py study` with the same config to complete it"
         )
     manifest.setdefault("annotation_hash", annotation_hash)
+    manifest["seeds"] = seeds
     return manifest
 
 
 __all__ = [
     "ANNOTATION",
     "MANIFEST",
+    "MAX_SEED",
+    "SEED_DIR",
+    "SEEDS_FIX",
     "STAGES",
     "SUMMARY",
     "check_study",
@@ -158,8 +225,11 @@ __all__ = [
     "evaluation_files",
     "final_artifact",
     "interactions_dir",
+    "manifest_seeds",
     "read_json",
     "run_dirs",
+    "seed_dir",
+    "seeds_problem",
     "stage_dir",
     "stage_problems",
     "summary_path",

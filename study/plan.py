@@ -15,6 +15,11 @@ set ``<study_dir>/annotation.pt`` (built by the first stage that runs, then reus
 stages' final interactions as references, and a ``ModelCheckpoint`` writing
 ``<stage>/checkpoints/last.ckpt``. Its :meth:`StudyPlan.fingerprint` decides whether a finished stage
 still matches its configuration (:mod:`harsanyi_lightning.study.stages`).
+
+With ``seeds: [0, 1, ...]`` (docs/study.md#seeds) the plan has one run per seed (:meth:`StudyPlan.runs`):
+each a plan bound to its seed, whose stages write into ``<study_dir>/seed_<k>/<stage>``, are measured
+against that seed's own probe and finetune, and get ``seed_everything: <k>`` in the managed layer; the
+annotated sample set stays the study's one ``annotation.pt``.
 """
 from __future__ import annotations
 
@@ -31,7 +36,18 @@ from harsanyi_lightning.callbacks.options import EvaluationOptions, ExtrasOption
 from harsanyi_lightning.interactions.errors import ConfigError
 
 from .folders import check_study_dir_name
-from .layout import ANNOTATION, STAGES, checkpoint_path, interactions_dir, read_json, stage_dir, summary_path
+from .layout import (
+    ANNOTATION,
+    SEEDS_FIX,
+    STAGES,
+    checkpoint_path,
+    interactions_dir,
+    read_json,
+    seed_dir,
+    seeds_problem,
+    stage_dir,
+    summary_path,
+)
 
 __all__ = [
     "DEFAULT_STUDY_CONFIG",
@@ -43,6 +59,7 @@ __all__ = [
     "StageSpec",
     "STUDY_OWNED_OPTIONS",
     "StudyPlan",
+    "check_seeds",
     "resolve_config_path",
 ]
 
@@ -140,6 +157,17 @@ def resolve_config_path(path: str | Path) -> Path:
     raise ConfigError(f"stage config {path} not found (looked in {Path.cwd()} and {REPO_ROOT}); fix the path in the study config")
 
 
+def check_seeds(seeds: Any) -> tuple[int, ...] | None:
+    """The study config's ``seeds`` as a tuple (``None``: a single-seed study); ``ConfigError`` naming
+    ``seeds`` and the fix when it is not a non-empty list of unique integers (docs/study.md#seeds)."""
+    if seeds is None:
+        return None
+    problem = seeds_problem(list(seeds) if isinstance(seeds, tuple) else seeds)
+    if problem is not None:
+        raise ConfigError(f"{problem}; {SEEDS_FIX}")
+    return tuple(seeds)
+
+
 def _yaml(data: dict) -> str:
     return yaml.safe_dump(data, sort_keys=False)
 
@@ -155,6 +183,26 @@ class StudyPlan:
     interactions: InteractionSpec
     test: bool = True
     force: bool = False
+    #: the study's seeds (``None``: one run in the study folder itself, seeded by the configs)
+    seeds: Optional[tuple[int, ...]] = None
+    #: the seed this plan runs (one of ``seeds``; ``None`` for the study's plan and a single-seed study)
+    seed: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        self.seeds = check_seeds(self.seeds)
+        if self.seed is not None and (self.seeds is None or self.seed not in self.seeds):
+            raise ConfigError(f"seed {self.seed} is not one of the study's seeds {self.seeds}")
+
+    @property
+    def run_dir(self) -> Path:
+        """The folder holding this plan's stage folders: ``<study_dir>/seed_<seed>``, or the study folder."""
+        return self.study_dir if self.seed is None else seed_dir(self.study_dir, self.seed)
+
+    def runs(self) -> list[StudyPlan]:
+        """One plan per seed, in the order of ``seeds`` (``[self]`` for a single-seed study)."""
+        if self.seeds is None:
+            return [self]
+        return [replace(self, seed=k) for k in self.seeds]
 
     def stage_args(self, stage: str) -> list[str]:
         """The stacked ``--config`` arguments of one stage's LightningCLI."""
@@ -168,9 +216,12 @@ class StudyPlan:
         return args
 
     def managed(self, stage: str) -> dict:
-        """Settings the study owns: TensorBoard logs in ``<stage>/tb`` (fixed version, so reruns reuse it)."""
-        sdir = stage_dir(self.study_dir, stage)
+        """Settings the study owns: TensorBoard logs in ``<stage>/tb`` (fixed version, so reruns reuse it) and,
+        for a seed's run, ``seed_everything: <seed>``."""
+        sdir = stage_dir(self.run_dir, stage)
+        seeding = {} if self.seed is None else {"seed_everything": self.seed}
         return {
+            **seeding,
             "trainer": {
                 "default_root_dir": str(sdir),
                 "enable_checkpointing": True,
@@ -191,7 +242,7 @@ class StudyPlan:
                    for f in fields(spec)}
         return InteractionCallback(
             sample_set=str(self.study_dir / ANNOTATION), references=references, missing_references="error",
-            output_dir=str(interactions_dir(self.study_dir, stage)), regime=stage, **options,
+            output_dir=str(interactions_dir(self.run_dir, stage)), regime=stage, **options,
         )
 
     def callbacks(self, stage: str) -> list[Callback]:
@@ -201,8 +252,8 @@ class StudyPlan:
             self.interaction_callback(stage, refs),
             # `last.ckpt` after every epoch, written atomically in place. (save_top_k=0 with save_last=True
             # writes it only when fit ends in Lightning 2.6, so a killed stage could not resume.)
-            ModelCheckpoint(dirpath=str(checkpoint_path(self.study_dir, stage).parent),
-                            filename=checkpoint_path(self.study_dir, stage).stem, auto_insert_metric_name=False,
+            ModelCheckpoint(dirpath=str(checkpoint_path(self.run_dir, stage).parent),
+                            filename=checkpoint_path(self.run_dir, stage).stem, auto_insert_metric_name=False,
                             save_top_k=1, save_last=False, enable_version_counter=False),
         ]
 
@@ -221,14 +272,16 @@ class StudyPlan:
         return spec
 
     def final_artifact(self, stage: str) -> Path:
-        return stage_dir(self.study_dir, stage) / read_json(summary_path(self.study_dir, stage))["final_artifact"]
+        """The final interactions of one of this run's finished stages (from its summary)."""
+        return stage_dir(self.run_dir, stage) / read_json(summary_path(self.run_dir, stage))["final_artifact"]
 
     def check(self, check_cli: Optional[Callable[[list[str]], None]] = None) -> None:
         """Everything that can be checked before any work, each failure a :class:`ConfigError`: the study
-        folder's name, the three stages are there, their config files exist, their interaction settings are
-        valid and (with ``check_cli``, which parses a stage's stacked configs without building anything)
-        their configurations parse."""
+        folder's name, the seeds, the three stages are there, their config files exist, their interaction
+        settings are valid and (with ``check_cli``, which parses a stage's stacked configs without building
+        anything) their configurations parse (for a study with seeds: those of the first seed's run)."""
         check_study_dir_name(self.study_dir)
+        check_seeds(self.seeds)
         missing = [s for s in STAGES if s not in self.stages]
         if missing:
             raise ConfigError(f"the study config has no settings for stage(s) {missing}; give probe, finetune and scratch")
@@ -237,9 +290,10 @@ class StudyPlan:
                 resolve_config_path(path)
             self.interaction_callback(s, {})  # validates the sample-set and interaction settings
         if check_cli is not None:
+            first = self.runs()[0]
             for s in STAGES:
                 try:
-                    check_cli(self.stage_args(s))
+                    check_cli(first.stage_args(s))
                 except ConfigError as err:
                     raise ConfigError(f"stage {s!r}: {err}") from None
 

@@ -5,7 +5,8 @@ configuration still agree; resumes an interrupted stage from ``last.ckpt`` (same
 redoes a stage from the start when its configuration, annotation or references changed or its artifacts
 are damaged. ``force=True`` redoes everything. The stage's ``summary.json`` is written last, atomically:
 it is the completion marker. Checkpoints are written atomically in the stage's folder
-(:mod:`harsanyi_lightning.study.checkpoints`).
+(:mod:`harsanyi_lightning.study.checkpoints`). ``plan`` is one run's plan (:meth:`StudyPlan.runs`): its
+stage folders are in ``plan.run_dir`` (a seed's folder, or the study folder), the annotation is the study's.
 """
 from __future__ import annotations
 
@@ -39,10 +40,9 @@ __all__ = ["STAGE_FILE", "annotation_hash", "run_stage", "stage_status"]
 STAGE_FILE = "stage.json"  # written when a stage starts: the configuration it runs with
 
 
-def _final_sha(study_dir: Path, stage: str) -> str:
-    """The sha256 of a finished stage's final interactions, from its summary."""
-    return read_json(summary_path(study_dir, stage))["final_artifact_sha256"]
-
+def _final_sha(root: Path, stage: str) -> str:
+    """The sha256 of a finished stage's final interactions, from its summary (``root``: a run folder)."""
+    return read_json(summary_path(root, stage))["final_artifact_sha256"]
 
 
 def annotation_hash(study_dir: Path) -> str | None:
@@ -63,8 +63,9 @@ def annotation_hash(study_dir: Path) -> str | None:
 
 
 def stage_status(plan: StudyPlan, stage: str) -> tuple[str, list[str]]:
-    """``("complete" | "resume" | "restart" | "new", reasons)`` for one stage."""
-    sdir = stage_dir(plan.study_dir, stage)
+    """``("complete" | "resume" | "restart" | "new", reasons)`` for one stage of ``plan``'s run."""
+    root = plan.run_dir
+    sdir = stage_dir(root, stage)
     if not sdir.exists():
         return "new", []
     anno = annotation_hash(plan.study_dir)
@@ -75,34 +76,35 @@ def stage_status(plan: StudyPlan, stage: str) -> tuple[str, list[str]]:
         reasons.append("its configuration changed" if intent else f"{started} is missing")
     if anno is None:
         reasons.append(f"{plan.study_dir / ANNOTATION} is missing")
-    if not summary_path(plan.study_dir, stage).is_file():
+    if not summary_path(root, stage).is_file():
         if reasons:
             return "restart", reasons
-        return ("resume" if checkpoint_path(plan.study_dir, stage).is_file() else "restart"), [
+        return ("resume" if checkpoint_path(root, stage).is_file() else "restart"), [
             "it was interrupted before it finished"]
-    reasons += stage_problems(plan.study_dir, stage, anno)
-    summary = read_json(summary_path(plan.study_dir, stage))
+    reasons += stage_problems(root, stage, anno)
+    summary = read_json(summary_path(root, stage))
     for role in REFERENCES[stage]:
         ref = REFERENCE_STAGE[role]
-        if summary.get("references", {}).get(role) != _final_sha(plan.study_dir, ref):
+        if summary.get("references", {}).get(role) != _final_sha(root, ref):
             reasons.append(f"its {role} reference ({ref}) changed")
     return ("complete", []) if not reasons else ("restart", reasons)
 
 
 def run_stage(plan: StudyPlan, index: int, stage: str, make_cli: Callable[..., Any]) -> dict:
-    """Run (or skip, or resume) one stage; return its summary."""
-    sdir = stage_dir(plan.study_dir, stage)
+    """Run (or skip, or resume) stage number ``index`` (1-based) of ``plan``'s run; return its summary."""
+    root = plan.run_dir
+    sdir = stage_dir(root, stage)
     status, reasons = ("new", []) if plan.force else stage_status(plan, stage)
     if plan.force and sdir.exists():
         shutil.rmtree(sdir)
-    head = f"stage {index}/{len(STAGES)}: {stage}"
+    head = ("" if plan.seed is None else f"seed {plan.seed}, ") + f"stage {index}/{len(STAGES)}: {stage}"
     if status == "complete":
-        say(f"{head}: complete, skipped ({summary_path(plan.study_dir, stage)})")
-        return read_json(summary_path(plan.study_dir, stage))
+        say(f"{head}: complete, skipped ({summary_path(root, stage)})")
+        return read_json(summary_path(root, stage))
     if status == "restart" and sdir.exists():
         say(f"{head}: redone from the start because " + "; ".join(reasons))
         shutil.rmtree(sdir)
-    ckpt = checkpoint_path(plan.study_dir, stage)
+    ckpt = checkpoint_path(root, stage)
     resume = status == "resume" and ckpt.is_file()
     say(f"{head} -> {sdir}" + (f" (resuming from {ckpt})" if resume else ""))
     sdir.mkdir(parents=True, exist_ok=True)
@@ -121,7 +123,7 @@ def run_stage(plan: StudyPlan, index: int, stage: str, make_cli: Callable[..., A
     test_acc = None
     if plan.test and _has_test_data(dm):
         test_acc = _first(trainer.test(model, datamodule=dm, verbose=False), "test/acc")
-    final_file = _final_file(interactions_dir(plan.study_dir, stage))
+    final_file = _final_file(interactions_dir(root, stage))
     content, sha = load_artifact(final_file, "interactions")
     summary = {
         "stage": stage,
@@ -131,14 +133,16 @@ def run_stage(plan: StudyPlan, index: int, stage: str, make_cli: Callable[..., A
         "final_artifact": str(final_file.relative_to(sdir)),
         "final_artifact_sha256": sha,
         "annotation_hash": content.get("annotation_hash"),
-        "references": {role: _final_sha(plan.study_dir, REFERENCE_STAGE[role]) for role in REFERENCES[stage]},
+        "references": {role: _final_sha(root, REFERENCE_STAGE[role]) for role in REFERENCES[stage]},
         "model": content.get("model"),
         "dataset": content.get("dataset"),
         "checkpoint": str(ckpt.relative_to(sdir)) if ckpt.is_file() else None,
         "global_step": int(trainer.global_step),
         "wall_s": round(time.perf_counter() - t0, 2),
     }
-    write_json(summary_path(plan.study_dir, stage), summary)  # last: the completion marker
+    if plan.seed is not None:
+        summary["seed"] = plan.seed
+    write_json(summary_path(root, stage), summary)  # last: the completion marker
     say(f"{head} done in {summary['wall_s']:.0f} s: val acc {_fmt(val_acc)}, test acc {_fmt(test_acc)}")
     return summary
 

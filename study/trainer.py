@@ -21,6 +21,7 @@ class StudyTrainer(pl.Trainer):
         datamodule: Optional[pl.LightningDataModule] = None,
         study_dir: str = "studies/study",
         shared: Optional[dict] = None,
+        seeds: Optional[list[int]] = None,
         probe: StageSpec = StageSpec(),
         finetune: StageSpec = StageSpec(),
         scratch: StageSpec = StageSpec(),
@@ -38,6 +39,10 @@ class StudyTrainer(pl.Trainer):
                 ``trainer``, ``seed_everything``), applied after the stage's own config files. A dotted
                 override (``--shared.trainer.max_epochs 1``) merges into it, as into a stage's
                 ``overrides`` and ``interactions``.
+            seeds: run every stage once per seed (``seeds: [0, 1, 2]``), each seed's stages with
+                ``seed_everything: <seed>`` in ``<study_dir>/seed_<seed>/<stage>/``, all on the one sample
+                set (docs/study.md#seeds). ``None`` (the default): one run in ``<study_dir>/<stage>/``,
+                seeded by ``shared.seed_everything``.
             probe: the probe stage (frozen pre-trained backbone, linear head): its config files and overrides.
             finetune: the fine-tuning stage, measured against the probe's final interactions.
             scratch: the from-scratch stage, measured against probe and finetune.

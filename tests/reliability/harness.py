@@ -36,11 +36,13 @@ data:
 """
 
 
-def write_tiny_study(folder: Path, study_dir: Path, kill: dict | None = None, n: int = 5, num_workers: int = 0) -> Path:
+def write_tiny_study(folder: Path, study_dir: Path, kill: dict | None = None, n: int = 5, num_workers: int = 0,
+                     seeds: list[int] | None = None, report: bool = True) -> Path:
     """A tiny study config (tiny BERT, generated sentences, 2 epochs per stage) at ``folder/study.yaml``.
 
     ``kill``: init args of the test-only ``kill_callback.KillOnce`` added to every stage.
-    ``num_workers``: DataLoader worker processes of every stage (persistent)."""
+    ``num_workers``: DataLoader worker processes of every stage (persistent).
+    ``seeds``: the study's ``seeds`` (docs/study.md#seeds); ``report=False``: no report at the end."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "base.yaml").write_text(BASE)
     for regime in STAGES:
@@ -61,7 +63,7 @@ scratch: {{configs: [{folder / 'scratch.yaml'}], overrides: {{model: {{init_args
 sample_set: {{n: {n}, num_samples: 2, seed: 0}}
 interactions: {{batch_size: 16, progress: false, figures: false}}
 test: false
-""")
+""" + (f"seeds: {json.dumps(seeds)}\n" if seeds is not None else "") + ("" if report else "report: false\n"))
     return cfg
 
 
@@ -82,24 +84,29 @@ def run_cli(*args: str, env: dict | None = None, check: bool = False) -> subproc
     return proc
 
 
-def snapshot(study: Path) -> dict:
-    """Everything a study's result consists of: every epoch's artifact, each stage's jaccard.json and
-    the report (paths made relative to the study folder)."""
+def snapshot(study: Path, report: bool = True) -> dict:
+    """Everything a study's result consists of: every epoch's artifact, each stage's jaccard.json (of each
+    seed's run folder, ``seed_<k>/`` in front of the key, for a study with seeds) and (``report``) the report
+    (paths made relative to the study folder)."""
     import torch  # noqa: F401  (artifacts hold tensors)
 
     from harsanyi_lightning.interactions.artifacts import load_artifact
-    from harsanyi_lightning.study.layout import epoch_files
+    from harsanyi_lightning.study.layout import epoch_files, run_dirs
 
     snap: dict = {}
-    for stage in STAGES:
-        for epoch, path in epoch_files(study, stage).items():
-            content, _ = load_artifact(path, "interactions")
-            snap[f"{stage}/epoch_{epoch:03d}"] = {
-                "values": content["values"], "dividends": content["dividends"], "epoch": content["epoch"],
-                "global_step": content["global_step"], "annotation_hash": content["annotation_hash"],
-                "skipped": content["skipped"],
-            }
-        snap[f"{stage}/jaccard.json"] = json.loads((study / stage / "interactions" / "jaccard.json").read_text())
+    for seed, root in run_dirs(study).items():
+        run = "" if seed is None else f"{root.name}/"
+        for stage in STAGES:
+            for epoch, path in epoch_files(root, stage).items():
+                content, _ = load_artifact(path, "interactions")
+                snap[f"{run}{stage}/epoch_{epoch:03d}"] = {
+                    "values": content["values"], "dividends": content["dividends"], "epoch": content["epoch"],
+                    "global_step": content["global_step"], "annotation_hash": content["annotation_hash"],
+                    "skipped": content["skipped"],
+                }
+            snap[f"{run}{stage}/jaccard.json"] = json.loads((root / stage / "interactions" / "jaccard.json").read_text())
+    if not report:
+        return snap
     snap["report.md"] = (study / "report" / "report.md").read_text().replace(str(study), "<study>")
     report = json.loads((study / "report" / "report.json").read_text())
     snap["report.json"] = json.loads(json.dumps(report).replace(str(study), "<study>"))

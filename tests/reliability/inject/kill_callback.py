@@ -9,7 +9,8 @@ marker first), so rerunning the same command with the same config runs to the en
 ``on_validation_end`` (the ``ModelCheckpoint`` saving ``last.ckpt`` there runs after this callback),
 it kills at the ``call``-th forward pass of the model after that, i.e. inside the
 ``InteractionCallback``'s evaluation in ``on_train_epoch_end``.
-``rank``: under DDP, only that global rank kills itself (default: any). ``how="raise"``: raise a
+``rank``: under DDP, only that global rank kills itself (default: any). ``run``: only in the stage of that
+run folder of a study with seeds (``"seed_1"``; default: any). ``how="raise"``: raise a
 ``RuntimeError`` instead (a crash), for runs inside the test process.
 """
 from __future__ import annotations
@@ -30,8 +31,8 @@ def _die(marker: Path, why: str, how: str = "kill") -> None:
 
 class KillOnce(Callback):
     def __init__(self, marker: str, stage: str = "", at: str = "train", epoch: int = 0, batch: int = 0,
-                 call: int = 1, rank: int | None = None, how: str = "kill"):
-        self.marker, self.stage, self.at = Path(marker), stage, at
+                 call: int = 1, rank: int | None = None, how: str = "kill", run: str = ""):
+        self.marker, self.stage, self.at, self.run = Path(marker), stage, at, run
         self.epoch, self.batch, self.call, self.rank, self.how = epoch, batch, call, rank, how
         self._calls = 0
         self._handle = None
@@ -40,6 +41,8 @@ class KillOnce(Callback):
         if self.marker.exists() or trainer.current_epoch != self.epoch:
             return False
         if self.rank is not None and trainer.global_rank != self.rank:
+            return False
+        if self.run and Path(trainer.default_root_dir).parent.name != self.run:
             return False
         return not self.stage or Path(trainer.default_root_dir).name == self.stage
 
