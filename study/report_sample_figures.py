@@ -22,7 +22,7 @@ from harsanyi_lightning.interactions import (
     shapley_values,
 )
 
-from .layout import ANNOTATION, STAGES, final_artifact
+from .layout import ANNOTATION, STAGES, final_artifact, run_dirs
 from .report_figures import COLORS
 from .report_inputs import load_dividends
 
@@ -46,10 +46,12 @@ def figure_samples(study_dir: str | os.PathLike, num_samples: int = 4, top: int 
     """The strongest salient interactions of a few samples, for each model, drawn on the input:
     marked words (text) or highlighted patches (image); red = positive, blue = negative, opacity = strength.
     Beside them, each model's exact Shapley value of every word or patch (docs/method.md#beyond-the-paper,
-    from the stored dividends: ``φ_i = Σ_{S∋i} I(S)/|S|``), in the same colours."""
+    from the stored dividends: ``φ_i = Σ_{S∋i} I(S)/|S|``), in the same colours. A study with several
+    seeds shows its first seed's models."""
     study_dir = Path(study_dir)
     anno = AnnotatedSampleSet.load(study_dir / ANNOTATION)
-    finals = {s: load_dividends(final_artifact(study_dir, s))[0] for s in STAGES}
+    root = next(iter(run_dirs(study_dir).values()))
+    finals = {s: load_dividends(final_artifact(root, s))[0] for s in STAGES}
     picks = list(range(min(num_samples, len(anno))))
     if anno.kind == "image":
         return samples_image(anno, finals, picks, top=2)

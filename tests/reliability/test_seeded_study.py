@@ -157,3 +157,34 @@ def test_a_stage_of_a_seed_lost_between_stages_is_redone_and_the_first_seed_left
     assert "seed 1, stage 3/3: scratch: complete, skipped" in redone
     assert files_of(study / "seed_0") == seed0
     assert_same(snapshot(study, report=False), seeded["snapshot"])  # redone to the same result
+
+
+def test_the_report_pools_the_seeds_and_shows_each_seeds_value(seeded, tmp_path):
+    """The report of a 2-seed study (on a copy): its numbers are those of both seeds' samples pooled, each
+    interval contains its estimate and lists each seed's own value, computed from that seed's artifacts."""
+    import shutil
+
+    from harsanyi_lightning.interactions import knowledge_by_order, knowledge_totals, preserved_ratio
+    from harsanyi_lightning.study.report import write_report
+
+    study = tmp_path / "study"
+    shutil.copytree(seeded["study"], study)
+    num = json.loads((write_report(study, tensorboard=False) / "report.json").read_text())
+    assert num["seeds"] == SEEDS
+    finals = {k: [final_dividends(study, k, s).to(torch.float64) for s in STAGES] for k in SEEDS}
+    pooled = [torch.cat([finals[k][i] for k in SEEDS]) for i in range(3)]
+    totals = knowledge_totals(knowledge_by_order(pooled[0], pooled[1]))
+    dp = num["intervals"]["dense/discard_over_preserve"]
+    assert dp["estimate"] == pytest.approx(totals["discard"] / totals["preserve"], rel=1e-9)
+    assert num["knowledge_totals"]["discard"] == pytest.approx(totals["discard"], rel=1e-12)
+    for k, value in zip(SEEDS, dp["per_seed"]):
+        own = knowledge_totals(knowledge_by_order(finals[k][0], finals[k][1]))
+        assert value == pytest.approx(own["discard"] / own["preserve"], rel=1e-9)
+    ratio = num["intervals"]["dense/ratio"]
+    assert ratio["per_seed"] == pytest.approx([preserved_ratio(*finals[k])["ratio"] for k in SEEDS], rel=1e-9)
+    for key, value in num["intervals"].items():
+        for iv in value if isinstance(value, list) else [value]:
+            if iv["ci"][0] == iv["ci"][0]:  # not NaN
+                assert iv["ci"][0] <= iv["estimate"] <= iv["ci"][1], key
+    assert all(len(f["per_seed"]) == 2 for f in num["findings"] if f["reading"] != "outputs")
+    assert "within the 2 training seeds [0, 1], seeds resampled first" in (study / "report" / "report.md").read_text()
