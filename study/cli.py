@@ -24,6 +24,7 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
 from harsanyi_lightning.interactions.errors import ConfigError, HarsanyiError
 
+from .bootstrap import BootstrapOptions
 from .config_errors import ArgumentError, one_line
 from .loop import run_study
 from .overrides import (
@@ -132,12 +133,12 @@ class StudyCommandsMixin:
 
     def study(self, study_dir: str, shared: dict | None, probe: StageSpec, finetune: StageSpec, scratch: StageSpec,
               sample_set: SampleSetSpec, interactions: InteractionSpec, test: bool, force: bool, report: bool,
-              seeds: list[int] | None = None, **_: Any) -> None:
+              seeds: list[int] | None = None, bootstrap: BootstrapOptions | None = None, **_: Any) -> None:
         """Run the study described by the parsed config (see :meth:`StudyTrainer.study`)."""
         plan = StudyPlan(
             study_dir=Path(study_dir), stages={"probe": probe, "finetune": finetune, "scratch": scratch},
             shared=dict(shared or {}), sample_set=sample_set, interactions=interactions, test=test, force=force,
-            seeds=seeds,
+            seeds=seeds, bootstrap=bootstrap or BootstrapOptions(),
         )
         cls = _stage_cli_class(type(self))
         check_cls = _stage_cli_class(type(self), parse_only=True)
@@ -158,9 +159,10 @@ class StudyCommandsMixin:
 
         run_study(plan, make_cli, report=report, check_cli=check_cli)
 
-    def report(self, study_dirs: list[str], summary: str | None = None, **_: Any) -> None:
+    def report(self, study_dirs: list[str], summary: str | None = None, bootstrap: BootstrapOptions | None = None,
+               **_: Any) -> None:
         """Write the report of each study folder; print one table with a row per study."""
-        self.trainer.report(study_dirs=study_dirs, summary=summary)
+        self.trainer.report(study_dirs=study_dirs, summary=summary, bootstrap=bootstrap or BootstrapOptions())
 
 
 #: callbacks the study adds to every stage itself; copies in a stage's own config files are dropped

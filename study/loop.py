@@ -100,7 +100,7 @@ def _run_locked(plan: StudyPlan, make_cli: Callable[..., Any], report: bool) -> 
     from .report import write_report
 
     say(f"report -> {plan.study_dir / 'report'}")
-    out = write_report(plan.study_dir)
+    out = write_report(plan.study_dir, bootstrap=plan.bootstrap)
     say(f"study finished in {time.perf_counter() - t0:.0f} s; open {out / 'report.md'}")
 
 

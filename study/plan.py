@@ -35,6 +35,7 @@ from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from harsanyi_lightning.callbacks.options import EvaluationOptions, ExtrasOptions, SampleSetOptions
 from harsanyi_lightning.interactions.errors import ConfigError
 
+from .bootstrap import BootstrapOptions
 from .folders import check_study_dir_name
 from .layout import (
     ANNOTATION,
@@ -187,6 +188,8 @@ class StudyPlan:
     seeds: Optional[tuple[int, ...]] = None
     #: the seed this plan runs (one of ``seeds``; ``None`` for the study's plan and a single-seed study)
     seed: Optional[int] = None
+    #: how the report draws its intervals (docs/method.md#uncertainty-and-verdicts); never part of a fingerprint
+    bootstrap: BootstrapOptions = field(default_factory=BootstrapOptions)
 
     def __post_init__(self) -> None:
         self.seeds = check_seeds(self.seeds)

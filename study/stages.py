@@ -128,6 +128,7 @@ def run_stage(plan: StudyPlan, index: int, stage: str, make_cli: Callable[..., A
     summary = {
         "stage": stage,
         "val_acc": val_acc,
+        "val_examples": _val_examples(trainer, dm),
         "test_acc": test_acc,
         "final_epoch": int(content["epoch"]),
         "final_artifact": str(final_file.relative_to(sdir)),
@@ -176,6 +177,23 @@ def _first(results: list[dict], key: str) -> float | None:
             if k in r:
                 return float(r[k])
     return None
+
+
+def _val_examples(trainer: pl.Trainer, dm: Any) -> int | None:
+    """How many examples the validation accuracy was measured on (its binomial interval needs it); ``None``
+    when validation used only part of its data (``limit_val_batches``) or a data set without a length."""
+    if trainer.limit_val_batches != 1.0:
+        return None
+    loaders = trainer.val_dataloaders
+    if loaders is None and dm is not None and hasattr(dm, "val_dataloader"):
+        loaders = dm.val_dataloader()
+    if loaders is None:
+        return None
+    loaders = loaders if isinstance(loaders, (list, tuple)) else [loaders]
+    try:
+        return int(sum(len(dl.dataset) for dl in loaders))
+    except TypeError:
+        return None
 
 
 def _has_test_data(dm: Any) -> bool:

@@ -7,6 +7,7 @@ import pytorch_lightning as pl
 
 from harsanyi_lightning.interactions.errors import ConfigError
 
+from .bootstrap import BootstrapOptions
 from .plan import InteractionSpec, SampleSetSpec, StageSpec
 
 __all__ = ["StudyTrainer"]
@@ -30,6 +31,7 @@ class StudyTrainer(pl.Trainer):
         test: bool = True,
         force: bool = False,
         report: bool = True,
+        bootstrap: BootstrapOptions = BootstrapOptions(),
     ) -> None:
         """Run probe, finetune and scratch on one annotated sample set, then write the report.
 
@@ -53,22 +55,26 @@ class StudyTrainer(pl.Trainer):
             test: also report test accuracy when the data module has a test split.
             force: redo every stage (and rebuild the sample set) even when complete.
             report: write ``<study_dir>/report/`` at the end.
+            bootstrap: the report's intervals: ``resamples`` (1,000), ``seed`` (0), ``confidence`` (0.95)
+                (docs/method.md#uncertainty-and-verdicts).
         """
         raise ConfigError("StudyTrainer.study runs through the command line: `python cli.py study --config <yaml>`")
 
     def report(self, study_dirs: list[str], summary: Optional[str] = None,
+               bootstrap: BootstrapOptions = BootstrapOptions(),
                model: Optional[pl.LightningModule] = None, datamodule: Optional[pl.LightningDataModule] = None) -> None:
         """Write the report of each study folder and print one table with a row per study.
 
         Args:
             study_dirs: study folders written by ``python cli.py study``.
             summary: also write the table (markdown) to this file.
+            bootstrap: the intervals' ``resamples``, ``seed`` and ``confidence`` (``--bootstrap.resamples 2000``).
         """
         from .report import write_report, write_summary
 
         if not study_dirs:
             raise ConfigError("report needs at least one study folder: `python cli.py report <study_dir> [...]`")
         for d in study_dirs:
-            out = write_report(d)
+            out = write_report(d, bootstrap=bootstrap)
             print(f"[report] {out}", flush=True)
-        print(write_summary(list(study_dirs), summary), flush=True)
+        print(write_summary(list(study_dirs), summary, bootstrap), flush=True)

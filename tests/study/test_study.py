@@ -104,6 +104,7 @@ def test_study_runs_end_to_end_and_writes_every_report_file(tiny_study):
         assert (study / stage / "checkpoints" / "last.ckpt").is_file()
         assert sorted(epoch_files(study, stage)) == [0, 1, 2]
         assert summary["final_epoch"] == 2 and 0.0 <= summary["val_acc"] <= 1.0
+        assert summary["val_examples"] > 0  # the validation accuracy's interval is binomial over these
         assert list((study / stage / "tb").glob("events.out.tfevents.*"))
     report = study / "report"
     for name in ("knowledge_by_order.png", "ratio.png", "jaccard.png", "loss.png", "samples.png", "two_phase.png",
@@ -189,6 +190,26 @@ def test_report_intervals_equal_an_independent_bootstrap_of_the_artifacts(tiny_s
             assert lo <= f["estimate"] <= hi, f["id"]
             assert f["verdict"] == rule[f["direction"]](lo, hi, f["threshold"]), f["id"]
     assert {f["reading"] for f in num["findings"]} == {"dense", "salient", "outputs"}
+
+
+@pytest.mark.slow
+def test_report_bootstrap_options_reach_report_json(tiny_study, tmp_path):
+    _, study = tiny_study
+    copy = tmp_path / "study"
+    shutil.copytree(study, copy)
+    assert cli.run_from_command_line(["report", str(copy), "--bootstrap.resamples", "200",
+                                      "--bootstrap.seed", "3"]) == 0
+    num = json.loads((copy / "report" / "report.json").read_text())
+    assert num["bootstrap"] == {"resamples": 200, "seed": 3, "confidence": 0.95}
+    default = json.loads((study / "report" / "report.json").read_text())
+    assert num["intervals"]["dense/ratio"]["estimate"] == default["intervals"]["dense/ratio"]["estimate"]
+    acc = num["intervals"]["accuracy/finetune"]
+    assert acc["ci"][0] <= acc["estimate"] <= acc["ci"][1] and acc["ci"][0] < acc["ci"][1]
+
+
+def test_too_few_resamples_is_refused_before_any_work(tmp_path, capsys):
+    assert cli.run_from_command_line(["report", str(tmp_path / "nothing"), "--bootstrap.resamples", "10"]) == 2
+    assert "bootstrap.resamples=10: use an integer of at least 100" in capsys.readouterr().err
 
 
 @pytest.mark.slow
