@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import torch
 from torch import Tensor, nn
 
+from .errors import ConfigError
 from .sparse_design import DEFAULT_HELDOUT, check_sparse_options, sparse_design
 from .sparse_recovery import r_squared, recover_dividends, values_from_sparse
 from .values import compute_values_at
@@ -47,7 +48,7 @@ class SparseInteractions:
     def dense(self, i: int) -> Tensor:
         """``dividends[mask]`` of sample ``i`` as a dense float64 vector over all ``2**n`` masks (n <= 24 only)."""
         if self.n > 24:
-            raise ValueError(f"n={self.n}: a dense vector of 2**n dividends is too large; use masks[i], dividends[i]")
+            raise ConfigError(f"n={self.n}: a dense vector of 2**n dividends is too large; use masks[i], dividends[i]")
         out = torch.zeros(1 << self.n, dtype=torch.float64)
         out[self.masks[i]] = self.dividends[i]
         return out

@@ -7,8 +7,8 @@ and an exact conversion to the Möbius (Harsanyi) basis at the end:
 1. The support starts as ``{∅}``. Each round fits ``v`` by least squares on the support's parities
    ``chi_S(T) = prod_{j in S} (2 [j in T] - 1)`` and scores every candidate ``C`` by ``|<chi_C, r>| / m``
    (``r`` the residual on the ``m`` fit masks). Candidates obey strong heredity (every subset one smaller
-   is in the support); when none clears the bar, weak heredity (one such subset) is tried, then sets two
-   variables beyond a support set (parities whose contributions cancel break heredity).
+   is in the support); when none clears the bar, weak heredity (one such subset) is tried, then pairs and
+   triples two variables beyond the constant or a selected singleton (cancelling contributions break heredity).
 2. A candidate joins when its score exceeds ``tau * std(r) / sqrt(m)``, the score of a parity unrelated to
    ``r``, with ``tau = max(4, sqrt(2 ln #candidates) + 1)`` (a union bound over the candidates).
 3. It stops when the fit is exact (``SSE <= 1e-20 SST``), nothing clears the bar, or the support holds
@@ -81,11 +81,12 @@ def _bar(residual: Tensor, candidates: int) -> float:
 
 
 def _pair_extensions(support: list[int], chi: Tensor, residual: Tensor, n: int, max_order: int) -> list[tuple[float, int]]:
-    """Candidates two variables beyond a support set (a last resort when the parities in between cancel):
-    the scores ``|<chi_s chi_j chi_k, r>| / m`` of ``s | {j, k}``, those above the bar."""
+    """Candidates two variables beyond the constant or a selected singleton (a last resort when the parities in
+    between cancel): the scores ``|<chi_s chi_j chi_k, r>| / m`` of ``s | {j, k}``, those above the bar. Limited
+    to those, its cost is ``(n + 1) m n^2`` at most."""
     m = residual.shape[0]
     present = set(support)
-    grown = [s for s in support if bin(s).count("1") + 2 <= max_order]
+    grown = [s for s in support if bin(s).count("1") <= min(1, max_order - 2)]  # from the constant and singletons
     scores, sets = [], []
     upper = torch.triu(torch.ones(n, n, dtype=torch.bool), diagonal=1)
     for s in grown:
