@@ -71,7 +71,7 @@ def heredity_candidates(support: set[int], n: int, max_order: int, strong: bool)
 
 
 def _least_squares(design: Tensor, values: Tensor) -> Tensor:
-    return torch.linalg.lstsq(design, values.view(-1, 1), driver="gelsd").solution.view(-1)
+    return torch.linalg.lstsq(design, values.view(-1, 1), driver="gelsy").solution.view(-1)
 
 
 def _bar(residual: Tensor, candidates: int) -> float:
