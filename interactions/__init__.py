@@ -12,7 +12,9 @@ of ``mask`` set when variable ``i`` is kept. Typical use::
 Modules: :mod:`.sample_set` (the annotated sample set and its pools), :mod:`.image_sample_set`,
 :mod:`.text_sample_set`, :mod:`.feature_sample_set`, :mod:`.pool_sample_set` (its builders),
 :mod:`.maskers`, :mod:`.outputs`, :mod:`.precision`, :mod:`.values`, :mod:`.transform`,
-:mod:`.metrics`, :mod:`.attributions`, :mod:`.and_or`, :mod:`.artifacts` and :mod:`.errors`.
+:mod:`.metrics`, :mod:`.attributions`, :mod:`.and_or`, :mod:`.artifacts` and :mod:`.errors`. Past ``2**n``:
+:mod:`.sparse` estimates the dividends from a budget of masks (:mod:`.sparse_design`, :mod:`.sparse_recovery`;
+docs/method.md#sparse-estimation).
 """
 from .and_or import (
     DEFAULT_NOISE_BOUND,
@@ -81,6 +83,8 @@ from .sample_set import (
     TextPool,
     check_num_variables,
 )
+from .sparse import SparseInteractions, sparse_dividends, sparse_interactions
+from .sparse_design import MAX_SPARSE_VARIABLES, check_sparse_options
 from .text_sample_set import build_text_sample_set, split_words
 from .transform import (
     harsanyi_dividends,
@@ -95,6 +99,7 @@ from .values import (
     audit_precision,
     check_finite,
     compute_values,
+    compute_values_at,
     default_forward,
     harsanyi_interactions,
     nonfinite_samples,
@@ -116,12 +121,14 @@ __all__ = [
     "ImagePool",
     "Interactions",
     "MAX_AND_OR_VARIABLES",
+    "MAX_SPARSE_VARIABLES",
     "Masker",
     "NumericsError",
     "OfflineError",
     "OutputFn",
     "PRECISIONS",
     "SOLVERS",
+    "SparseInteractions",
     "StorageError",
     "TAU_RATIO",
     "TextPool",
@@ -144,7 +151,9 @@ __all__ = [
     "check_image_options",
     "check_num_variables",
     "check_precision",
+    "check_sparse_options",
     "compute_values",
+    "compute_values_at",
     "content_hash",
     "default_forward",
     "errno_name",
@@ -175,6 +184,8 @@ __all__ = [
     "save_artifact",
     "shapley_interaction_index",
     "shapley_values",
+    "sparse_dividends",
+    "sparse_interactions",
     "split_words",
     "strength_by_order",
     "subset_orders",

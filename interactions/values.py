@@ -119,7 +119,6 @@ def _resolve_batch_size(masker, batch_size: int | None, memory_budget_mb: float 
     return batch_size
 
 
-@torch.no_grad()
 def compute_values(
     model: nn.Module, sample_set: AnnotatedSampleSet, *, forward: ForwardFn | None = None,
     output_fn: OutputFn = log_odds_true_class, batch_size: int | None = 256, memory_budget_mb: float | None = None,
@@ -138,6 +137,24 @@ def compute_values(
     """
     check_precision(precision)
     check_num_variables(sample_set.n, max_variables)
+    return compute_values_at(
+        model, sample_set, torch.arange(sample_set.num_masks, dtype=torch.long), forward=forward, output_fn=output_fn,
+        batch_size=batch_size, memory_budget_mb=memory_budget_mb, precision=precision, device=device,
+        channels_last=channels_last, progress=progress, on_nonfinite=on_nonfinite, trim_padding=trim_padding,
+    )
+
+
+@torch.no_grad()
+def compute_values_at(
+    model: nn.Module, sample_set: AnnotatedSampleSet, masks: Tensor, *, forward: ForwardFn | None = None,
+    output_fn: OutputFn = log_odds_true_class, batch_size: int | None = 256, memory_budget_mb: float | None = None,
+    precision: str = "fp32", device: torch.device | str | None = None, channels_last: bool = False,
+    progress: bool = False, on_nonfinite: str = "raise", trim_padding: bool = True,
+) -> Tensor:
+    """``values[sample, k] = v(x_{T_k})`` at the given int64 masks (float64): ``masks[k]`` shared by every sample,
+    or ``masks[sample, k]`` per sample. The same batching, maskers and precision rules as :func:`compute_values`
+    (which is this function on ``arange(2**n)``); n may be up to 62 here (masks are int64)."""
+    check_precision(precision)
     if on_nonfinite not in ("raise", "keep"):
         raise ConfigError(f"on_nonfinite={on_nonfinite!r} must be 'raise' or 'keep'")
     forward = forward if forward is not None and forward is not default_forward else _bound_default_forward(model)
@@ -146,7 +163,8 @@ def compute_values(
     kwargs = {"image": {"channels_last": channels_last}, "text": {"trim_padding": trim_padding}}.get(sample_set.kind, {})
     masker = masker_for(sample_set, device, **kwargs)
     batch_size = _resolve_batch_size(masker, batch_size, memory_budget_mb)
-    num_masks = sample_set.num_masks
+    masks = masks.to(device=device, dtype=torch.long)
+    num_masks = int(masks.shape[-1])
     total = len(sample_set) * num_masks
     values = torch.empty(total, dtype=torch.float64, device=device)
     bar = None
@@ -156,11 +174,13 @@ def compute_values(
         bar = tqdm(total=total, desc="interactions", unit="input", leave=False)
     with train_flags_restored(model), evaluation_precision(precision, device):
         flat_all = torch.arange(total, device=device)
-        sample_all, masks_all = flat_all // num_masks, flat_all % num_masks
+        sample_all = flat_all // num_masks
+        masks_all = masks.expand(len(sample_set), num_masks).reshape(-1) if masks.dim() == 1 else masks.reshape(-1)
         for start in range(0, total, batch_size):
             stop = min(start + batch_size, total)
-            sample_idx, masks = sample_all[start:stop], masks_all[start:stop]
-            logits = forward(model, masker(sample_idx, masks, sample_range=(start // num_masks, (stop - 1) // num_masks)))
+            sample_idx, chunk_masks = sample_all[start:stop], masks_all[start:stop]
+            inputs = masker(sample_idx, chunk_masks, sample_range=(start // num_masks, (stop - 1) // num_masks))
+            logits = forward(model, inputs)
             labels = masker.labels[sample_idx]
             if start == 0:  # validate once (shape, classes, every label): later chunks need no device sync
                 check_logits(logits, labels)
@@ -175,7 +195,7 @@ def compute_values(
         bar.close()
     values = values.view(len(sample_set), num_masks)
     if on_nonfinite == "raise":
-        check_finite(values, sample_set)
+        check_finite(values, sample_set, masks)
     return values
 
 
@@ -184,16 +204,18 @@ def nonfinite_samples(values: Tensor) -> list[int]:
     return torch.nonzero(~torch.isfinite(values).all(dim=1)).flatten().tolist()
 
 
-def check_finite(values: Tensor, sample_set: AnnotatedSampleSet | None = None) -> None:
-    """Raise :class:`NumericsError` naming the first sample and mask of ``values[sample, mask]`` that is NaN or inf."""
+def check_finite(values: Tensor, sample_set: AnnotatedSampleSet | None = None, masks: Tensor | None = None) -> None:
+    """Raise :class:`NumericsError` naming the first sample and mask of ``values[sample, mask]`` that is NaN or inf
+    (``masks``: the int64 masks of the columns when they are not ``arange(2**n)``)."""
     bad = ~torch.isfinite(values)
     if bool(bad.any()):
-        s, m = (int(i) for i in torch.nonzero(bad)[0])
+        s, k = (int(i) for i in torch.nonzero(bad)[0])
+        m = k if masks is None else int(masks[k] if masks.dim() == 1 else masks[s, k])
         where = ""
         if sample_set is not None and "sample_ids" in sample_set.meta:
             where = f" (pool index {sample_set.meta['sample_ids'][s]})"
         raise NumericsError(
-            f"the model output is {values[s, m].item()} for sample {s}{where} under mask {m} "
+            f"the model output is {values[s, k].item()} for sample {s}{where} under mask {m} "
             f"(kept variables {list(mask_to_variables(m))}); {int(bad.sum())} value(s) are not finite. "
             "Fix the model, or pass on_nonfinite='skip' to leave such samples out and record them"
         )
@@ -269,6 +291,7 @@ __all__ = [
     "audit_precision",
     "check_finite",
     "compute_values",
+    "compute_values_at",
     "default_forward",
     "harsanyi_interactions",
     "model_device",

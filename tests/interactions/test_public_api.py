@@ -27,12 +27,14 @@ EXPECTED = [
     "ImagePool",
     "Interactions",
     "MAX_AND_OR_VARIABLES",
+    "MAX_SPARSE_VARIABLES",
     "Masker",
     "NumericsError",
     "OfflineError",
     "OutputFn",
     "PRECISIONS",
     "SOLVERS",
+    "SparseInteractions",
     "StorageError",
     "TAU_RATIO",
     "TextPool",
@@ -55,7 +57,9 @@ EXPECTED = [
     "check_image_options",
     "check_num_variables",
     "check_precision",
+    "check_sparse_options",
     "compute_values",
+    "compute_values_at",
     "content_hash",
     "default_forward",
     "errno_name",
@@ -86,6 +90,8 @@ EXPECTED = [
     "save_artifact",
     "shapley_interaction_index",
     "shapley_values",
+    "sparse_dividends",
+    "sparse_interactions",
     "split_words",
     "strength_by_order",
     "subset_orders",
@@ -98,7 +104,8 @@ EXPECTED = [
 #: the core's modules, each with its own explicit ``__all__``
 MODULES = [
     "and_or", "artifacts", "attributions", "errors", "feature_sample_set", "image_sample_set", "maskers", "metrics",
-    "outputs", "pool_sample_set", "precision", "sample_set", "text_sample_set", "transform", "values",
+    "outputs", "pool_sample_set", "precision", "sample_set", "sparse", "sparse_design", "sparse_recovery",
+    "text_sample_set", "transform", "values",
 ]
 
 #: imported by no module of the core (top-level names in sys.modules)

@@ -1,0 +1,212 @@
+"""Sparse recovery of Harsanyi dividends from a game's values at a few masks (docs/method.md#sparse-estimation).
+
+A greedy forward selection in the Fourier (parity) basis under uniformly random masks, where the basis is
+orthogonal in expectation, with a heredity rule for the candidates, a least-squares refit after each round,
+and an exact conversion to the Möbius (Harsanyi) basis at the end:
+
+1. The support starts as ``{∅}``. Each round fits ``v`` by least squares on the support's parities
+   ``chi_S(T) = prod_{j in S} (2 [j in T] - 1)`` and scores every candidate ``C`` by ``|<chi_C, r>| / m``
+   (``r`` the residual on the ``m`` fit masks). Candidates obey strong heredity (every subset one smaller
+   is in the support); when none clears the bar, weak heredity (one such subset) is tried, then pairs and
+   triples two variables beyond the constant or a selected singleton (cancelling contributions break heredity).
+2. A candidate joins when its score exceeds ``tau * std(r) / sqrt(m)``, the score of a parity unrelated to
+   ``r``, with ``tau = max(4, sqrt(2 ln #candidates) + 1)`` (a union bound over the candidates).
+3. It stops when the fit is exact (``SSE <= 1e-20 SST``), nothing clears the bar, or the support holds
+   ``m / 2`` parities. The parities then expand exactly: ``chi_A = sum_{B <= A} 2^|B| (-1)^{|A|-|B|} 1[B <= T]``.
+
+Layouts: ``masks[k]`` int64 (bit j = variable j), ``values[k]`` float64; results as int64 masks + float64 values.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+#: the fit counts as exact below this share of the total sum of squares
+EXACT_SSE_SHARE = 1e-20
+#: Möbius coefficients this small relative to the largest are rounding and dropped
+ZERO_SHARE = 1e-10
+_SCORE_CHUNK = 2**22  # elements of one [mask, candidate] block of parities
+
+
+def parity_signs(masks: Tensor, n: int) -> Tensor:
+    """``chi[k, j] = 2 [bit j of masks[k]] - 1`` (float64, ``[mask, variable]``)."""
+    bits = (masks.view(-1, 1) >> torch.arange(n, dtype=torch.long)) & 1
+    return bits.to(torch.float64) * 2 - 1
+
+
+def _bits(mask: int) -> list[int]:
+    return [j for j in range(mask.bit_length()) if mask >> j & 1]
+
+
+def parities(chi: Tensor, sets: list[int]) -> Tensor:
+    """``P[k, c] = chi_{sets[c]}(T_k)``: the parity of each subset (int bit-masks of one order) at each mask."""
+    if not sets:
+        return chi.new_empty(chi.shape[0], 0)
+    order = bin(sets[0]).count("1")
+    if order == 0:
+        return chi.new_ones(chi.shape[0], len(sets))
+    index = torch.tensor([_bits(s) for s in sets], dtype=torch.long)
+    step = max(1, _SCORE_CHUNK // max(chi.shape[0] * order, 1))
+    return torch.cat([chi[:, index[i: i + step]].prod(dim=2) for i in range(0, len(sets), step)], dim=1)
+
+
+def heredity_candidates(support: set[int], n: int, max_order: int, strong: bool) -> dict[int, list[int]]:
+    """Subsets not in ``support`` (order <= ``max_order``) with all (``strong``) or at least one of their subsets
+    one smaller in ``support``, by order."""
+    out: dict[int, set[int]] = {}
+    for s in support:
+        order = bin(s).count("1") + 1
+        if order > max_order:
+            continue
+        for j in range(n):
+            c = s | (1 << j)
+            if c == s or c in support:
+                continue
+            if strong and not all((c & ~(1 << i)) in support for i in _bits(c)):
+                continue
+            out.setdefault(order, set()).add(c)
+    return {order: sorted(sets) for order, sets in sorted(out.items())}
+
+
+def _least_squares(design: Tensor, values: Tensor) -> Tensor:
+    return torch.linalg.lstsq(design, values.view(-1, 1), driver="gelsy").solution.view(-1)
+
+
+def _bar(residual: Tensor, candidates: int) -> float:
+    """The score a candidate must exceed: ``tau * ||r|| / m`` with ``tau = max(4, sqrt(2 ln #candidates) + 1)``."""
+    tau = max(4.0, math.sqrt(2 * math.log(max(candidates, 1))) + 1)
+    return tau * float(residual.norm()) / residual.shape[0]
+
+
+def _pair_extensions(support: list[int], chi: Tensor, residual: Tensor, n: int, max_order: int) -> list[tuple[float, int]]:
+    """Candidates two variables beyond the constant or a selected singleton (a last resort when the parities in
+    between cancel): the scores ``|<chi_s chi_j chi_k, r>| / m`` of ``s | {j, k}``, those above the bar. Limited
+    to those, its cost is ``(n + 1) m n^2`` at most."""
+    m = residual.shape[0]
+    present = set(support)
+    grown = [s for s in support if bin(s).count("1") <= min(1, max_order - 2)]  # from the constant and singletons
+    scores, sets = [], []
+    upper = torch.triu(torch.ones(n, n, dtype=torch.bool), diagonal=1)
+    for s in grown:
+        weighted = residual * (parities(chi, [s]).view(-1) if s else 1.0)
+        block = (chi.T @ (weighted.view(-1, 1) * chi)).abs() / m
+        free = torch.tensor([not (s >> j & 1) for j in range(n)])
+        j, k = torch.nonzero(upper & free.view(-1, 1) & free.view(1, -1), as_tuple=True)
+        scores.append(block[j, k])
+        sets += [s | (1 << a) | (1 << b) for a, b in zip(j.tolist(), k.tolist())]
+    if not sets:
+        return []
+    flat = torch.cat(scores)
+    bar = _bar(residual, len(sets))
+    return [(float(flat[i]), sets[i]) for i in torch.nonzero(flat > bar).flatten().tolist() if sets[i] not in present]
+
+
+def _round(
+    support: list[int], chi: Tensor, residual: Tensor, n: int, max_order: int, room: int,
+) -> list[int]:
+    """The candidates that clear the bar this round, best first (at most ``room``): strong heredity, else weak
+    heredity, else two variables beyond a support set."""
+    m = residual.shape[0]
+    present = set(support)
+    for strong in (True, False):
+        candidates = heredity_candidates(present, n, max_order, strong)
+        bar = _bar(residual, sum(len(c) for c in candidates.values()))
+        picked: list[tuple[float, int]] = []
+        for sets in candidates.values():
+            scores = (residual @ parities(chi, sets)).abs() / m
+            picked += [(float(scores[i]), sets[i]) for i in torch.nonzero(scores > bar).flatten().tolist()]
+        if picked:
+            break
+    else:
+        picked = _pair_extensions(support, chi, residual, n, max_order)
+    picked.sort(key=lambda p: (-p[0], p[1]))
+    return [s for _, s in picked[:room]]
+
+
+def fourier_support(
+    masks: Tensor, values: Tensor, n: int, max_order: int, max_rounds: int = 100,
+) -> tuple[list[int], Tensor]:
+    """Greedy parity selection (steps 1-3 above): ``(support, coefficients)`` of the final least-squares fit."""
+    chi = parity_signs(masks, n)
+    values = values.to(torch.float64)
+    support, design = [0], chi.new_ones(chi.shape[0], 1)
+    sst = float(((values - values.mean()) ** 2).sum())
+    cap = max(1, chi.shape[0] // 2)
+    coef = _least_squares(design, values)
+    for _ in range(max_rounds):
+        residual = values - design @ coef
+        if float(residual @ residual) <= EXACT_SSE_SHARE * sst or len(support) >= cap:
+            break
+        new = _round(support, chi, residual, n, max_order, cap - len(support))
+        if not new:
+            break
+        by_order: dict[int, list[int]] = {}
+        for s in new:
+            by_order.setdefault(bin(s).count("1"), []).append(s)
+        for sets in by_order.values():
+            support += sets
+            design = torch.cat([design, parities(chi, sets)], dim=1)
+        coef = _least_squares(design, values)
+    return support, coef
+
+
+def parities_to_dividends(support: list[int], coef: Tensor) -> tuple[Tensor, Tensor]:
+    """Exact change of basis: ``(masks, dividends)`` (sorted by mask) with
+    ``sum_A F(A) chi_A(T) = sum_B I(B) 1[B <= T]``; coefficients that are zero to rounding are dropped."""
+    out: dict[int, float] = {}
+    for a, f in zip(support, coef.tolist()):
+        size_a = bin(a).count("1")
+        b = a
+        while True:
+            size_b = bin(b).count("1")
+            out[b] = out.get(b, 0.0) + f * (2.0 ** size_b) * (-1.0) ** (size_a - size_b)
+            if b == 0:
+                break
+            b = (b - 1) & a
+    keys = sorted(out)
+    dividends = torch.tensor([out[k] for k in keys], dtype=torch.float64)
+    scale = float(dividends.abs().max()) if len(keys) else 0.0
+    keep = dividends.abs() > ZERO_SHARE * scale
+    return torch.tensor(keys, dtype=torch.long)[keep], dividends[keep]
+
+
+def values_from_sparse(masks: Tensor, subsets: Tensor, dividends: Tensor) -> Tensor:
+    """``v(T_k) = sum_B I(B) 1[B <= T_k]`` for int64 ``masks[k]``, from sparse ``subsets[b]``, ``dividends[b]``."""
+    out = torch.zeros(masks.shape[0], dtype=torch.float64)
+    step = max(1, _SCORE_CHUNK // max(len(subsets), 1))
+    for i in range(0, masks.shape[0], step):
+        block = masks[i: i + step].view(-1, 1)
+        contained = (block & subsets.view(1, -1)) == subsets.view(1, -1)
+        out[i: i + step] = contained.to(torch.float64) @ dividends
+    return out
+
+
+def r_squared(predicted: Tensor, actual: Tensor) -> float:
+    """``1 - SSE / SST`` of ``predicted`` against ``actual`` (1.0 when both sums are zero, NaN when only SST is)."""
+    sse = float(((actual - predicted) ** 2).sum())
+    sst = float(((actual - actual.mean()) ** 2).sum())
+    if sst == 0.0:
+        return 1.0 if sse == 0.0 else float("nan")
+    return 1.0 - sse / sst
+
+
+def recover_dividends(masks: Tensor, values: Tensor, n: int, max_order: int) -> tuple[Tensor, Tensor]:
+    """``(subsets, dividends)``: the sparse Harsanyi dividends fitted to ``values[k] = v(T_k)`` at ``masks[k]``."""
+    support, coef = fourier_support(masks.cpu(), values.cpu(), n, max_order)
+    return parities_to_dividends(support, coef)
+
+
+__all__ = [
+    "EXACT_SSE_SHARE",
+    "ZERO_SHARE",
+    "fourier_support",
+    "heredity_candidates",
+    "parities",
+    "parities_to_dividends",
+    "parity_signs",
+    "r_squared",
+    "recover_dividends",
+    "values_from_sparse",
+]
