@@ -63,6 +63,11 @@ def epoch_files(study_dir: str | os.PathLike, stage: str) -> dict[int, Path]:
     return artifact_layout.epoch_files(interactions_dir(study_dir, stage))
 
 
+def evaluation_files(study_dir: str | os.PathLike, stage: str) -> dict[int, Path]:
+    """``{global step: path}`` of every stored evaluation of the stage (epoch ends and inside epochs), ascending."""
+    return artifact_layout.evaluation_files(interactions_dir(study_dir, stage))
+
+
 def final_artifact(study_dir: str | os.PathLike, stage: str) -> Path:
     """The stage's final interaction artifact, as recorded in its ``summary.json``."""
     summary = read_json(summary_path(study_dir, stage))
@@ -144,6 +149,7 @@ __all__ = [
     "check_study",
     "checkpoint_path",
     "epoch_files",
+    "evaluation_files",
     "final_artifact",
     "interactions_dir",
     "read_json",
