@@ -114,7 +114,7 @@ def batch_end_point(trainer: pl.Trainer, options: EvaluationOptions, batch_idx: 
     stops = trainer.max_steps is not None and 0 <= trainer.max_steps <= step
     if stops or (last_batch and epoch_scheduled(options, epoch + 1, trainer.max_epochs)):
         return None
-    return EvaluationPoint(step, epoch, epoch_fraction(epoch, done, total), False)
+    return EvaluationPoint(step, epoch + int(done >= total), epoch_fraction(epoch, done, total), False)
 
 
 def epoch_end_point(trainer: pl.Trainer, options: EvaluationOptions) -> EvaluationPoint | None:
