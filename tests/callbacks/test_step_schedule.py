@@ -207,3 +207,20 @@ def test_an_old_checkpoint_with_an_epoch_keyed_history_resumes(tmp_path):
     assert sorted(cb.history) == [0, 4, 6, 8] and len(module.eval_forward_state) == 2  # 6 and 8
     assert (cb.history[4]["epoch"], cb.history[4]["epoch_fraction"]) == (1, 1.0)
     assert cb.state_dict()["history_key"] == "global_step"
+
+
+@pytest.mark.parametrize("every_n_epochs, steps", [(1, [0, 2, 4, 6]), (5, [0, 2, 6])])
+def test_a_step_at_max_steps_is_the_final_evaluation(tmp_path, every_n_epochs, steps):
+    """max_steps=6 stops inside epoch 2: the scheduled step 6 is the run's final evaluation, made once, as the
+    epoch file of the epoch reached, with the fraction reached (from the epoch end or, when that is not
+    scheduled, from the end of training)."""
+    out = tmp_path / "out"
+    pl.seed_everything(0, verbose=False)
+    cb = InteractionCallback(n=4, progress=False, output_dir=str(out), at_steps=[2, 6], every_n_epochs=every_n_epochs)
+    trainer = make_trainer(tmp_path, max_epochs=3, callbacks=[cb], max_steps=6)
+    module = ToyModule()
+    trainer.fit(module, datamodule=ToyImageDataModule(num_train=8 * BATCHES))
+    assert sorted(cb.history) == steps and len(module.eval_forward_state) == len(steps)
+    assert cb.history[6]["path"].endswith("epoch_002.pt")
+    assert (cb.history[6]["epoch"], cb.history[6]["epoch_fraction"]) == (2, 1.5)
+    assert json.loads((out / "final.json").read_text())["step"] == 6
