@@ -276,8 +276,8 @@ class InteractionCallback(*CALLBACK_BASES):
         if not self._active or trainer.global_step in self._history:
             return
         point = batch_end_point(trainer, self.evaluation, batch_idx)
-        if point is not None:  # logged where the loss of the model after this step goes (the next batch's)
-            self._evaluate(trainer, pl_module, point, log_step=logging_step(trainer) + 1)
+        if point is not None:
+            self._evaluate(trainer, pl_module, point)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not self._active or trainer.sanity_checking:
@@ -352,11 +352,11 @@ class InteractionCallback(*CALLBACK_BASES):
         """The artifact entries beyond the values and the AND-OR result (see :func:`evaluation.extras_of`)."""
         return extras_of(trainer, pl_module, values, dividends, self.extras)
 
-    def _evaluate(self, trainer: pl.Trainer, pl_module: pl.LightningModule, point: EvaluationPoint,
-                  log_step: int | None = None) -> None:
+    def _evaluate(self, trainer: pl.Trainer, pl_module: pl.LightningModule, point: EvaluationPoint) -> None:
         """One evaluation: compute on every rank, rank zero writes ``epoch_XXX.pt`` (``step_XXXXXXX.pt`` inside an
-        epoch) and logs at ``log_step`` (default: the epoch-end step of :func:`evaluation_step`)."""
-        step = evaluation_step(trainer, point.epoch) if log_step is None else log_step
+        epoch) and logs at the epoch-end step of :func:`evaluation_step`, or inside an epoch where the loss of the
+        model after this step is logged (the next batch's: the global step with one optimizer)."""
+        step = evaluation_step(trainer, point.epoch) if point.epoch_end else logging_step(trainer) + 1
         values, audit = self.compute(trainer, pl_module)
         run = dict(annotation_hash=self._annotation_hash, regime=self._regime, n=int(self._samples.n),
                    precision=self.evaluation.precision, model=self._model, dataset=self._dataset)

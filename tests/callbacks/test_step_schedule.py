@@ -224,3 +224,18 @@ def test_a_step_at_max_steps_is_the_final_evaluation(tmp_path, every_n_epochs, s
     assert cb.history[6]["path"].endswith("epoch_002.pt")
     assert (cb.history[6]["epoch"], cb.history[6]["epoch_fraction"]) == (2, 1.5)
     assert json.loads((out / "final.json").read_text())["step"] == 6
+
+
+def test_a_resume_at_a_scheduled_step_not_yet_evaluated_evaluates_it_first(tmp_path):
+    """A checkpoint written inside an epoch at a step the resumed fit schedules but whose run did not evaluate
+    (its schedule had no such step): the resumed fit evaluates that step first, logged at that step."""
+    ckpt = ModelCheckpoint(dirpath=str(tmp_path / "ckpt"), every_n_train_steps=1, save_top_k=-1, filename="{step}")
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError, match="killed"):
+        fit(tmp_path, epochs=2, out=out, at_steps=[2], extra=[ckpt, Kill(at=5)])
+    trainer, module, cb = fit(tmp_path, epochs=2, out=out, at_steps=[2, 5, 6],
+                              ckpt_path=str(tmp_path / "ckpt" / "step=5.ckpt"))
+    assert sorted(cb.history) == [0, 2, 4, 5, 6, 8] and len(module.eval_forward_state) == 3  # 5, 6, 8
+    content, _ = load_artifact(out / "step_0000005.pt", "interactions")
+    assert (content["epoch"], content["epoch_fraction"], content["log_step"]) == (1, 1.25, 5)
+    assert sorted(tb_steps(trainer, "interactions/salient_count")) == [5, 6, 7]
