@@ -73,11 +73,6 @@ def epoch_fraction(completed_epochs: int, batches_done: int, batches_per_epoch: 
     return completed_epochs + min(batches_done, batches_per_epoch) / batches_per_epoch
 
 
-def has_step_schedule(options: EvaluationOptions) -> bool:
-    """Whether ``every_n_steps`` or ``at_steps`` asks for evaluations inside an epoch."""
-    return options.every_n_steps is not None or bool(options.at_steps)
-
-
 def step_scheduled(options: EvaluationOptions, step: int) -> bool:
     """Whether global step ``step`` (>= 1) is one of ``at_steps`` or a multiple of ``every_n_steps``."""
     if step < 1:
@@ -136,4 +131,4 @@ def final_point(trainer: pl.Trainer) -> EvaluationPoint:
 
 
 __all__ = ["EvaluationPoint", "batch_end_point", "epoch_end_point", "epoch_fraction", "epoch_scheduled", "final_point",
-           "has_step_schedule", "start_point", "step_scheduled"]
+           "start_point", "step_scheduled"]
