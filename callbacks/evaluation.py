@@ -170,20 +170,23 @@ def log_scalars(trainer: pl.Trainer, metrics: dict[str, float], step: int) -> No
 
 
 def log_figures(trainer: pl.Trainer, dividends: torch.Tensor, by_order: dict | None, epoch: int, step: int,
-                and_or: AndOrInteractions | None = None) -> None:
+                and_or: AndOrInteractions | None = None, *, name: str | None = None, label: str | None = None) -> None:
     """The evaluation's figures, to the loggers that take figures (TensorBoard, MLflow, W&B:
-    :mod:`~harsanyi_lightning.callbacks.figure_logging`; matplotlib is imported only then)."""
+    :mod:`~harsanyi_lightning.callbacks.figure_logging`; matplotlib is imported only then). ``label``: the
+    titles' name of the evaluation (default ``epoch <epoch>``); ``name``: the artifact's name for figure files
+    (default ``epoch_XXX``), e.g. ``step_0000025`` inside an epoch."""
     writers = figure_writers(trainer)
     if not writers:
         return
-    made = [("interactions/strength_by_order", figures.strength_figure(strength_by_order(dividends), epoch))]
+    when = label if label is not None else epoch
+    made = [("interactions/strength_by_order", figures.strength_figure(strength_by_order(dividends), when))]
     if by_order is not None:
-        made.append(("knowledge/by_order", figures.knowledge_figure(by_order, epoch)))
+        made.append(("knowledge/by_order", figures.knowledge_figure(by_order, when)))
     if and_or is not None:
-        made.append(("interactions/and_or_by_order", figures.and_or_figure(and_or_strength_by_order(and_or), epoch)))
+        made.append(("interactions/and_or_by_order", figures.and_or_figure(and_or_strength_by_order(and_or), when)))
     for tag, fig in made:
         for writer in writers:
-            writer(tag, fig, step, epoch)
+            writer(tag, fig, step, name if name is not None else epoch)
         figures.close(fig)
 
 

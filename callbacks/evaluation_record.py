@@ -28,15 +28,17 @@ RUN_FIELDS = ("annotation_hash", "regime", "n", "precision", "model", "dataset")
 
 
 def evaluation_record(values: torch.Tensor, audit: dict | None, *, epoch: int, global_step: int, log_step: int,
-                      run: dict[str, Any]) -> tuple[dict[str, Any], torch.Tensor]:
-    """The content of ``epoch_XXX.pt`` (without the extras) and the dividends. ``values`` is changed in
-    place: the rows of samples with a NaN/inf value become NaN (listed in ``skipped``). ``run`` holds
-    the :data:`RUN_FIELDS`."""
+                      run: dict[str, Any], epoch_fraction: float | None = None) -> tuple[dict[str, Any], torch.Tensor]:
+    """The content of ``epoch_XXX.pt`` / ``step_XXXXXXX.pt`` (without the extras) and the dividends. ``values`` is
+    changed in place: the rows of samples with a NaN/inf value become NaN (listed in ``skipped``). ``run`` holds
+    the :data:`RUN_FIELDS`; ``epoch_fraction``: epochs trained, fractional inside an epoch (default ``epoch``;
+    docs/callback.md#evaluations-inside-an-epoch)."""
     skipped = nonfinite_samples(values)
     values[skipped] = float("nan")
     dividends = harsanyi_dividends(values)
     content = {
         "values": values, "dividends": dividends, "epoch": int(epoch), "global_step": int(global_step),
+        "epoch_fraction": float(epoch if epoch_fraction is None else epoch_fraction),
         "log_step": int(log_step), "annotation_hash": run["annotation_hash"], "regime": run["regime"],
         "n": int(run["n"]), "precision": run["precision"], "skipped": [int(s) for s in skipped],
         "model": run["model"], "dataset": run["dataset"], "audit": audit,
@@ -45,9 +47,9 @@ def evaluation_record(values: torch.Tensor, audit: dict | None, *, epoch: int, g
 
 
 def evaluation_scalars(dividends: torch.Tensor, audit: dict | None, refs: dict[str, torch.Tensor],
-                       and_or: AndOrInteractions | None, epoch: int) -> tuple[dict[str, float], dict | None]:
-    """The scalars of one evaluation, ``interactions/epoch`` included, and the knowledge by order for the
-    figure (``None`` without a pretrain reference)."""
+                       and_or: AndOrInteractions | None, epoch: float) -> tuple[dict[str, float], dict | None]:
+    """The scalars of one evaluation, ``interactions/epoch`` included (``epoch``: the epoch at an epoch end, the
+    epoch fraction inside one), and the knowledge by order for the figure (``None`` without a pretrain reference)."""
     metrics, by_order = evaluation_metrics(dividends, audit, refs)
     if and_or is not None:
         metrics.update(and_or_metrics(and_or))

@@ -4,7 +4,8 @@
   ``TensorBoardLogger`` or any logger exposing one): ``add_figure(tag, fig, global_step=step)``, the
   IMAGES tab with a step slider;
 - an ``experiment`` with ``log_figure`` and a logger ``run_id`` (``MLFlowLogger``'s ``MlflowClient``):
-  one PNG artifact per evaluation, ``<tag>/epoch_XXX.png`` (the epoch of the artifact ``epoch_XXX.pt``);
+  one PNG artifact per evaluation, ``<tag>/epoch_XXX.png`` (the name of the artifact ``epoch_XXX.pt``; inside an
+  epoch ``<tag>/step_XXXXXXX.png``);
 - a logger with ``log_image(key, images, step)`` (``WandbLogger``): a ``wandb.Image`` under the tag,
   logged with the evaluation's step as ``trainer/global_step``.
 
@@ -12,18 +13,20 @@ Any other logger (CSV, ...) gets no figures; every logger gets the scalars throu
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-#: ``writer(tag, figure, step, epoch)``: log one figure of the evaluation after ``epoch`` at logging ``step``
-FigureWriter = Callable[[str, "Figure", int, int], None]
+#: ``writer(tag, figure, step, epoch)``: log one figure of the evaluation after ``epoch`` (or of the evaluation
+#: artifact named ``epoch``, e.g. ``"step_0000025"``) at logging ``step``
+FigureWriter = Callable[[str, "Figure", int, Union[int, str]], None]
 
 
-def figure_artifact_path(tag: str, epoch: int) -> str:
-    """The artifact file of a figure in a run's artifact store: ``<tag>/epoch_XXX.png``."""
-    return f"{tag}/epoch_{epoch:03d}.png"
+def figure_artifact_path(tag: str, epoch: int | str) -> str:
+    """The artifact file of a figure in a run's artifact store: ``<tag>/epoch_XXX.png``, or ``<tag>/<name>.png``
+    for an evaluation artifact's name (``step_0000025``)."""
+    return f"{tag}/{epoch}.png" if isinstance(epoch, str) else f"{tag}/epoch_{epoch:03d}.png"
 
 
 def figure_writer(logger: Any) -> Optional[FigureWriter]:
@@ -31,20 +34,20 @@ def figure_writer(logger: Any) -> Optional[FigureWriter]:
     experiment = getattr(logger, "experiment", None)
     if callable(getattr(experiment, "add_figure", None)):
 
-        def add_figure(tag: str, fig: Figure, step: int, epoch: int) -> None:
+        def add_figure(tag: str, fig: Figure, step: int, epoch: int | str) -> None:
             experiment.add_figure(tag, fig, global_step=step, close=False)
 
         return add_figure
     if callable(getattr(experiment, "log_figure", None)) and getattr(logger, "run_id", None):
         run_id = logger.run_id
 
-        def log_figure(tag: str, fig: Figure, step: int, epoch: int) -> None:
+        def log_figure(tag: str, fig: Figure, step: int, epoch: int | str) -> None:
             experiment.log_figure(run_id, fig, figure_artifact_path(tag, epoch))
 
         return log_figure
     if callable(getattr(logger, "log_image", None)):
 
-        def log_image(tag: str, fig: Figure, step: int, epoch: int) -> None:
+        def log_image(tag: str, fig: Figure, step: int, epoch: int | str) -> None:
             logger.log_image(key=tag, images=[fig], step=step)
 
         return log_image

@@ -22,6 +22,11 @@ def _figure(title: str):
     return fig, ax
 
 
+def _when(epoch: int | str) -> str:
+    """A title's name of the evaluation: ``epoch 3`` for an epoch, else the label as given (``step 25 (...)``)."""
+    return epoch if isinstance(epoch, str) else f"epoch {epoch}"
+
+
 def _finish_order_axes(fig, ax, orders: list[int], ylabel: str, legend: bool = True):
     """Label the order axis of a by-order bar chart, add the legend, tighten the layout; return ``fig``."""
     ax.set_xlabel("order |S|")
@@ -33,17 +38,17 @@ def _finish_order_axes(fig, ax, orders: list[int], ylabel: str, legend: bool = T
     return fig
 
 
-def strength_figure(strength: Tensor, epoch: int):
+def strength_figure(strength: Tensor, epoch: int | str):
     """Bar chart of the mean ``|I(S)|`` by order ``|S| = 1..n`` (``strength[order]``, orders 0..n)."""
-    fig, ax = _figure(f"interaction strength by order, epoch {epoch}")
+    fig, ax = _figure(f"interaction strength by order, {_when(epoch)}")
     orders = list(range(1, strength.numel()))
     ax.bar(orders, [float(strength[k]) for k in orders], color="tab:blue")
     return _finish_order_axes(fig, ax, orders, "mean |I(S)|", legend=False)
 
 
-def knowledge_figure(by_order: Mapping[str, Tensor], epoch: int):
+def knowledge_figure(by_order: Mapping[str, Tensor], epoch: int | str):
     """Grouped bars of preserved / discarded / new knowledge by order (eqs. 6, 7)."""
-    fig, ax = _figure(f"knowledge vs. pretrain reference, epoch {epoch}")
+    fig, ax = _figure(f"knowledge vs. pretrain reference, {_when(epoch)}")
     n = by_order["preserve"].numel() - 1
     orders = list(range(1, n + 1))
     width = 0.27
@@ -54,10 +59,10 @@ def knowledge_figure(by_order: Mapping[str, Tensor], epoch: int):
     return _finish_order_axes(fig, ax, orders, "mean knowledge")
 
 
-def and_or_figure(strength: Mapping[str, Mapping[str, Tensor]], epoch: int):
+def and_or_figure(strength: Mapping[str, Mapping[str, Tensor]], epoch: int | str):
     """Bars of the salient AND and OR strength by order, positive above and negative below the axis
     (``strength[kind][sign][order]`` as :func:`harsanyi_lightning.interactions.and_or_strength_by_order` returns it)."""
-    fig, ax = _figure(f"salient AND-OR interactions by order, epoch {epoch}")
+    fig, ax = _figure(f"salient AND-OR interactions by order, {_when(epoch)}")
     n = strength["and"]["positive"].numel() - 1
     orders = list(range(1, n + 1))
     width = 0.4

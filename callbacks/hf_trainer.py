@@ -7,7 +7,8 @@ run through :class:`~harsanyi_lightning.callbacks.single_process.SingleProcess`)
 (:mod:`~harsanyi_lightning.callbacks.artifact_layout`, :mod:`~harsanyi_lightning.callbacks.history`) and the
 same scalars as :class:`~harsanyi_lightning.callbacks.InteractionCallback`, at the Trainer's hooks: the
 Trainer's model is evaluated before the first step (epoch 0, step 0), after every ``every_n_epochs``
-epochs and after the last one, at the Trainer's ``global_step``.
+epochs and after the last one, and at the global steps of ``every_n_steps`` / ``at_steps`` inside an epoch
+(``on_step_end``, :mod:`~harsanyi_lightning.callbacks.evaluation_schedule`), at the Trainer's ``global_step``.
 
 How the scalars reach ``report_to``: each evaluation calls ``trainer.log(metrics)`` (:func:`log_now`), the Trainer's own
 logging, so every reporting integration (TensorBoard, MLflow, W&B, ...) gets them through its ``on_log``
@@ -28,13 +29,14 @@ from typing import TYPE_CHECKING, Any, Callable
 from transformers import TrainerCallback
 
 from harsanyi_lightning.interactions.and_or import DEFAULT_NOISE_BOUND
-from harsanyi_lightning.interactions.artifacts import save_artifact
+from harsanyi_lightning.interactions.artifacts import content_hash, save_artifact
 from harsanyi_lightning.interactions.errors import ConfigError
 from harsanyi_lightning.interactions.sample_set import DEFAULT_MAX_VARIABLES, AnnotatedSampleSet
 
-from .artifact_layout import ANNOTATION_FILE, KIND, epoch_path
+from .artifact_layout import ANNOTATION_FILE, KIND
 from .evaluation import extras_of, log_figures, model_name, sharded_values
 from .evaluation_record import evaluation_record, evaluation_scalars
+from .evaluation_schedule import EvaluationPoint, epoch_scheduled, step_scheduled
 from .folder_lock import lock_folder
 from .history import check_writable, history_dividends, load_references, write_final_files
 from .knowledge_logging import dashboard_layout
@@ -89,7 +91,8 @@ class InteractionTrainerCallback(TrainerCallback):
 
     Every other argument is :class:`~harsanyi_lightning.callbacks.InteractionCallback`'s (docs/callback.md):
     ``n``, ``num_samples``, ``per_class``, ``seed``, ``baseline``, ``background``, ``grid``, ``region``,
-    ``candidates``, ``max_variables`` (how the sample set is built), ``every_n_epochs``, ``batch_size``,
+    ``candidates``, ``max_variables`` (how the sample set is built), ``every_n_epochs``, ``every_n_steps``,
+    ``at_steps``, ``batch_size``,
     ``precision``, ``forward``, ``figures``, ``dashboard``, ``progress``, ``on_nonfinite`` (the evaluation),
     ``attributions``, ``and_or``, ``and_or_solver``, ``and_or_noise_bound`` (the extras), ``references``,
     ``missing_references`` and ``regime``. Epochs count the Trainer's ``num_train_epochs``; the Trainer's
@@ -126,6 +129,8 @@ class InteractionTrainerCallback(TrainerCallback):
         and_or: bool = False,
         and_or_solver: str = "lp",
         and_or_noise_bound: float = DEFAULT_NOISE_BOUND,
+        every_n_steps: int | None = None,
+        at_steps: list[int] | None = None,
     ) -> None:
         given = sample_set if isinstance(sample_set, AnnotatedSampleSet) else None
         self.run = RunOptions(sample_set=None if given is not None else sample_set, references=references or {},
@@ -135,7 +140,8 @@ class InteractionTrainerCallback(TrainerCallback):
             grid=grid, region=region, candidates=candidates, max_variables=max_variables)
         self.evaluation = EvaluationOptions(
             every_n_epochs=every_n_epochs, batch_size=batch_size, precision=precision, figures=figures,
-            progress=progress, on_nonfinite=on_nonfinite, forward=forward, dashboard=dashboard)
+            progress=progress, on_nonfinite=on_nonfinite, forward=forward, dashboard=dashboard,
+            every_n_steps=every_n_steps, at_steps=at_steps)
         self.extras = ExtrasOptions(attributions=attributions, and_or=and_or, and_or_solver=and_or_solver,
                                     and_or_noise_bound=and_or_noise_bound)
         if given is None:
@@ -148,7 +154,7 @@ class InteractionTrainerCallback(TrainerCallback):
         self._dir: Path | None = None
         self._run_fields: dict[str, Any] = {}
         self._refs: dict = {}
-        self._history: dict[int, dict[str, str]] = {}
+        self._history: dict[int, dict[str, Any]] = {}  # global step -> {"path", "sha256", "epoch", "epoch_fraction"}
         self._lock: FolderLock | None = None
         self._finished = False
 
@@ -163,8 +169,8 @@ class InteractionTrainerCallback(TrainerCallback):
         return self
 
     @property
-    def history(self) -> dict[int, dict[str, str]]:
-        """``{epoch: {"path", "sha256"}}`` of the evaluations of this training (a copy)."""
+    def history(self) -> dict[int, dict[str, Any]]:
+        """``{global step: {"path", "sha256", "epoch", "epoch_fraction"}}`` of the evaluations of this training."""
         return {e: dict(v) for e, v in self._history.items()}
 
     @property
@@ -211,7 +217,21 @@ class InteractionTrainerCallback(TrainerCallback):
             for writer in tensorboard_writers(trainer):
                 writer.add_custom_scalars(prefixed_layout(layout, TRAINER_TAG_PREFIX))
         if state.global_step == 0:
-            self._evaluate(trainer, model, state, 0, log=True)
+            self._evaluate(trainer, model, state, EvaluationPoint(0, 0, 0.0, True), log=True)
+
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+                    model: nn.Module | None = None, **kwargs: Any) -> None:
+        """An evaluation inside the epoch at a scheduled global step; on an epoch's last step it is left to the
+        epoch's evaluation when that one is scheduled, at ``max_steps`` to the end's (one per global step)."""
+        step, fraction = int(state.global_step), float(state.epoch or 0.0)
+        if step in self._history or not step_scheduled(self.evaluation, step):
+            return
+        ends_epoch = abs(fraction - round(fraction)) < 1e-6
+        if step >= state.max_steps or (ends_epoch and epoch_scheduled(self.evaluation, round(fraction), None)):
+            return
+        trainer = self._trainer()
+        point = EvaluationPoint(step, int(math.floor(fraction + 1e-6)), fraction, False)
+        self._evaluate(trainer, trainer.model if model is None else model, state, point, log=True)
 
     def on_epoch_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
                      model: nn.Module | None = None, **kwargs: Any) -> None:
@@ -219,8 +239,9 @@ class InteractionTrainerCallback(TrainerCallback):
         model = trainer.model if model is None else model
         epoch = epoch_reached(state)
         last = state.global_step >= state.max_steps
-        if epoch % self.evaluation.every_n_epochs == 0 or last:
-            self._evaluate(trainer, model, state, epoch, log=True)
+        if (epoch % self.evaluation.every_n_epochs == 0 or last) and state.global_step not in self._history:
+            point = EvaluationPoint(int(state.global_step), epoch, epochs_trained(state), True)
+            self._evaluate(trainer, model, state, point, log=True)
         if last:
             self._finish(trainer, state, log=True)
 
@@ -232,9 +253,9 @@ class InteractionTrainerCallback(TrainerCallback):
         try:
             if not self._finished and self._samples is not None:
                 trainer = self._trainer()
-                epoch = epoch_reached(state)
-                if epoch not in self._history:
-                    self._evaluate(trainer, trainer.model if model is None else model, state, epoch, log=False)
+                if state.global_step not in self._history:
+                    point = EvaluationPoint(int(state.global_step), epoch_reached(state), epochs_trained(state), True)
+                    self._evaluate(trainer, trainer.model if model is None else model, state, point, log=False)
                 self._finish(trainer, state, log=False)
         finally:
             self._release_lock()
@@ -281,28 +302,30 @@ class InteractionTrainerCallback(TrainerCallback):
 
     # ------------------------------------------------------------------ evaluation
 
-    def _evaluate(self, trainer: Trainer, model: nn.Module, state: TrainerState, epoch: int, *, log: bool) -> None:
-        """One evaluation at ``state.global_step``: every process computes, process zero writes ``epoch_XXX.pt``;
-        with ``log`` the scalars go through ``trainer.log`` and the figures to TensorBoard."""
+    def _evaluate(self, trainer: Trainer, model: nn.Module, state: TrainerState, point: EvaluationPoint, *,
+                  log: bool) -> None:
+        """One evaluation at ``state.global_step``: every process computes, process zero writes ``epoch_XXX.pt``
+        (``step_XXXXXXX.pt`` inside an epoch); with ``log`` the scalars go through ``trainer.log`` and the figures
+        to TensorBoard."""
         zero = state.is_world_process_zero
         view = SingleProcess(is_global_zero=zero, writers=tensorboard_writers(trainer) if zero else ())
         # the progress bar on process zero, unless the Trainer's own bars are off (disable_tqdm)
         evaluation = replace(self.evaluation, progress=self.evaluation.progress and not trainer.args.disable_tqdm)
         values, audit = sharded_values(view, model, self._samples, evaluation, self.sampling.max_variables)
         step = int(state.global_step)
-        content, dividends = evaluation_record(values, audit, epoch=epoch, global_step=step, log_step=step,
-                                               run=self._run_fields)
+        content, dividends = evaluation_record(values, audit, epoch=point.epoch, global_step=step, log_step=step,
+                                               run=self._run_fields, epoch_fraction=point.epoch_fraction)
         extras, and_or = extras_of(view, model, values, dividends, self.extras)
         content.update(extras)
-        if zero:
-            path = epoch_path(self._dir, epoch)
-            self._history[int(epoch)] = {"path": str(path), "sha256": save_artifact(path, KIND, content)}
+        path = point.path(self._dir)  # every process keeps the history, so all take the same decisions
+        self._history[step] = point.history_entry(path, save_artifact(path, KIND, content) if zero
+                                                  else content_hash(content))
         if not log:
             return
-        metrics, by_order = evaluation_scalars(dividends, audit, self._refs, and_or, epoch)
+        metrics, by_order = evaluation_scalars(dividends, audit, self._refs, and_or, point.logged_epoch)
         log_now(trainer, metrics)
         if zero and self.evaluation.figures:
-            log_figures(view, dividends, by_order, epoch, step, and_or)
+            log_figures(view, dividends, by_order, point.epoch, step, and_or, name=point.name, label=point.label)
 
     def _finish(self, trainer: Trainer, state: TrainerState, *, log: bool) -> None:
         """Process zero writes ``jaccard.json`` and ``final.json``; with ``log`` it logs
@@ -310,17 +333,23 @@ class InteractionTrainerCallback(TrainerCallback):
         self._finished = True
         if not state.is_world_process_zero or not self._history:
             return
-        dividends, steps = history_dividends(self._history)
-        epochs, jaccard = write_final_files(self._dir, self._history, dividends)
+        dividends, log_steps = history_dividends(self._history)
+        steps, jaccard = write_final_files(self._dir, self._history, dividends)
         if log:
-            for epoch, value in zip(epochs, jaccard):
-                log_at_step(trainer, {"knowledge/jaccard_to_final": value}, steps[epoch])
+            for step, value in zip(steps, jaccard):
+                log_at_step(trainer, {"knowledge/jaccard_to_final": value}, log_steps[step])
 
 
 def epoch_reached(state: TrainerState) -> int:
     """The epoch the Trainer is in or has just ended (``state.epoch`` is fractional inside an epoch, 1.0 at the
     end of the first): a training stopped inside epoch 2 (``state.epoch`` 1.5) is at epoch 2."""
     return int(math.ceil((state.epoch or 0.0) - 1e-6))
+
+
+def epochs_trained(state: TrainerState) -> float:
+    """``state.epoch`` (epochs trained, fractional inside an epoch), the integer when it is one up to rounding."""
+    fraction = float(state.epoch or 0.0)
+    return float(round(fraction)) if abs(fraction - round(fraction)) < 1e-6 else fraction
 
 
 def log_now(trainer: Trainer, metrics: dict[str, float]) -> None:
@@ -347,5 +376,5 @@ def log_at_step(trainer: Trainer, metrics: dict[str, float], step: int) -> None:
         state.global_step, control.should_log = current, should_log
 
 
-__all__ = ["TRAINER_TAG_PREFIX", "InteractionTrainerCallback", "epoch_reached", "log_at_step", "log_now", "prefixed_layout",
+__all__ = ["TRAINER_TAG_PREFIX", "InteractionTrainerCallback", "epoch_reached", "epochs_trained", "log_at_step", "log_now", "prefixed_layout",
            "tensorboard_writers"]

@@ -2,8 +2,10 @@
 
 References are the earlier regimes' final interactions (``references.pretrain``: the probe's,
 ``references.finetune``: the finetune run's), checked to come from the same annotation, architecture
-and data set. The history is ``{epoch: {"path", "sha256"}}`` of the evaluated epochs, part of the
-callback's checkpoint state and re-verified after a resume. File names and JSON writing are
+and data set. The history is ``{global step: {"path", "sha256", "epoch", "epoch_fraction"}}`` of the
+evaluations so far (docs/callback.md#evaluations-inside-an-epoch), part of the callback's checkpoint state
+and re-verified after a resume; a checkpoint written before evaluations inside an epoch existed holds
+``{epoch: {"path", "sha256"}}`` and is converted by :func:`upgrade_history`. File names and JSON writing are
 :mod:`harsanyi_lightning.callbacks.artifact_layout`'s.
 """
 from __future__ import annotations
@@ -67,22 +69,23 @@ def load_reference(
     return content, file
 
 
-def verify_history_entry(epoch: int, entry: dict[str, Any], annotation_hash: str) -> dict[str, Any]:
-    """Re-load a history entry's artifact and check its file hash and annotation; return its content."""
+def verify_history_entry(key: int, entry: dict[str, Any], annotation_hash: str, *, what: str = "step") -> dict[str, Any]:
+    """Re-load a history entry's artifact and check its file hash and annotation; return its content.
+    ``key``: the entry's global step (``what="step"``), or its epoch in a history of old checkpoints."""
     path = Path(entry["path"])
     if not path.is_file():
         raise AnnotationError(
-            f"the checkpoint's interaction history lists epoch {epoch} at {path}, which no longer exists; "
-            "restore the run's interactions folder or fit without the checkpoint"
+            f"the checkpoint's interaction history lists the evaluation at {what} {key} at {path}, which no longer "
+            "exists; restore the run's interactions folder or fit without the checkpoint"
         )
     content, digest = load_interactions(path)
     if digest != entry["sha256"]:
         raise AnnotationError(
-            f"{path} (epoch {epoch}) changed since the checkpoint was written (hash {digest[:12]}, expected "
+            f"{path} ({what} {key}) changed since the checkpoint was written (hash {digest[:12]}, expected "
             f"{entry['sha256'][:12]}); restore the original file or fit without the checkpoint"
         )
     if content.get("annotation_hash") != annotation_hash:
-        raise AnnotationError(f"{path} (epoch {epoch}) was computed on another annotation than this run's")
+        raise AnnotationError(f"{path} ({what} {key}) was computed on another annotation than this run's")
     return content
 
 
@@ -133,36 +136,70 @@ def check_restored_annotation(restored_hash: str | None, annotation_hash: str) -
         )
 
 
-def verify_history(history: dict[int, dict[str, str]], annotation_hash: str) -> None:
+def verify_history(history: dict[int, dict[str, Any]], annotation_hash: str) -> None:
     """Every history entry's file exists, matches its hash and comes from this annotation (:class:`AnnotationError`)."""
-    for epoch, entry in sorted(history.items()):
-        verify_history_entry(epoch, entry, annotation_hash)
+    for step, entry in sorted(history.items()):
+        verify_history_entry(step, entry, annotation_hash)
 
 
-def history_dividends(history: dict[int, dict[str, str]]) -> tuple[dict[int, torch.Tensor], dict[int, int]]:
-    """``({epoch: dividends}, {epoch: logging step})`` of every history entry, each file hash-checked."""
+def upgrade_history(by_epoch: dict[int, dict[str, Any]], annotation_hash: str) -> dict[int, dict[str, Any]]:
+    """The history of a checkpoint written before evaluations inside an epoch (``{epoch: {"path", "sha256"}}``),
+    verified like :func:`verify_history` and keyed by the ``global_step`` each artifact records."""
+    history = {}
+    for epoch, entry in sorted(by_epoch.items()):
+        content = verify_history_entry(epoch, entry, annotation_hash, what="epoch")
+        history[int(content["global_step"])] = {"path": str(entry["path"]), "sha256": entry["sha256"],
+                                                "epoch": int(epoch), "epoch_fraction": float(epoch)}
+    return history
+
+
+def restored_history(trainer: Any, history: dict[int, dict[str, Any]], legacy: dict[int, dict[str, Any]],
+                     annotation_hash: str) -> dict[int, dict[str, Any]]:
+    """A resumed fit's history, once: rank zero verifies the checkpoint's entries (:func:`verify_history`) and
+    converts an older checkpoint's epoch-keyed ones (:func:`upgrade_history`); every rank gets the verdict
+    (:class:`AnnotationError`) and the history through ``trainer.strategy.broadcast``."""
+    error, upgraded = None, {}
+    if trainer.is_global_zero:
+        try:
+            verify_history(history, annotation_hash)
+            upgraded = upgrade_history(legacy, annotation_hash) if legacy else {}
+        except AnnotationError as err:
+            error = str(err)
+    error, upgraded = trainer.strategy.broadcast((error, upgraded), src=0)
+    if error:
+        raise AnnotationError(error)
+    return {**history, **upgraded}
+
+
+def history_dividends(history: dict[int, dict[str, Any]]) -> tuple[dict[int, torch.Tensor], dict[int, int]]:
+    """``({global step: dividends}, {global step: logging step})`` of every history entry, each file hash-checked."""
     dividends, steps = {}, {}
-    for epoch, entry in sorted(history.items()):
+    for step, entry in sorted(history.items()):
         content, digest = load_interactions(entry["path"])
         if digest != entry["sha256"]:
-            raise AnnotationError(f"{entry['path']} (epoch {epoch}) changed while training; it is not this run's")
-        dividends[epoch] = content["dividends"]
+            raise AnnotationError(f"{entry['path']} (step {step}) changed while training; it is not this run's")
+        dividends[step] = content["dividends"]
         # artifacts written before log_step was recorded: the epoch-end step of their global_step
-        steps[epoch] = int(content.get("log_step", 0 if epoch == 0 else max(int(content["global_step"]) - 1, 0)))
+        steps[step] = int(content.get("log_step", max(int(content["global_step"]) - 1, 0)))
     return dividends, steps
 
 
-def write_final_files(folder: Path, history: dict[int, dict[str, str]],
+def write_final_files(folder: Path, history: dict[int, dict[str, Any]],
                       dividends: dict[int, torch.Tensor]) -> tuple[list[int], list[float]]:
-    """Write ``jaccard.json`` (eq. 9: every epoch's Jaccard similarity to the final one) and the ``final.json``
-    pointer in ``folder``; return ``(epochs, jaccard)``."""
-    epochs, jaccard, final = jaccard_curve(dividends)
-    write_json(folder / JACCARD_FILE, {"epochs": epochs, "jaccard": jaccard, "final_epoch": final})
+    """Write ``jaccard.json`` (eq. 9: every evaluation's Jaccard similarity to the final one, in global-step
+    order) and the ``final.json`` pointer in ``folder``; return ``(global steps, jaccard)``."""
+    steps, jaccard, final = jaccard_curve(dividends)
+    entries = [history[s] for s in steps]
+    write_json(folder / JACCARD_FILE, {
+        "epochs": [int(e["epoch"]) for e in entries], "jaccard": jaccard, "final_epoch": int(history[final]["epoch"]),
+        "steps": steps, "epoch_fractions": [float(e["epoch_fraction"]) for e in entries], "final_step": final,
+    })
     final_entry = history[final]
     write_json(folder / FINAL_POINTER, {
-        "epoch": final, "file": os.path.relpath(final_entry["path"], folder), "sha256": final_entry["sha256"],
+        "epoch": int(final_entry["epoch"]), "step": final, "file": os.path.relpath(final_entry["path"], folder),
+        "sha256": final_entry["sha256"],
     })
-    return epochs, jaccard
+    return steps, jaccard
 
 
 __all__ = [
@@ -172,7 +209,9 @@ __all__ = [
     "load_interactions",
     "load_reference",
     "load_references",
+    "restored_history",
     "role_regime",
+    "upgrade_history",
     "verify_history",
     "verify_history_entry",
     "write_final_files",

@@ -1,20 +1,16 @@
-"""``InteractionCallback``: Harsanyi interactions of the model at every epoch end, beside the loss (docs/callback.md).
+"""``InteractionCallback``: Harsanyi interactions of the model during training, beside the loss (docs/callback.md).
 
-One class for both Lightning packages (:mod:`harsanyi_lightning.callbacks.lightning_compat`), in Python or
-by class path in a LightningCLI YAML. On ``fit`` it gets the annotated sample set
-(:mod:`~harsanyi_lightning.callbacks.sample_set_source`), evaluates the model before the first training step
-(epoch 0), after every ``every_n_epochs`` epochs and at the end (:mod:`~harsanyi_lightning.callbacks.evaluation`:
-``values[sample, mask]`` in strict fp32, dividends by eq. 2, the optional attributions and AND-OR
-interactions), writes ``<output_dir>/epoch_XXX.pt`` atomically and logs ``interactions/*`` and, given
-references, ``knowledge/*`` at the step where Lightning logs that epoch's epoch-end metrics, so the
-curves sit beside the loss. At the end of training it logs ``knowledge/jaccard_to_final`` (eq. 9) and
-writes ``jaccard.json`` and ``final.json`` (:mod:`~harsanyi_lightning.callbacks.history`).
-
-This module holds the hooks and the run's state. Under DDP every rank computes its share and holds the
-gathered results; rank zero writes files, logs, and holds ``output_dir``'s lock from ``setup`` to the end
-of ``fit`` (a second run writing into the same folder stops at ``setup`` with
-:class:`~harsanyi_lightning.interactions.errors.FolderInUseError`). The evaluated epochs are part of the
-checkpoint (``state_dict``), so a resumed fit continues the same history.
+One class for both Lightning packages (:mod:`~harsanyi_lightning.callbacks.lightning_compat`), in Python or by class
+path in a LightningCLI YAML. On ``fit`` it gets the annotated sample set (:mod:`~.sample_set_source`) and evaluates
+the model (:mod:`~.evaluation`) at step 0, after every ``every_n_epochs`` epochs, at the end, and at the global
+steps of ``every_n_steps`` / ``at_steps`` inside an epoch (:mod:`~.evaluation_schedule`); it writes
+``epoch_XXX.pt`` (``step_XXXXXXX.pt`` inside an epoch) and logs ``interactions/*`` and ``knowledge/*`` beside the
+loss; at the end of training ``knowledge/jaccard_to_final`` (eq. 9), ``jaccard.json`` and ``final.json``
+(:mod:`~.history`). This module holds the hooks and the run's state. Under DDP every rank computes its share and
+holds the gathered results; rank zero writes, logs and holds ``output_dir``'s lock from ``setup`` to the end of
+``fit`` (:class:`~harsanyi_lightning.interactions.errors.FolderInUseError` for a second writer). The history of
+evaluations is part of the checkpoint (``state_dict``): a resumed fit, from an epoch end or inside an epoch,
+continues the same history and schedule.
 """
 from __future__ import annotations
 
@@ -26,11 +22,11 @@ import torch
 
 from harsanyi_lightning.interactions.and_or import DEFAULT_NOISE_BOUND, AndOrInteractions
 from harsanyi_lightning.interactions.artifacts import content_hash, save_artifact
-from harsanyi_lightning.interactions.errors import AnnotationError, ConfigError, FolderInUseError
+from harsanyi_lightning.interactions.errors import ConfigError, FolderInUseError
 from harsanyi_lightning.callbacks.folder_lock import FolderLock, lock_folder
 from harsanyi_lightning.interactions.sample_set import DEFAULT_MAX_VARIABLES, AnnotatedSampleSet
 
-from .artifact_layout import KIND, epoch_path
+from .artifact_layout import KIND
 from .evaluation import (
     dataset_name,
     evaluation_step,
@@ -41,22 +37,25 @@ from .evaluation import (
     sharded_values,
 )
 from .evaluation_record import evaluation_record, evaluation_scalars
+from .evaluation_schedule import batch_end_point, epoch_end_point, final_point, start_point
 from .history import (
     check_restored_annotation,
     check_writable,
     history_dividends,
     load_references,
-    verify_history,
+    restored_history,
     write_final_files,
 )
 from .knowledge_logging import dashboard_layout
-from .lightning_compat import CALLBACK_BASES, layout_writers, rank_zero_warn
+from .lightning_compat import CALLBACK_BASES, layout_writers, logging_step, rank_zero_warn
 from .model_forward import resolve_forward
 from .options import EvaluationOptions, ExtrasOptions, RunOptions, SampleSetOptions, check_option_groups
 from .sample_set_source import obtain_sample_set
 
 if TYPE_CHECKING:
     import pytorch_lightning as pl
+
+    from .evaluation_schedule import EvaluationPoint
 
 #: the attributes holding the option objects, in the order ``__getattr__`` looks an option up
 OPTION_GROUPS = ("run", "sampling", "evaluation", "extras")
@@ -83,6 +82,11 @@ class InteractionCallback(*CALLBACK_BASES):
             or explicit candidate patch indices. A loaded ``sample_set`` must have the same grid.
         pool_split: the datamodule split the samples are drawn from.
         every_n_epochs: evaluate after every ``every_n_epochs`` epochs (and always at epoch 0 and the end).
+        every_n_steps: also evaluate inside an epoch whenever ``trainer.global_step`` (optimizer steps) is a
+            positive multiple of it (docs/callback.md#evaluations-inside-an-epoch); ``None``: epoch ends only.
+        at_steps: also evaluate at these global steps, e.g. log-spaced ``[25, 50, 100, 200]`` (kept sorted and
+            unique). A scheduled step on an epoch's last batch is that epoch's evaluation when its end is
+            scheduled too: one evaluation per global step.
         batch_size: masked inputs per forward pass.
         precision: ``"fp32"`` (strict, TF32 off; default) or an audited faster one (``"tf32"``,
             ``"fp16"``, ``"bf16"``; the audit error is logged as ``interactions/audit_rel_l1``).
@@ -102,16 +106,13 @@ class InteractionCallback(*CALLBACK_BASES):
             ``banzhaf[sample, i]``) and the pairwise Shapley interaction index (``sii[sample, i, j]``),
             computed from the dividends (docs/method.md#beyond-the-paper; one matrix product each, no forward pass).
         and_or: also compute AND-OR interactions (docs/method.md#beyond-the-paper) from the same values, store them
-            (``and_or``) and log ``interactions/and_or/*``. Off by default: the exact LP costs about 0.6 s
-            per sample at n = 10 on 2 CPU cores, a third of an evaluation of the embedded default
-            (docs/callback.md). Needs ``n <= 12``.
+            (``and_or``) and log ``interactions/and_or/*``. Off by default (its cost: docs/callback.md). ``n <= 12``.
         and_or_solver: ``"lp"`` (exact, HiGHS, CPU; default) or ``"gradient"`` (batched on the model's
             device, certified gap; faster at n = 12).
         and_or_noise_bound: ``delta`` in ``|q_T| <= delta·|v(x_N) - v(x_∅)|`` (default 0.04).
-        missing_references: ``"error"`` (default): a reference path that does not exist fails at
-            ``setup``; ``"warn"``: it is skipped with a warning (the plain ``cli.py fit`` configs use
-            this, so finetune runs before its probe exists, just without the ``knowledge/*`` curves).
-            A reference that exists but is corrupt or from another annotation always fails.
+        missing_references: ``"error"`` (default): a reference path that does not exist fails at ``setup``;
+            ``"warn"``: it is skipped with a warning (the plain ``cli.py fit`` configs: a finetune run before its
+            probe exists logs no ``knowledge/*``). A corrupt reference or one from another annotation always fails.
     """
 
     def __init__(
@@ -144,6 +145,8 @@ class InteractionCallback(*CALLBACK_BASES):
         and_or: bool = False,
         and_or_solver: str = "lp",
         and_or_noise_bound: float = DEFAULT_NOISE_BOUND,
+        every_n_steps: int | None = None,
+        at_steps: list[int] | None = None,
     ) -> None:
         super().__init__()
         self.run = RunOptions(sample_set=sample_set, references=references or {},
@@ -153,7 +156,8 @@ class InteractionCallback(*CALLBACK_BASES):
             pool_split=pool_split, grid=grid, region=region, candidates=candidates, max_variables=max_variables)
         self.evaluation = EvaluationOptions(
             every_n_epochs=every_n_epochs, batch_size=batch_size, precision=precision, figures=figures,
-            progress=progress, on_nonfinite=on_nonfinite, forward=forward, dashboard=dashboard)
+            progress=progress, on_nonfinite=on_nonfinite, forward=forward, dashboard=dashboard,
+            every_n_steps=every_n_steps, at_steps=at_steps)
         self.extras = ExtrasOptions(attributions=attributions, and_or=and_or, and_or_solver=and_or_solver,
                                     and_or_noise_bound=and_or_noise_bound)
         check_option_groups(self.run, self.sampling, self.extras)
@@ -166,8 +170,9 @@ class InteractionCallback(*CALLBACK_BASES):
         self._dataset: str | None = None
         self._regime: str | None = None
         self._refs: dict[str, torch.Tensor] = {}
-        #: epoch -> {"path": str, "sha256": str}; part of the checkpoint
-        self._history: dict[int, dict[str, str]] = {}
+        #: global step -> {"path", "sha256", "epoch", "epoch_fraction"}; part of the checkpoint
+        self._history: dict[int, dict[str, Any]] = {}
+        self._legacy_history: dict[int, dict[str, str]] = {}  # an old checkpoint's {epoch: entry}, until verified
         self._restored_hash: str | None = None
         self._verified = False
         self._layout_written = False
@@ -201,22 +206,27 @@ class InteractionCallback(*CALLBACK_BASES):
         )
 
     def state_dict(self) -> dict[str, Any]:
-        """The evaluated epochs (artifact path + sha256 each) and the annotation hash."""
+        """The evaluations so far by global step (artifact path, sha256, epoch, epoch fraction) and the annotation
+        hash; ``history_key`` tells them from the ``{epoch: entry}`` history of older checkpoints."""
         return {
             "annotation_hash": self._annotation_hash,
-            "history": {int(e): dict(v) for e, v in sorted(self._history.items())},
+            "history": {int(s): dict(v) for s, v in sorted(self._history.items())},
+            "history_key": "global_step",
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore the history of a checkpoint; the files are verified at ``on_train_start``."""
+        """Restore the history of a checkpoint; the files are verified (an older checkpoint's epoch-keyed history
+        converted, :func:`~harsanyi_lightning.callbacks.history.upgrade_history`) at ``on_train_start``."""
         self._restored_hash = state_dict.get("annotation_hash")
-        self._history = {int(e): dict(v) for e, v in state_dict.get("history", {}).items()}
+        history = {int(k): dict(v) for k, v in state_dict.get("history", {}).items()}
+        by_step = state_dict.get("history_key") == "global_step"
+        self._history, self._legacy_history = (history, {}) if by_step else ({}, history)
         self._verified = False
 
     @property
-    def history(self) -> dict[int, dict[str, str]]:
-        """``{epoch: {"path", "sha256"}}`` of the evaluations so far (a copy)."""
-        return {e: dict(v) for e, v in self._history.items()}
+    def history(self) -> dict[int, dict[str, Any]]:
+        """``{global step: {"path", "sha256", "epoch", "epoch_fraction"}}`` of the evaluations so far (a copy)."""
+        return {s: dict(v) for s, v in self._history.items()}
 
     @property
     def annotated_sample_set(self) -> AnnotatedSampleSet | None:
@@ -254,16 +264,27 @@ class InteractionCallback(*CALLBACK_BASES):
         self._verify_restored_history(trainer)
         if self.evaluation.dashboard and trainer.is_global_zero and not self._layout_written:
             self._write_layout(trainer)
-        epoch = trainer.current_epoch  # 0 on a fresh fit; completed epochs on a resumed one
-        if (epoch == 0 or epoch % self.evaluation.every_n_epochs == 0) and epoch not in self._history:
-            self._evaluate(trainer, pl_module, epoch)
+        point = start_point(trainer, self.evaluation)  # step 0, or where a resumed fit starts, when scheduled
+        if point is not None and point.global_step not in self._history:
+            self._evaluate(trainer, pl_module, point)
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        """An evaluation inside the epoch at a scheduled global step, once per step (gradient accumulation: the
+        batch that stepped). On the epoch's last batch it is left to the epoch's evaluation when that one is
+        scheduled, and at ``max_steps`` to the end of training's."""
+        if not self._active or trainer.global_step in self._history:
+            return
+        point = batch_end_point(trainer, self.evaluation, batch_idx)
+        if point is not None:
+            self._evaluate(trainer, pl_module, point)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not self._active or trainer.sanity_checking:
             return
-        epoch = trainer.current_epoch + 1
-        if epoch % self.evaluation.every_n_epochs == 0 or epoch == trainer.max_epochs:
-            self._evaluate(trainer, pl_module, epoch)
+        point = epoch_end_point(trainer, self.evaluation)
+        if point is not None and point.global_step not in self._history:
+            self._evaluate(trainer, pl_module, point)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self._active:
@@ -308,26 +329,16 @@ class InteractionCallback(*CALLBACK_BASES):
 
     def _release_lock(self) -> None:
         if self._lock is not None:
-            self._lock.release()
-            self._lock = None
+            self._lock, lock = None, self._lock
+            lock.release()
 
     def _verify_restored_history(self, trainer: pl.Trainer) -> None:
-        """After a resume, once: rank zero checks the checkpoint's history, every rank gets its verdict."""
-        if self._verified:
-            return
-        self._verified = True
-        if not self._history:
-            return
-        check_restored_annotation(self._restored_hash, self._annotation_hash)  # every rank knows both
-        error = None
-        if trainer.is_global_zero:
-            try:
-                verify_history(self._history, self._annotation_hash)
-            except AnnotationError as err:
-                error = str(err)
-        error = trainer.strategy.broadcast(error, src=0)
-        if error:
-            raise AnnotationError(error)
+        """After a resume, once: rank zero checks the checkpoint's history (an older checkpoint's epoch-keyed one
+        converted to global steps), every rank gets its verdict and the history."""
+        if not self._verified and (self._history or self._legacy_history):
+            check_restored_annotation(self._restored_hash, self._annotation_hash)  # every rank knows both
+            self._history = restored_history(trainer, self._history, self._legacy_history, self._annotation_hash)
+        self._verified, self._legacy_history = True, {}
 
     # ------------------------------------------------------------------ evaluation
 
@@ -341,24 +352,26 @@ class InteractionCallback(*CALLBACK_BASES):
         """The artifact entries beyond the values and the AND-OR result (see :func:`evaluation.extras_of`)."""
         return extras_of(trainer, pl_module, values, dividends, self.extras)
 
-    def _evaluate(self, trainer: pl.Trainer, pl_module: pl.LightningModule, epoch: int) -> None:
-        """One evaluation: compute on every rank, rank zero writes ``epoch_XXX.pt`` and logs."""
-        step = evaluation_step(trainer, epoch)
+    def _evaluate(self, trainer: pl.Trainer, pl_module: pl.LightningModule, point: EvaluationPoint) -> None:
+        """One evaluation: compute on every rank, rank zero writes ``epoch_XXX.pt`` (``step_XXXXXXX.pt`` inside an
+        epoch) and logs at the epoch-end step of :func:`evaluation_step`, or inside an epoch where the loss of the
+        model after this step is logged (the next batch's: the global step with one optimizer)."""
+        step = evaluation_step(trainer, point.epoch) if point.epoch_end else logging_step(trainer) + 1
         values, audit = self.compute(trainer, pl_module)
         run = dict(annotation_hash=self._annotation_hash, regime=self._regime, n=int(self._samples.n),
                    precision=self.evaluation.precision, model=self._model, dataset=self._dataset)
-        content, dividends = evaluation_record(values, audit, epoch=epoch, global_step=trainer.global_step,
-                                               log_step=step, run=run)
+        content, dividends = evaluation_record(values, audit, epoch=point.epoch, global_step=point.global_step,
+                                               log_step=step, run=run, epoch_fraction=point.epoch_fraction)
         extras, and_or = self.compute_extras(trainer, pl_module, values, dividends)
         content.update(extras)
-        path = epoch_path(self._dir, epoch)
+        path = point.path(self._dir)
         digest = save_artifact(path, KIND, content) if trainer.is_global_zero else content_hash(content)
-        self._history[int(epoch)] = {"path": str(path), "sha256": digest}
-        metrics, by_order = evaluation_scalars(dividends, audit, self._refs, and_or, epoch)
+        self._history[point.global_step] = point.history_entry(path, digest)
+        metrics, by_order = evaluation_scalars(dividends, audit, self._refs, and_or, point.logged_epoch)
         if trainer.is_global_zero:
             log_scalars(trainer, metrics, step)
             if self.evaluation.figures:
-                log_figures(trainer, dividends, by_order, epoch, step, and_or)
+                log_figures(trainer, dividends, by_order, point.epoch, step, and_or, name=point.name, label=point.label)
 
     def _write_layout(self, trainer: pl.Trainer) -> None:
         """The custom-scalars dashboard of this run's tags, once per fit, to loggers that take one."""
@@ -374,14 +387,13 @@ class InteractionCallback(*CALLBACK_BASES):
         """Evaluate the final epoch if it was not (stopped early: max_steps, early stopping, ...), then rank
         zero logs the Jaccard curve (eq. 9) and writes ``jaccard.json`` and the final pointer."""
         self._verify_restored_history(trainer)  # a no-op once verified at on_train_start
-        epoch = trainer.current_epoch
-        if epoch not in self._history:
-            self._evaluate(trainer, pl_module, epoch)
+        if trainer.global_step not in self._history:
+            self._evaluate(trainer, pl_module, final_point(trainer))
         if trainer.is_global_zero:
-            dividends, steps = history_dividends(self._history)
-            epochs, jaccard = write_final_files(self._dir, self._history, dividends)
-            for done, value in zip(epochs, jaccard):
-                log_scalars(trainer, {"knowledge/jaccard_to_final": value}, steps[done])
+            dividends, log_steps = history_dividends(self._history)
+            steps, jaccard = write_final_files(self._dir, self._history, dividends)
+            for done, value in zip(steps, jaccard):
+                log_scalars(trainer, {"knowledge/jaccard_to_final": value}, log_steps[done])
         self._finished = True
 
 

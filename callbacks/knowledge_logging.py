@@ -93,16 +93,17 @@ def ratio_metrics(pretrain: Tensor, finetune: Tensor, scratch: Tensor) -> dict[s
     return {"knowledge/ratio": r["ratio"], "knowledge/ratio_weighted": r["ratio_weighted"]}
 
 
-def jaccard_curve(dividends_by_epoch: Mapping[int, Tensor]) -> tuple[list[int], list[float], int]:
-    """Mean Jaccard similarity (eq. 9) of every epoch's dividends with the final (highest) epoch's.
+def jaccard_curve(dividends_by_step: Mapping[int, Tensor]) -> tuple[list[int], list[float], int]:
+    """Mean Jaccard similarity (eq. 9) of every evaluation's dividends with the final (highest key's), the keys
+    being the evaluations' global steps (or, for old histories, epochs).
 
-    Returns ``(epochs ascending, jaccard per epoch, final epoch)``."""
-    epochs = sorted(dividends_by_epoch)
-    if not epochs:
+    Returns ``(keys ascending, jaccard per key, final key)``."""
+    keys = sorted(dividends_by_step)
+    if not keys:
         return [], [], -1
-    final = epochs[-1]
-    ref = dividends_by_epoch[final]
-    return epochs, [mean_jaccard(dividends_by_epoch[e], ref) for e in epochs], final
+    final = keys[-1]
+    ref = dividends_by_step[final]
+    return keys, [mean_jaccard(dividends_by_step[k], ref) for k in keys], final
 
 
 #: title of the custom-scalars category with the paper's curves

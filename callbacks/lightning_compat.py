@@ -70,6 +70,14 @@ def logging_step(trainer: Any) -> int:
     return int(trainer.global_step if step is None else step)
 
 
+def batches_done(trainer: Any) -> int:
+    """Batches processed in the current epoch (the training loop's progress counter; restored on a resume
+    inside an epoch), 0 when the trainer has no such counter."""
+    loop = getattr(getattr(trainer, "fit_loop", None), "epoch_loop", None)
+    current = getattr(getattr(loop, "batch_progress", None), "current", None)
+    return int(getattr(current, "processed", 0) or 0)
+
+
 def _experiments(trainer: Any) -> list[Any]:
     return [getattr(logger, "experiment", None) for logger in getattr(trainer, "loggers", None) or []]
 
@@ -79,4 +87,4 @@ def layout_writers(trainer: Any) -> list[Any]:
     return [e for e in _experiments(trainer) if callable(getattr(e, "add_custom_scalars", None))]
 
 
-__all__ = ["CALLBACK_BASES", "INSTALLED", "PACKAGES", "layout_writers", "logging_step", "rank_zero_warn"]
+__all__ = ["CALLBACK_BASES", "INSTALLED", "PACKAGES", "batches_done", "layout_writers", "logging_step", "rank_zero_warn"]

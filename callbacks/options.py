@@ -57,6 +57,19 @@ def _one_of(name: str, value: object, allowed: tuple[str, ...], fix: str) -> Non
         raise ConfigError(f"{name}={value!r} must be {fix}")
 
 
+def _training_steps(value: object) -> list[int]:
+    """``at_steps`` checked: a list of integers >= 1 (global steps), returned sorted and without repeats."""
+    fix = "give a list of global steps (optimizer steps) >= 1, e.g. at_steps=[25, 50, 100, 200]"
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ConfigError(f"at_steps={value!r} must be a list of integers >= 1; {fix}")
+    steps = list(value)
+    for step in steps:
+        if not isinstance(step, int) or isinstance(step, bool) or step < 1:
+            raise ConfigError(f"at_steps={steps!r} holds {step!r}, not an integer >= 1 (step 0 is always evaluated); "
+                              f"{fix}")
+    return sorted(set(steps))
+
+
 def _flag(name: str, value: object) -> None:
     if not isinstance(value, bool):
         raise ConfigError(f"{name}={value!r} must be true or false")
@@ -122,6 +135,9 @@ class EvaluationOptions:
     """When and how the model is evaluated (docs/callback.md, docs/method.md#precision-and-budget).
 
     ``every_n_epochs``: evaluate after every that many epochs (and always at epoch 0 and the end);
+    ``every_n_steps``: also evaluate inside an epoch whenever the global step (optimizer steps) is a positive
+    multiple of it; ``at_steps``: also evaluate at these global steps (e.g. log-spaced ``[25, 50, 100, 200]``;
+    kept sorted and unique) (docs/callback.md#evaluations-inside-an-epoch);
     ``batch_size``: masked inputs per forward pass; ``precision``: ``"fp32"`` (strict, TF32 off) or an
     audited faster one; ``on_nonfinite``: ``"raise"`` on a NaN/inf output or ``"skip"`` the sample
     (recorded); ``forward``: a function ``forward(model, inputs) -> logits``, or a name resolved at ``setup``
@@ -138,9 +154,16 @@ class EvaluationOptions:
     on_nonfinite: str = "raise"
     forward: Union[str, Callable, None] = None
     dashboard: bool = True
+    every_n_steps: Optional[int] = None
+    at_steps: Optional[list[int]] = None
 
     def __post_init__(self) -> None:
         _positive_int("every_n_epochs", self.every_n_epochs, "e.g. every_n_epochs=1 evaluates after every epoch")
+        if self.every_n_steps is not None:
+            _positive_int("every_n_steps", self.every_n_steps,
+                          "it counts optimizer steps, e.g. every_n_steps=50; or None for no evaluations inside an epoch")
+        if self.at_steps is not None:
+            object.__setattr__(self, "at_steps", _training_steps(self.at_steps))
         _positive_int("batch_size", self.batch_size, "it is the number of masked inputs per forward pass, e.g. 256")
         check_precision(self.precision)
         _one_of("on_nonfinite", self.on_nonfinite, ON_NONFINITE, "'raise' or 'skip'")

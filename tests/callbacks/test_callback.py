@@ -181,7 +181,9 @@ def test_resume_continues_the_same_history(tmp_path):
     trainer2, module2, cb2 = fit(tmp_path / "r", epochs=5, output_dir=str(tmp_path / "resumed"),
                                  ckpt_path=str(tmp_path / "ckpt" / "last.ckpt"))
     fit(tmp_path / "u", epochs=5, output_dir=str(tmp_path / "straight"))
-    assert sorted(cb2.history) == [0, 1, 2, 3, 4, 5]
+    # the history is keyed by global step (2 batches per epoch), each entry naming its epoch
+    assert sorted(cb2.history) == [0, 2, 4, 6, 8, 10]
+    assert [cb2.history[s]["epoch"] for s in sorted(cb2.history)] == [0, 1, 2, 3, 4, 5]
     # the resumed fit evaluated epochs 4 and 5 only (no second epoch 0 or 3)
     assert len(module2.eval_forward_state) == 2
     # at the steps of the uninterrupted run: epoch e ends at step 2e - 1 (2 batches per epoch)
@@ -274,7 +276,8 @@ def test_audited_precision_logs_its_error(tmp_path):
 def test_every_n_epochs_fast_dev_run_and_shared_sample_set(tmp_path):
     shared = tmp_path / "study" / "annotation.pt"
     trainer, _, cb = fit(tmp_path / "a", epochs=5, every_n_epochs=2, sample_set=str(shared))
-    assert sorted(cb.history) == [0, 2, 4, 5]
+    assert [e["epoch"] for _, e in sorted(cb.history.items())] == [0, 2, 4, 5]
+    assert sorted(cb.history) == [0, 4, 8, 10]  # keyed by global step
     assert AnnotatedSampleSet.load(shared).hash == cb.annotated_sample_set.hash
     # a second run loads the shared file (n is read from it), even with another seed argument
     _, _, cb2 = fit(tmp_path / "b", epochs=1, sample_set=str(shared), seed=5, n=None)
@@ -317,7 +320,9 @@ def test_options_off_write_what_the_callback_wrote_before(tmp_path):
     trainer, _, cb = fit(tmp_path / "off", epochs=1, attributions=False)
     out = Path(trainer.log_dir) / "interactions"
     for epoch in (0, 1):
-        assert set(epoch_content(out, epoch)) == BEFORE_KEYS
+        # every artifact records its epoch_fraction (docs/callback.md#evaluations-inside-an-epoch); nothing else new
+        assert set(epoch_content(out, epoch)) == BEFORE_KEYS | {"epoch_fraction"}
+        assert epoch_content(out, epoch)["epoch_fraction"] == float(epoch)
     tags = scalars(trainer.log_dir)
     assert not [t for t in tags if "and_or" in t] and tags["__images__"] == ["interactions/strength_by_order"]
     assert cb.state_key == BEFORE_STATE_KEY  # so checkpoints written before the options still resume
@@ -325,7 +330,7 @@ def test_options_off_write_what_the_callback_wrote_before(tmp_path):
     trainer, _, cb = fit(tmp_path / "default", epochs=1)
     assert cb.state_key == BEFORE_STATE_KEY
     content = epoch_content(Path(trainer.log_dir) / "interactions", 1)
-    assert set(content) == BEFORE_KEYS | {"shapley", "banzhaf", "sii"}
+    assert set(content) == BEFORE_KEYS | {"epoch_fraction", "shapley", "banzhaf", "sii"}
     assert not [t for t in scalars(trainer.log_dir) if "and_or" in t]
     d = content["dividends"]
     assert torch.equal(content["shapley"], shapley_values(d)) and torch.equal(content["banzhaf"], banzhaf_values(d))
@@ -343,7 +348,7 @@ def test_and_or_option_stores_and_logs_the_and_or_interactions(tmp_path, solver)
     assert "interactions/and_or_by_order" in tags["__images__"]
     for epoch in (0, 1, 2):
         content = epoch_content(out, epoch)
-        assert set(content) == BEFORE_KEYS | {"shapley", "banzhaf", "sii", "and_or"}
+        assert set(content) == BEFORE_KEYS | {"epoch_fraction", "shapley", "banzhaf", "sii", "and_or"}
         stored = AndOrInteractions.from_dict(content["and_or"])
         assert stored.solver == solver and stored.noise_bound == 0.1 and stored.n == N
         if solver == "lp":  # the exact LP from the stored values gives the stored result

@@ -88,7 +88,8 @@ def test_trainer_run_writes_every_epoch_and_logs_at_the_trainer_steps(tmp_path):
     jac = json.loads((folder / "jaccard.json").read_text())
     assert jac["epochs"] == [0, 1, 2] and jac["jaccard"][-1] == 1.0
     assert json.loads((folder / "final.json").read_text())["file"] == "epoch_002.pt"
-    assert sorted(callback.history) == [0, 1, 2]
+    assert sorted(callback.history) == steps  # keyed by global step
+    assert [callback.history[s]["epoch"] for s in steps] == [0, 1, 2]
 
     scalars, ea = tensorboard_scalars(out)
     assert sorted(scalars["train/loss"]) == steps[1:]
@@ -100,6 +101,23 @@ def test_trainer_run_writes_every_epoch_and_logs_at_the_trainer_steps(tmp_path):
     assert [img.step for img in ea.Images("interactions/strength_by_order")] == steps
     assert "custom_scalars__config__" in ea.Tags()["tensors"]
     assert not any(tag.startswith("train/knowledge/preserve") for tag in scalars)  # no reference, no knowledge/*
+
+
+def test_trainer_evaluates_at_steps_inside_an_epoch(tmp_path):
+    """every_n_steps=1 with every second epoch: steps 1, 2 (the unscheduled end of epoch 1) and 3 inside an
+    epoch; at_steps=[4] is the last step, left to the final epoch's evaluation (one per global step)."""
+    from harsanyi_lightning.callbacks.artifact_layout import evaluation_files
+
+    callback, out = fine_tune(tmp_path, "steps", every_n_steps=1, every_n_epochs=2, at_steps=[4])
+    folder = out / "interactions"
+    assert [p.name for p in evaluation_files(folder).values()] == [
+        "epoch_000.pt", "step_0000001.pt", "step_0000002.pt", "step_0000003.pt", "epoch_002.pt"]
+    assert [callback.history[s]["epoch_fraction"] for s in sorted(callback.history)] == [0.0, 0.5, 1.0, 1.5, 2.0]
+    content = load_artifact(folder / "step_0000003.pt", "interactions")[0]
+    assert (content["epoch"], content["global_step"], content["log_step"], content["epoch_fraction"]) == (1, 3, 3, 1.5)
+    scalars, _ = tensorboard_scalars(out)
+    assert scalars["train/interactions/epoch"] == {0: 0.0, 1: 0.5, 2: 1.0, 3: 1.5, 4: 2.0}
+    assert json.loads((folder / "jaccard.json").read_text())["steps"] == [0, 1, 2, 3, 4]
 
 
 def test_trainer_run_with_a_reference_logs_the_knowledge_curves(tmp_path):

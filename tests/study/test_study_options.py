@@ -48,6 +48,8 @@ VALUES = {
     "and_or": (True, True),
     "and_or_solver": ("gradient", "gradient"),
     "and_or_noise_bound": (0.1, 0.1),
+    "every_n_steps": (5, 5),
+    "at_steps": ([50, 25], [25, 50]),  # kept sorted
 }
 
 
