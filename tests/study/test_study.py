@@ -431,3 +431,30 @@ def test_a_bad_and_or_option_fails_before_any_stage_runs(tmp_path):
     with pytest.raises(ConfigError, match="and_or_solver='adam'"):
         run_study(cfg)
     assert not (study / "probe").exists()
+
+
+@pytest.mark.slow
+def test_a_study_with_evaluations_inside_epochs_reports_them_on_the_step_axis(tmp_path):
+    """The tiny data has 2 training steps per epoch: ``at_steps: [1, 3]`` adds an evaluation in the middle of each
+    epoch. report.json lists every evaluation with its step and fractional epoch, the Jaccard curves and their
+    intervals cover them, and the first-epoch findings read the evaluation at the end of epoch 1."""
+    cfg = write_tiny_study(tmp_path / "configs", tmp_path / "study", interactions="at_steps: [1, 3]",
+                           probe_interactions="at_steps: null")
+    run_study(cfg)
+    num = json.loads((tmp_path / "study" / "report" / "report.json").read_text())
+    for regime in ("finetune", "scratch"):
+        rows = num["evaluations"][regime]
+        assert [(r["step"], r["epoch"]) for r in rows] == [(0, 0), (1, 0.5), (2, 1), (3, 1.5), (4, 2)]
+        assert sorted(num["jaccard"][regime], key=float) == ["0", "0.5", "1", "1.5", "2"]
+        for r in rows:
+            assert r["jaccard"] == pytest.approx(num["jaccard"][regime][str(r["epoch"])], rel=1e-12)
+            assert r["jaccard_ci"][0] <= r["jaccard"] <= r["jaccard_ci"][1]
+        assert rows[-1]["jaccard"] == pytest.approx(1.0)
+    assert [(r["step"], r["epoch"]) for r in num["evaluations"]["probe"]] == [(0, 0), (2, 1), (4, 2)]
+    first = num["intervals"]["dense/jaccard/finetune_first_epoch"]["estimate"]
+    assert first == pytest.approx(num["jaccard"]["finetune"]["1"], rel=1e-12)
+    gap = num["intervals"]["dense/jaccard/finetune_minus_scratch_inside"]["estimate"]
+    inside = [num["jaccard"]["finetune"][e] - num["jaccard"]["scratch"][e] for e in ("0.5", "1", "1.5")]
+    assert gap == pytest.approx(sum(inside) / 3, rel=1e-9)
+    md = (tmp_path / "study" / "report" / "report.md").read_text()
+    assert re.search(r"^\| 0\.5 \| [0-9.]+ \| [0-9.]+ \| \[", md, re.M)
