@@ -163,16 +163,19 @@ def render_markdown(num: StudyNumbers) -> str:
                  f"{interval_text(num.intervals.get(f'accuracy/{s}'), '%')} |")
     L += ["", "## Knowledge by order (knowledge_by_order.png, paper Fig. 2)", "",
           "| order | K_pretrain | K_preserve | K_discard | K_new | K_finetune | discard/preserve | discarded share | "
-          "new share |", "|---|---|---|---|---|---|---|---|---|"]
+          "new share | discard/preserve [95%] |", "|---|---|---|---|---|---|---|---|---|---|"]
     dp = num.discard_over_preserve
+    by_order = num.intervals.get("dense/discard_over_preserve_by_order") or (None,) * n
     for i in range(n):
         L.append(f"| {i + 1} | {number(k.pretrain[i])} | {number(k.preserve[i])} | {number(k.discard[i])} | "
                  f"{number(k.new[i])} | {number(k.finetune[i])} | {number(dp.by_order[i], '.3g')} "
-                 f"| {percent(num.discard_share_by_order[i])} | {percent(num.new_share_by_order[i])} |")
+                 f"| {percent(num.discard_share_by_order[i])} | {percent(num.new_share_by_order[i])} | "
+                 f"{interval_text(by_order[i], '.3g')} |")
     t = num.knowledge_totals
     L.append(f"| total | {number(t.pretrain)} | {number(t.preserve)} | {number(t.discard)} | {number(t.new)} | "
              f"{number(t.finetune)} | {number(dp.overall, '.3g')} | "
-             f"{percent(safe_div(t.discard, t.pretrain))} | {percent(safe_div(t.new, t.finetune))} |")
+             f"{percent(safe_div(t.discard, t.pretrain))} | {percent(safe_div(t.new, t.finetune))} | "
+             f"{interval_text(num.intervals.get('dense/discard_over_preserve'), '.3g')} |")
     L += ["", "Totals are sums of the order averages over orders 1..n (dense reading: all subsets).", ""]
     L += salient_knowledge_markdown(num)
     r = num.ratio_by_order
