@@ -10,7 +10,18 @@ same budget (``nan`` where it refuses the budget). ``--minilm-long``: the same m
 ``sparse_interactions`` (real forward passes, budget 8,192), held-out R^2 and seconds per sentence. Each figure ends as a ``name=value`` line; medians over the
 games or sentences (docs/method.md#sparse-estimation).
 
+``--checkpoints probe=PATH finetune=PATH scratch=PATH``: a study's three trained regimes (``python cli.py study``
+writes them to ``studies/<name>/<regime>/checkpoints/last.ckpt``) on the first ``--sentences`` SST-2 dev (then test)
+sentences of exactly ``--trained-n`` words: exact dividends from all ``2**n`` masks, the sparse estimate fitted on a
+quarter of them (read from the same value table), ``r2_heldout_n<n>``, ``top10_recovered_n<n>``, ``query_share_n<n>``
+(medians over sentences and models) and ``metrics_rel_err_n<n>``: the largest relative error of discarded /
+preserved, new / preserved, Ratio and strength-weighted Ratio (totals as the sum of the order averages) in the
+salient reading, the dense reading's beside it (``dense_metrics_rel_err_n<n>``).
+
     OMP_NUM_THREADS=1 python benchmarks/sparse_vs_exact.py [--games 5] [--minilm] [--minilm-long] [--threads 1]
+    OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 python benchmarks/sparse_vs_exact.py --games 0 --data-dir ../shared/data/sst2 \
+        --checkpoints probe=studies/sst2_minilm/probe/checkpoints/last.ckpt \
+        finetune=studies/sst2_minilm/finetune/checkpoints/last.ckpt scratch=studies/sst2_minilm/scratch/checkpoints/last.ckpt
 """
 from __future__ import annotations
 
