@@ -10,7 +10,18 @@ same budget (``nan`` where it refuses the budget). ``--minilm-long``: the same m
 ``sparse_interactions`` (real forward passes, budget 8,192), held-out R^2 and seconds per sentence. Each figure ends as a ``name=value`` line; medians over the
 games or sentences (docs/method.md#sparse-estimation).
 
+``--checkpoints probe=PATH finetune=PATH scratch=PATH``: a study's three trained regimes (``python cli.py study``
+writes them to ``studies/<name>/<regime>/checkpoints/last.ckpt``) on the first ``--sentences`` SST-2 dev (then test)
+sentences of exactly ``--trained-n`` words: exact dividends from all ``2**n`` masks, the sparse estimate fitted on a
+quarter of them (read from the same value table), ``r2_heldout_n<n>``, ``top10_recovered_n<n>``, ``query_share_n<n>``
+(medians over sentences and models) and ``metrics_rel_err_n<n>``: the largest relative error of discarded /
+preserved, new / preserved, Ratio and strength-weighted Ratio (totals as the sum of the order averages) in the
+salient reading, the dense reading's beside it (``dense_metrics_rel_err_n<n>``).
+
     OMP_NUM_THREADS=1 python benchmarks/sparse_vs_exact.py [--games 5] [--minilm] [--minilm-long] [--threads 1]
+    OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 python benchmarks/sparse_vs_exact.py --games 0 --data-dir ../shared/data/sst2 \
+        --checkpoints probe=studies/sst2_minilm/probe/checkpoints/last.ckpt \
+        finetune=studies/sst2_minilm/finetune/checkpoints/last.ckpt scratch=studies/sst2_minilm/scratch/checkpoints/last.ckpt
 """
 from __future__ import annotations
 
@@ -154,6 +165,106 @@ def minilm_long_figures(n: int, budget: int) -> dict[str, float]:
     return {f"r2_heldout_n{n}": statistics.median(result.r2_heldout), f"seconds_per_sentence_n{n}": seconds}
 
 
+HEADLINE = ("discard_over_preserve", "new_over_preserve", "ratio", "ratio_weighted")
+REGIMES = ("probe", "finetune", "scratch")
+
+
+def sst2_sentences(data_dir: str, n: int, count: int) -> tuple[list[str], list[int]]:
+    """The first ``count`` SST-2 dev (then test) sentences of exactly ``n`` whitespace words."""
+    from pathlib import Path
+
+    from harsanyi_lightning.datamodules.text import read_glue_tsv
+
+    sentences, labels = [], []
+    for name in ("dev.tsv", "test_labeled.tsv"):
+        file = Path(data_dir) / name
+        if not file.is_file():
+            continue
+        for s, y in zip(*read_glue_tsv(file)):
+            if len(s.split()) == n and len(sentences) < count:
+                sentences.append(s)
+                labels.append(y)
+    if len(sentences) < count:
+        raise SystemExit(f"only {len(sentences)} sentences of {n} words in {data_dir}; lower --sentences")
+    return sentences, labels
+
+
+def load_regime(regime: str, path: str) -> torch.nn.Module:
+    """A study checkpoint (``studies/<name>/<regime>/checkpoints/last.ckpt``) as an eval-mode module on the CPU."""
+    from harsanyi_lightning.lightning_modules import FinetuneClassifier, ProbeClassifier, ScratchClassifier
+
+    cls = {"probe": ProbeClassifier, "finetune": FinetuneClassifier, "scratch": ScratchClassifier}[regime]
+    # the module's own hyper-parameters and weights (``load_from_checkpoint`` refuses the class path a study
+    # run from the repository root records, ``lightning_modules.<Class>``)
+    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    hparams = {k: v for k, v in checkpoint["hyper_parameters"].items() if not k.startswith("_")}
+    module = cls(**hparams)
+    module.load_state_dict(checkpoint["state_dict"])
+    return module.eval()
+
+
+def headline_metrics(dividends: dict[str, torch.Tensor], reading: str) -> dict[str, float]:
+    """The four headline knowledge numbers (docs/method.md#knowledge-metrics: totals as the sum of the order
+    averages) of the ``dividends[sample, mask]`` of probe, finetune and scratch in ``reading``."""
+    from harsanyi_lightning.study.readings import knowledge_features, knowledge_statistics, reading_dividends
+
+    a, b, c = (reading_dividends(dividends[r], reading) for r in REGIMES)
+    features = knowledge_features(a, b, c)
+    means = {k: v.nanmean(dim=0, keepdim=True) for k, v in features.items()}
+    stats = knowledge_statistics(means, a.shape[1].bit_length() - 1)
+    return {k: float(stats[k].view(-1)[0]) for k in HEADLINE}
+
+
+def largest_rel_err(estimated: dict[str, float], exact: dict[str, float]) -> float:
+    return max(abs(estimated[k] - exact[k]) / abs(exact[k]) for k in HEADLINE)
+
+
+def trained_figures(n: int, checkpoints: dict[str, str], data_dir: str, count: int, share: float) -> dict[str, float]:
+    """The three trained regimes on ``count`` SST-2 sentences of ``n`` words: exact dividends from all ``2**n``
+    masks, the sparse estimate fitted on ``share`` of them (read from the same value table), their held-out
+    R^2, top-10 recovery and the headline knowledge metrics in both readings."""
+    from harsanyi_lightning.callbacks.model_forward import resolve_forward
+    from harsanyi_lightning.interactions import build_text_sample_set, harsanyi_interactions
+    from harsanyi_lightning.lightning_modules.backbone_factory import load_tokenizer
+
+    budget = int(share * (1 << n))
+    exact, sparse, r2s, tops = {}, {}, [], []
+    t_start = time.perf_counter()
+    for regime in REGIMES:
+        model = load_regime(regime, checkpoints[regime])
+        sentences, labels = sst2_sentences(data_dir, n, count)
+        sample_set = build_text_sample_set(sentences, labels, load_tokenizer(model.backbone), n=n,
+                                           max_variables=max(n, 16))
+        t0 = time.perf_counter()
+        result = harsanyi_interactions(model, sample_set, batch_size=256, forward=resolve_forward(model, None))
+        exact_s = time.perf_counter() - t0
+        exact[regime] = result.dividends
+        rows = []
+        for i in range(len(sentences)):
+            values = result.values[i]
+            est = sparse_dividends(lambda m: values[m], n, budget=budget, seed=i)
+            rows.append(est.dense(0))
+            r2s.append(est.r2_heldout[0])
+            top = result.dividends[i, 1:].abs().topk(10).indices + 1
+            tops.append(len(set(top.tolist()) & set(est.masks[0].tolist())))
+            print(f"  {regime} sentence {i}: held-out R^2 {r2s[-1]:.4f} ({len(est.masks[0])} subsets), "
+                  f"top-10 recovered {tops[-1]}")
+        sparse[regime] = torch.stack(rows)
+        print(f"{regime}: exact {exact_s / len(sentences):.1f} s per sentence on {torch.get_num_threads()} thread(s)")
+    figures = {f"r2_heldout_n{n}": statistics.median(r2s), f"top10_recovered_n{n}": statistics.median(tops),
+               f"query_share_n{n}": budget / (1 << n)}
+    for reading in ("salient", "dense"):
+        ex, est = headline_metrics(exact, reading), headline_metrics(sparse, reading)
+        for k in HEADLINE:
+            print(f"  {reading:7s} {k:22s} exact {ex[k]:.4f}  sparse {est[k]:.4f}  "
+                  f"rel. error {abs(est[k] - ex[k]) / abs(ex[k]):.1%}")
+        key = f"metrics_rel_err_n{n}" if reading == "salient" else f"dense_metrics_rel_err_n{n}"
+        figures[key] = largest_rel_err(est, ex)
+    print(f"trained regimes n={n}: {count} SST-2 sentences x 3 models, budget {budget} = {share:.0%} of 2**{n}; "
+          f"{time.perf_counter() - t_start:.0f} s in all")
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--games", type=int, default=5, help="planted games per n")
@@ -163,6 +274,12 @@ def main() -> None:
     parser.add_argument("--minilm-long", action="store_true",
                         help="also MiniLM on 24-word sentences with budget 8192 (a few minutes)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--checkpoints", nargs=3, metavar="REGIME=PATH",
+                        help="probe=... finetune=... scratch=...: a study's trained regimes "
+                             "(python cli.py study writes studies/<name>/<regime>/checkpoints/last.ckpt)")
+    parser.add_argument("--trained-n", type=int, nargs="+", default=[12], help="sentence lengths for --checkpoints")
+    parser.add_argument("--sentences", type=int, default=8, help="SST-2 sentences per length for --checkpoints")
+    parser.add_argument("--data-dir", default="../shared/data/sst2", help="SST-2 in GLUE format (dev.tsv, test_labeled.tsv)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -173,6 +290,12 @@ def main() -> None:
         figures.update(minilm_figures(12, 0.25))
     if args.minilm_long:
         figures.update(minilm_long_figures(24, 8192))
+    if args.checkpoints:
+        checkpoints = dict(item.split("=", 1) for item in args.checkpoints)
+        if sorted(checkpoints) != sorted(REGIMES):
+            raise SystemExit(f"--checkpoints needs {' '.join(r + '=PATH' for r in REGIMES)}")
+        for n in args.trained_n:
+            figures.update(trained_figures(n, checkpoints, args.data_dir, args.sentences, 0.25))
     for name, value in figures.items():
         print(f"{name}={value:.6g}")
 

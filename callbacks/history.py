@@ -52,6 +52,9 @@ def load_reference(
     the same annotation (:class:`AnnotationError`), the same architecture and data set (:class:`ConfigError`)."""
     file = resolve_interactions_file(path)
     content, _ = load_interactions(file)
+    if content.get("estimator", "exact") != "exact":
+        raise ConfigError(f"references.{role} = {file} holds sparse estimates; references with estimator='sparse' are "
+                          "not supported yet: use the exact dividends of that regime (estimator='exact')")
     ref_hash = content.get("annotation_hash")
     if ref_hash != annotation_hash:
         raise AnnotationError(
@@ -189,6 +192,14 @@ def write_final_files(folder: Path, history: dict[int, dict[str, Any]],
     """Write ``jaccard.json`` (eq. 9: every evaluation's Jaccard similarity to the final one, in global-step
     order) and the ``final.json`` pointer in ``folder``; return ``(global steps, jaccard)``."""
     steps, jaccard, final = jaccard_curve(dividends)
+    write_curve_files(folder, history, steps, jaccard, final)
+    return steps, jaccard
+
+
+def write_curve_files(folder: Path, history: dict[int, dict[str, Any]], steps: list[int], jaccard: list[float],
+                      final: int) -> None:
+    """Write ``jaccard.json`` (``jaccard[k]``: the evaluation at global step ``steps[k]`` against the one at
+    ``final``) and the ``final.json`` pointer in ``folder``."""
     entries = [history[s] for s in steps]
     write_json(folder / JACCARD_FILE, {
         "epochs": [int(e["epoch"]) for e in entries], "jaccard": jaccard, "final_epoch": int(history[final]["epoch"]),
@@ -199,7 +210,6 @@ def write_final_files(folder: Path, history: dict[int, dict[str, Any]],
         "epoch": int(final_entry["epoch"]), "step": final, "file": os.path.relpath(final_entry["path"], folder),
         "sha256": final_entry["sha256"],
     })
-    return steps, jaccard
 
 
 __all__ = [
@@ -210,6 +220,7 @@ __all__ = [
     "load_reference",
     "load_references",
     "restored_history",
+    "write_curve_files",
     "role_regime",
     "upgrade_history",
     "verify_history",

@@ -27,30 +27,18 @@ from harsanyi_lightning.callbacks.folder_lock import FolderLock, lock_folder
 from harsanyi_lightning.interactions.sample_set import DEFAULT_MAX_VARIABLES, AnnotatedSampleSet
 
 from .artifact_layout import KIND
-from .evaluation import (
-    dataset_name,
-    evaluation_step,
-    extras_of,
-    log_figures,
-    log_scalars,
-    model_name,
-    sharded_values,
-)
+from .evaluation import (dataset_name, evaluation_step, extras_of, log_figures, log_scalars, model_name,
+                         sharded_values)
 from .evaluation_record import evaluation_record, evaluation_scalars
 from .evaluation_schedule import batch_end_point, epoch_end_point, final_point, start_point
-from .history import (
-    check_restored_annotation,
-    check_writable,
-    history_dividends,
-    load_references,
-    restored_history,
-    write_final_files,
-)
+from .history import (check_restored_annotation, check_writable, history_dividends, load_references, restored_history,
+                      write_final_files)
 from .knowledge_logging import dashboard_layout
 from .lightning_compat import CALLBACK_BASES, layout_writers, logging_step, rank_zero_warn
 from .model_forward import resolve_forward
 from .options import EvaluationOptions, ExtrasOptions, RunOptions, SampleSetOptions, check_option_groups
 from .sample_set_source import obtain_sample_set
+from .sparse_evaluation import sparse_estimate, sparse_final_files, sparse_record, sparse_scalars
 
 if TYPE_CHECKING:
     import pytorch_lightning as pl
@@ -88,6 +76,8 @@ class InteractionCallback(*CALLBACK_BASES):
             unique). A scheduled step on an epoch's last batch is that epoch's evaluation when its end is
             scheduled too: one evaluation per global step.
         batch_size: masked inputs per forward pass.
+        estimator, budget, max_order: ``"exact"`` (all ``2**n`` masks; default) or ``"sparse"``: dividends estimated
+            from ``budget`` masks per sample, subsets up to ``max_order``, ``n <= 62`` (docs/callback.md#sparse-estimates).
         precision: ``"fp32"`` (strict, TF32 off; default) or an audited faster one (``"tf32"``,
             ``"fp16"``, ``"bf16"``; the audit error is logged as ``interactions/audit_rel_l1``).
         references: ``{"pretrain": path, "finetune": path}``, each an ``epoch_XXX.pt`` file or an
@@ -147,6 +137,7 @@ class InteractionCallback(*CALLBACK_BASES):
         and_or_noise_bound: float = DEFAULT_NOISE_BOUND,
         every_n_steps: int | None = None,
         at_steps: list[int] | None = None,
+        estimator: str = "exact", budget: int | None = None, max_order: int | None = None,
     ) -> None:
         super().__init__()
         self.run = RunOptions(sample_set=sample_set, references=references or {},
@@ -157,10 +148,10 @@ class InteractionCallback(*CALLBACK_BASES):
         self.evaluation = EvaluationOptions(
             every_n_epochs=every_n_epochs, batch_size=batch_size, precision=precision, figures=figures,
             progress=progress, on_nonfinite=on_nonfinite, forward=forward, dashboard=dashboard,
-            every_n_steps=every_n_steps, at_steps=at_steps)
+            every_n_steps=every_n_steps, at_steps=at_steps, estimator=estimator, budget=budget, max_order=max_order)
         self.extras = ExtrasOptions(attributions=attributions, and_or=and_or, and_or_solver=and_or_solver,
                                     and_or_noise_bound=and_or_noise_bound)
-        check_option_groups(self.run, self.sampling, self.extras)
+        check_option_groups(self.run, self.sampling, self.extras, self.evaluation)
         # run state (set in setup)
         self._active = False
         self._samples: AnnotatedSampleSet | None = None
@@ -192,27 +183,25 @@ class InteractionCallback(*CALLBACK_BASES):
 
     @property
     def state_key(self) -> str:
-        s, x = self.sampling, self.extras
-        # image options only when set, so checkpoints written before these options still match; likewise
-        # AND-OR only when on (it changes what is measured); attributions never (they follow from the dividends)
+        s, x, e = self.sampling, self.extras, self.evaluation
+        # image options only when set, so checkpoints written before these options still match; likewise AND-OR
+        # and the estimator only when on / sparse (they change what is measured); attributions never
         image = {k: v for k, v in (("grid", s.grid), ("region", s.region), ("candidates", s.candidates))
                  if v is not None}
         and_or = dict(and_or=True, and_or_solver=x.and_or_solver,
                       and_or_noise_bound=x.and_or_noise_bound) if x.and_or else {}
+        sparse = dict(estimator=e.estimator, budget=e.budget, max_order=e.max_order) if e.estimator != "exact" else {}
         return self._generate_state_key(
             sample_set=self.run.sample_set, n=s.n, num_samples=s.num_samples, per_class=s.per_class, seed=s.seed,
             baseline=s.baseline, background=s.background, pool_split=s.pool_split,
-            precision=self.evaluation.precision, regime=self.run.regime, **image, **and_or,
+            precision=self.evaluation.precision, regime=self.run.regime, **image, **and_or, **sparse,
         )
 
     def state_dict(self) -> dict[str, Any]:
         """The evaluations so far by global step (artifact path, sha256, epoch, epoch fraction) and the annotation
         hash; ``history_key`` tells them from the ``{epoch: entry}`` history of older checkpoints."""
-        return {
-            "annotation_hash": self._annotation_hash,
-            "history": {int(s): dict(v) for s, v in sorted(self._history.items())},
-            "history_key": "global_step",
-        }
+        return {"annotation_hash": self._annotation_hash,
+                "history": {int(s): dict(v) for s, v in sorted(self._history.items())}, "history_key": "global_step"}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore the history of a checkpoint; the files are verified (an older checkpoint's epoch-keyed history
@@ -247,6 +236,7 @@ class InteractionCallback(*CALLBACK_BASES):
         self._dir = self._resolve_output_dir(trainer)
         self._samples = obtain_sample_set(trainer, self.run, self.sampling, self._dir)
         self.extras.check_num_variables(self._samples.n)  # same sample set on every rank: all raise together
+        self.evaluation.check_num_variables(self._samples.n)
         self._annotation_hash = self._samples.hash
         self._model = model_name(pl_module)
         self._dataset = dataset_name(trainer, self._samples)
@@ -357,20 +347,27 @@ class InteractionCallback(*CALLBACK_BASES):
         epoch) and logs at the epoch-end step of :func:`evaluation_step`, or inside an epoch where the loss of the
         model after this step is logged (the next batch's: the global step with one optimizer)."""
         step = evaluation_step(trainer, point.epoch) if point.epoch_end else logging_step(trainer) + 1
-        values, audit = self.compute(trainer, pl_module)
         run = dict(annotation_hash=self._annotation_hash, regime=self._regime, n=int(self._samples.n),
                    precision=self.evaluation.precision, model=self._model, dataset=self._dataset)
-        content, dividends = evaluation_record(values, audit, epoch=point.epoch, global_step=point.global_step,
-                                               log_step=step, run=run, epoch_fraction=point.epoch_fraction)
-        extras, and_or = self.compute_extras(trainer, pl_module, values, dividends)
-        content.update(extras)
+        sparse = self.evaluation.estimator == "sparse"  # estimated dividends, no figures (:mod:`~.sparse_evaluation`)
+        if sparse:
+            result = sparse_estimate(trainer, pl_module, self._samples, self.evaluation, self._forward)
+            content = sparse_record(result, epoch=point.epoch, global_step=point.global_step, log_step=step, run=run,
+                                    epoch_fraction=point.epoch_fraction, attributions=self.extras.attributions)
+            metrics = sparse_scalars(result, point.logged_epoch)
+        else:
+            values, audit = self.compute(trainer, pl_module)
+            content, dividends = evaluation_record(values, audit, epoch=point.epoch, global_step=point.global_step,
+                                                   log_step=step, run=run, epoch_fraction=point.epoch_fraction)
+            extras, and_or = self.compute_extras(trainer, pl_module, values, dividends)
+            content.update(extras)
+            metrics, by_order = evaluation_scalars(dividends, audit, self._refs, and_or, point.logged_epoch)
         path = point.path(self._dir)
         digest = save_artifact(path, KIND, content) if trainer.is_global_zero else content_hash(content)
         self._history[point.global_step] = point.history_entry(path, digest)
-        metrics, by_order = evaluation_scalars(dividends, audit, self._refs, and_or, point.logged_epoch)
         if trainer.is_global_zero:
             log_scalars(trainer, metrics, step)
-            if self.evaluation.figures:
+            if self.evaluation.figures and not sparse:
                 log_figures(trainer, dividends, by_order, point.epoch, step, and_or, name=point.name, label=point.label)
 
     def _write_layout(self, trainer: pl.Trainer) -> None:
@@ -390,8 +387,11 @@ class InteractionCallback(*CALLBACK_BASES):
         if trainer.global_step not in self._history:
             self._evaluate(trainer, pl_module, final_point(trainer))
         if trainer.is_global_zero:
-            dividends, log_steps = history_dividends(self._history)
-            steps, jaccard = write_final_files(self._dir, self._history, dividends)
+            if self.evaluation.estimator == "sparse":
+                steps, jaccard, log_steps = sparse_final_files(self._dir, self._history)
+            else:
+                dividends, log_steps = history_dividends(self._history)
+                steps, jaccard = write_final_files(self._dir, self._history, dividends)
             for done, value in zip(steps, jaccard):
                 log_scalars(trainer, {"knowledge/jaccard_to_final": value}, log_steps[done])
         self._finished = True

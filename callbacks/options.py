@@ -30,6 +30,7 @@ from harsanyi_lightning.interactions.errors import ConfigError
 from harsanyi_lightning.interactions.precision import check_precision
 from harsanyi_lightning.interactions.image_sample_set import check_image_options, patch_grid
 from harsanyi_lightning.interactions.sample_set import DEFAULT_MAX_VARIABLES, check_num_variables
+from harsanyi_lightning.interactions.sparse_design import MAX_SPARSE_VARIABLES, check_sparse_options
 
 #: the sample set's baseline: the mean input (the paper's) or zeros
 BASELINES = ("mean", "zeros")
@@ -37,6 +38,8 @@ BASELINES = ("mean", "zeros")
 BACKGROUNDS = ("keep", "baseline")
 #: on a NaN/inf model output: stop, or leave the sample out and record it
 ON_NONFINITE = ("raise", "skip")
+#: how the dividends are obtained: all ``2**n`` masks (exact) or ``budget`` masks (sparse estimate)
+ESTIMATORS = ("exact", "sparse")
 #: a reference path that does not exist: fail at ``setup``, or skip it with a warning
 MISSING_REFERENCES = ("error", "warn")
 #: the reference roles a run is measured against (v_pretrain, v_finetune in the paper's equations)
@@ -144,7 +147,8 @@ class EvaluationOptions:
     (an attribute chain on the module holding the network, ``"net"``, else an import path; see
     :mod:`~harsanyi_lightning.callbacks.model_forward`), default: call the module on the masked inputs;
     ``figures``, ``dashboard``: figures and a custom-scalars layout for loggers that take them;
-    ``progress``: a progress bar on rank zero."""
+    ``progress``: a progress bar on rank zero; ``estimator``: ``"exact"`` (all ``2**n`` masks) or ``"sparse"``
+    (``budget`` masks per sample, subsets up to ``max_order``; ``n <= 62``; docs/method.md#sparse-estimation)."""
 
     every_n_epochs: int = 1
     batch_size: int = 256
@@ -156,8 +160,12 @@ class EvaluationOptions:
     dashboard: bool = True
     every_n_steps: Optional[int] = None
     at_steps: Optional[list[int]] = None
+    estimator: str = "exact"
+    budget: Optional[int] = None
+    max_order: Optional[int] = None
 
     def __post_init__(self) -> None:
+        self.check_estimator()
         _positive_int("every_n_epochs", self.every_n_epochs, "e.g. every_n_epochs=1 evaluates after every epoch")
         if self.every_n_steps is not None:
             _positive_int("every_n_steps", self.every_n_steps,
@@ -175,6 +183,30 @@ class EvaluationOptions:
         elif self.forward is not None and not callable(self.forward):
             raise ConfigError(f"forward={self.forward!r} must be a function forward(model, inputs) -> logits, or the "
                               "name of the attribute that holds the network (forward: net)")
+
+    def check_estimator(self) -> None:
+        """``estimator`` is exact or sparse; sparse needs a ``budget``, exact takes neither ``budget`` nor ``max_order``."""
+        _one_of("estimator", self.estimator, ESTIMATORS, "'exact' (all 2**n masks) or 'sparse' (budget masks per sample)")
+        if self.estimator == "exact":
+            for name in ("budget", "max_order"):
+                if getattr(self, name) is not None:
+                    raise ConfigError(f"{name}={getattr(self, name)!r} is an option of estimator='sparse'; the exact "
+                                      f"estimator evaluates all 2**n masks: set estimator='sparse' or drop {name}")
+            return
+        if self.budget is None:
+            raise ConfigError("estimator='sparse' needs a budget (masked forward passes per sample), e.g. budget=4096; "
+                              "see docs/method.md#sparse-estimation")
+        _positive_int("budget", self.budget, "the masked forward passes per sample of estimator='sparse', e.g. 4096")
+        if self.on_nonfinite != "raise":
+            raise ConfigError(f"on_nonfinite={self.on_nonfinite!r} with estimator='sparse' is not supported yet (a NaN/inf "
+                              "output stops the evaluation); use on_nonfinite='raise' or estimator='exact'")
+        if self.max_order is not None:
+            _positive_int("max_order", self.max_order, "the largest subset size estimated, or None for no cap")
+
+    def check_num_variables(self, n: Optional[int]) -> None:
+        """With ``estimator='sparse'``: ``n <= 62`` and a ``budget`` that ``n`` and ``max_order`` allow."""
+        if self.estimator == "sparse" and n is not None:
+            check_sparse_options(n, self.budget, self.max_order)
 
 
 @dataclass(frozen=True)
@@ -244,18 +276,31 @@ class RunOptions:
             object.__setattr__(self, "output_dir", str(self.output_dir))
 
 
-def check_option_groups(run: RunOptions, sampling: SampleSetOptions, extras: ExtrasOptions) -> None:
+def check_option_groups(run: RunOptions, sampling: SampleSetOptions, extras: ExtrasOptions,
+                        evaluation: Optional[EvaluationOptions] = None) -> None:
     """The checks that need two groups: a sample set to build (no ``sample_set`` file named) leaves room for
-    its variables, and AND-OR interactions get at most 12 variables."""
+    its variables, AND-OR interactions get at most 12 variables, and the sparse estimator (not yet with
+    references or AND-OR, which need every dividend) at most 62 with a big enough budget."""
     if run.sample_set is None:
         sampling.check_build()
     extras.check_num_variables(sampling.n)
+    if evaluation is None or evaluation.estimator != "sparse":
+        return
+    if sampling.max_variables > MAX_SPARSE_VARIABLES:
+        raise ConfigError(f"max_variables={sampling.max_variables} is above the sparse estimator's cap of "
+                          f"{MAX_SPARSE_VARIABLES} variables (int64 bit-masks); use max_variables <= {MAX_SPARSE_VARIABLES}")
+    evaluation.check_num_variables(sampling.n)
+    for name, unsupported in (("references", bool(run.references)), ("and_or", extras.and_or)):
+        if unsupported:
+            raise ConfigError(f"{name} with estimator='sparse' is not supported yet (it needs every dividend); use "
+                              f"estimator='exact' or turn {name} off (docs/callback.md#sparse-estimates)")
 
 
 __all__ = [
     "BACKGROUNDS",
     "BASELINES",
     "DEFAULT_IMAGE_VARIABLES",
+    "ESTIMATORS",
     "FORWARD_NAME",
     "MISSING_REFERENCES",
     "ON_NONFINITE",

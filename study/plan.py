@@ -126,6 +126,11 @@ class InteractionSpec(ExtrasOptions, EvaluationOptions):
     def __post_init__(self) -> None:
         EvaluationOptions.__post_init__(self)
         ExtrasOptions.__post_init__(self)
+        if self.estimator != "exact":
+            raise ConfigError(
+                f"estimator={self.estimator!r} is not supported yet in a study (its knowledge metrics, Jaccard curves "
+                "and report read every dividend); use estimator: exact, or the callback alone for sparse estimates "
+                "(docs/callback.md#sparse-estimates)")
 
     def fingerprint_fields(self) -> dict:
         """The fields that enter a stage's fingerprint: the first five always, the later ones

@@ -50,7 +50,13 @@ VALUES = {
     "and_or_noise_bound": (0.1, 0.1),
     "every_n_steps": (5, 5),
     "at_steps": ([50, 25], [25, 50]),  # kept sorted
+    "estimator": ("sparse", "sparse"),
+    "budget": (4096, 4096),
+    "max_order": (3, 3),
 }
+#: callback options the study's ``interactions:`` section holds but refuses away from their default for now: the
+#: study's knowledge metrics, Jaccard curves and report need exact dividends (docs/callback.md#sparse-estimates)
+NOT_YET_IN_A_STUDY = ("estimator", "budget", "max_order")
 
 
 def study_parser() -> LightningArgumentParser:
@@ -94,6 +100,11 @@ def test_the_study_sections_are_the_callback_options_with_the_same_defaults():
 def test_every_callback_option_can_be_set_from_a_study_config(tmp_path, option):
     given, expected = VALUES[option]
     section = "sample_set" if option in {f.name for f in fields(SampleSetSpec)} else "interactions"
+    if option in NOT_YET_IN_A_STUDY:
+        with pytest.raises(Exception, match="estimator") as err:
+            parse_plan(tmp_path, section, {option: given})
+        assert "ConfigError" in repr(err.value) or isinstance(err.value, ConfigError)
+        return
     plan = parse_plan(tmp_path, section, {option: given})
     for stage in STAGES:
         callback = plan.interaction_callback(stage, {})
@@ -141,7 +152,7 @@ def test_options_at_their_defaults_leave_the_fingerprint_as_before(tmp_path):
     assert plan.interactions.fingerprint_fields() == {
         "every_n_epochs": 1, "batch_size": 256, "precision": "fp32", "figures": True, "progress": True}
     seen = {plan.fingerprint("finetune")}
-    for option in STUDY_SETTABLE:
+    for option in [o for o in STUDY_SETTABLE if o not in NOT_YET_IN_A_STUDY]:
         given, expected = VALUES[option]
         if option in {f.name for f in fields(SampleSetSpec)}:
             changed = StudyPlan(study_dir=plan.study_dir, stages=stages, shared={},
@@ -150,7 +161,7 @@ def test_options_at_their_defaults_leave_the_fingerprint_as_before(tmp_path):
             changed = StudyPlan(study_dir=plan.study_dir, stages=stages, shared={}, sample_set=plan.sample_set,
                                 interactions=InteractionSpec(**{option: expected}))
         seen.add(changed.fingerprint("finetune"))
-    assert len(seen) == 1 + len(STUDY_SETTABLE)
+    assert len(seen) == 1 + len(STUDY_SETTABLE) - len(NOT_YET_IN_A_STUDY)
 
 
 def test_a_forward_name_keeps_the_fingerprint_of_the_function_it_names():
