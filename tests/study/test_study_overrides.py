@@ -125,7 +125,7 @@ def test_a_study_config_without_shared_takes_the_overrides(capsys, tmp_path):
     path.write_text(yaml.safe_dump(cfg))
     printed = printed_config(capsys, ["--config", str(path), "--shared.trainer.max_epochs", "1"])
     assert printed["shared"] == {"trainer": {"max_epochs": 1}}  # nothing leaks in from the embedded default
-    assert printed["sample_set"]["num_samples"] == 8
+    assert printed["sample_set"]["num_samples"] == 12
 
 
 def test_an_override_without_a_value_is_a_config_error():
