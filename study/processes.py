@@ -13,6 +13,7 @@ zero is raised on every rank.
 """
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable, Optional, TypeVar
 
 import pytorch_lightning as pl
@@ -91,7 +92,13 @@ def _trainer_of(layout: dict) -> pl.Trainer:
     given = {k: v for k, v in layout.items() if v is not None}
     cfg = parser.parse_object({"trainer": {**given, "logger": False, "enable_checkpointing": False,
                                            "enable_progress_bar": False, "enable_model_summary": False}})
-    return parser.instantiate(cfg).trainer
+    quiet = logging.getLogger("pytorch_lightning.utilities.rank_zero")  # its device lines: each stage prints them
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)
+    try:
+        return parser.instantiate(cfg).trainer
+    finally:
+        quiet.setLevel(level)
 
 
 def start_study_processes(layout: dict) -> StudyProcesses:
