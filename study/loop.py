@@ -113,7 +113,9 @@ def _run_locked(plan: StudyPlan, make_cli: Callable[..., Any], report: bool, pro
             break
         run, stage = todo[index]
         try:
-            run_stage(run, STAGES.index(stage) + 1, stage, make_cli, processes)
+            args = (run, STAGES.index(stage) + 1, stage, make_cli)
+            # one process: the call it always was (wrappers of run_stage keep working)
+            run_stage(*args) if processes.world_size == 1 else run_stage(*args, processes)
         except Exception as err:  # noqa: BLE001 - re-raised, as a project error naming the stage when a rank died
             failure = stage_failure(err, _name(run, stage)) if processes.world_size > 1 else None
             if failure is None:
