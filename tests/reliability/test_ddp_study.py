@@ -3,7 +3,9 @@
 
 - ``python cli.py study ... --shared.trainer.devices 2 --shared.trainer.strategy ddp``: Lightning's subprocess
   launcher re-runs the command for rank 1;
-- ``python -m torch.distributed.run --nproc_per_node 2 cli.py study ...``: torchrun starts both ranks.
+- ``python -m torch.distributed.run --nproc_per_node 2 cli.py study ...``: torchrun starts both ranks;
+- two ``python cli.py study ...`` with the environment ``srun`` gives its tasks (``SLURM_PROCID`` ...):
+  Lightning's SLURM environment finds them.
 
 Both end with a complete report and the same result, bit for bit. Then faults: the same study with rank 0
 SIGKILLed in the middle of a training epoch of finetune (rank 1 stops by itself with an error naming the
@@ -16,6 +18,7 @@ import json
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -51,6 +54,31 @@ def run(command: list[str], limit_s: float = 400.0) -> subprocess.CompletedProce
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
+def slurm_tasks(study_dir: Path) -> list[subprocess.CompletedProcess]:
+    """The study as ``srun`` runs it: one process per task, with the environment srun gives each task."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    procs = []
+    for task in range(2):
+        env = cli_env(CUDA_VISIBLE_DEVICES="", OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore", SLURM_NTASKS="2",
+                      SLURM_NTASKS_PER_NODE="2", SLURM_NNODES="1", SLURM_JOB_NUM_NODES="1", SLURM_JOB_NAME="study",
+                      SLURM_JOB_ID="4242", SLURM_PROCID=str(task), SLURM_LOCALID=str(task), SLURM_NODEID="0",
+                      SLURM_NODELIST="localhost", MASTER_PORT=str(port))
+        procs.append(subprocess.Popen([sys.executable, "cli.py", "study", *TINY, "--study_dir", str(study_dir)],
+                                      cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    done = []
+    for proc in procs:
+        try:
+            out, err = proc.communicate(timeout=400)
+        except subprocess.TimeoutExpired:
+            for p in procs:
+                p.kill()
+            raise AssertionError("a SLURM task was left hanging") from None
+        done.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    return done
+
+
 def study(study_dir: Path, *extra: str) -> subprocess.CompletedProcess:
     return run([sys.executable, "cli.py", "study", *TINY, "--study_dir", str(study_dir), *extra])
 
@@ -62,6 +90,7 @@ def runs(tmp_path_factory) -> dict:
     assert reference.returncode == 0, reference.stdout[-2000:] + reference.stderr[-3000:]
     torchrun = run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                     "cli.py", "study", *TINY, "--study_dir", str(root / "torchrun")])
+    slurm = slurm_tasks(root / "slurm")
     kills = [dict(k, marker=str(root / f"killed_{i}")) for i, k in enumerate(KILLS, 1)]
     callbacks = json.dumps([{"class_path": "kill_callback.KillOnce", "init_args": k} for k in kills])
     faulty, after = [], []
@@ -69,7 +98,7 @@ def runs(tmp_path_factory) -> dict:
         faulty.append(study(root / "faulty", "--shared.trainer.callbacks", callbacks))
         after.append({p.relative_to(root / "faulty").as_posix() for p in (root / "faulty").rglob("*")
                       if p.name in ("summary.json", "last.ckpt")})  # the files each run left
-    return {"root": root, "reference": reference, "torchrun": torchrun, "faulty": faulty, "after": after}
+    return {"root": root, "reference": reference, "torchrun": torchrun, "slurm": slurm, "faulty": faulty, "after": after}
 
 
 def test_two_processes_write_a_complete_report_from_rank_zero(runs):
@@ -96,6 +125,14 @@ def test_torchrun_gives_the_result_of_lightnings_launcher(runs):
     assert run_.returncode == 0, run_.stdout[-2000:] + run_.stderr[-3000:]
     assert run_.stdout.count("[study] study finished") == 1
     assert_same(snapshot(runs["root"] / "torchrun"), snapshot(runs["root"] / "reference"))
+
+
+def test_under_slurm_every_task_runs_the_study_and_rank_zero_writes_it(runs):
+    zero, one = runs["slurm"]
+    assert zero.returncode == 0 and one.returncode == 0, zero.stderr[-2000:] + one.stderr[-3000:]
+    assert "[study] study finished" in zero.stdout and "[study]" not in one.stdout  # rank zero reports
+    assert "SLURM" in zero.stderr + zero.stdout  # Lightning's SLURM environment ran the ranks
+    assert_same(snapshot(runs["root"] / "slurm"), snapshot(runs["root"] / "reference"))
 
 
 def test_rank_0_killed_in_training_stops_rank_1_with_an_error_naming_the_stage(runs):
