@@ -36,6 +36,7 @@ from .overrides import (
     without_print_config,
 )
 from .plan import DEFAULT_STUDY_CONFIG, InteractionSpec, SampleSetSpec, StageSpec, StudyPlan
+from .processes import LAYOUT_KEYS, StudyProcesses, layout_of, start_study_processes
 from .trainer import StudyTrainer
 
 __all__ = ["REQUIRED_SETTINGS", "STUDY_COMMANDS", "STUDY_OWNED_CALLBACKS", "StudyCommandsMixin"]
@@ -154,15 +155,34 @@ class StudyCommandsMixin:
                 warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python.*")
                 return cli_class(args=args, run=False, trainer_defaults=defaults, save_config_kwargs=save_kw, **kw)
 
-        def check_cli(args: list[str]) -> None:
-            make_cli(args, [], check_cls)
+        layouts: list[dict] = []
 
-        run_study(plan, make_cli, report=report, check_cli=check_cli)
+        def check_cli(args: list[str]) -> None:
+            layouts.append(layout_of(make_cli(args, [], check_cls).config.get("trainer")))
+
+        def start_processes() -> StudyProcesses:
+            return start_study_processes(_one_layout(layouts))
+
+        run_study(plan, make_cli, report=report, check_cli=check_cli, start_processes=start_processes)
 
     def report(self, study_dirs: list[str], summary: str | None = None, bootstrap: BootstrapOptions | None = None,
                **_: Any) -> None:
         """Write the report of each study folder; print one table with a row per study."""
         self.trainer.report(study_dirs=study_dirs, summary=summary, bootstrap=bootstrap or BootstrapOptions())
+
+
+def _one_layout(layouts: list[dict]) -> dict:
+    """The process layout all stages share (docs/study.md#many-devices-and-machines): one set of ranks runs
+    every stage, so a stage that asks for other devices is a ``ConfigError`` naming the setting."""
+    if not layouts:
+        return {}
+    for key in LAYOUT_KEYS:
+        values = [layout.get(key) for layout in layouts]
+        if any(v != values[0] for v in values):
+            shown = ", ".join(f"{stage}: {v!r}" for stage, v in zip(("probe", "finetune", "scratch"), values))
+            raise ConfigError(f"the stages ask for different trainer.{key} ({shown}); one set of processes runs "
+                              f"every stage: set trainer.{key} once, in shared.trainer.{key}")
+    return layouts[0]
 
 
 #: callbacks the study adds to every stage itself; copies in a stage's own config files are dropped

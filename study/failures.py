@@ -7,7 +7,8 @@ Lightning is recognised here by :func:`project_error`:
 - an ``OSError`` of a file access (disk full, I/O error, permission denied, read-only) -> ``StorageError``
   naming the file (when the OS names it) and the errno;
 - a DataLoader worker process that died (torch notices within seconds and raises) -> ``WorkerError``;
-- another DDP rank that died (the collective this rank waits in fails, or times out) -> ``WorkerError``.
+- another DDP rank that died (the collective this rank waits in fails, or times out) -> ``WorkerError``;
+  during a study, :func:`stage_failure` names the stage and says that rerunning the command resumes it.
 """
 from __future__ import annotations
 
@@ -60,14 +61,37 @@ def project_error(err: BaseException) -> HarsanyiError | None:
                     "resumes from its last checkpoint; `fit` resumes with --ckpt_path last); if it happens again, "
                     "lower data.init_args.num_workers or the batch size"
                 )
-            if _distributed(e) and _PEER.search(text):
+            peer = _peer_failure(e)
+            if peer is not None:
                 return WorkerError(
-                    f"another DDP process of this run died or stopped answering ({_PEER.search(text).group(0)} in "
-                    f"{type(e).__name__}), so this one stopped too. Run the same command again (a study resumes from "
-                    "its last checkpoint; `fit` resumes with --ckpt_path last); the dead rank's own output says why "
-                    "it died"
+                    f"another DDP process of this run died or stopped answering ({peer}), so this one stopped too. "
+                    "Run the same command again (a study resumes from its last checkpoint; `fit` resumes with "
+                    "--ckpt_path last); the dead rank's own output says why it died"
                 )
     return None
 
 
-__all__ = ["STORAGE_ERRNOS", "exception_chain", "project_error"]
+def _peer_failure(err: BaseException) -> str | None:
+    """What a collective said when another rank died or stopped answering (``None``: something else)."""
+    if isinstance(err, RuntimeError) and _distributed(err):
+        found = _PEER.search(str(err))
+        if found is not None:
+            return f"{found.group(0)} in {type(err).__name__}"
+    return None
+
+
+def stage_failure(err: BaseException, stage: str) -> WorkerError | None:
+    """A :class:`WorkerError` naming study stage ``stage`` when ``err`` (or an exception it was raised from)
+    says another DDP rank died or stopped answering during it; ``None`` otherwise (docs/study.md#many-devices-and-machines)."""
+    for e in exception_chain(err):
+        peer = _peer_failure(e)
+        if peer is not None:
+            return WorkerError(
+                f"stage {stage} stopped: another DDP process of this study died or stopped answering ({peer}), so "
+                "this one stopped too. Rerun the same command to resume the study (finished stages are kept, the "
+                "interrupted one resumes from its last checkpoint); the dead rank's own output says why it died"
+            )
+    return None
+
+
+__all__ = ["STORAGE_ERRNOS", "exception_chain", "project_error", "stage_failure"]

@@ -9,6 +9,11 @@ settings are valid, every folder it writes into is writable) and takes the study
 checked again: one whose folder was deleted or damaged meanwhile is redone, never half-read. A write that
 fails (disk full, I/O error) stops the study with a
 :class:`~harsanyi_lightning.interactions.errors.StorageError` naming the file, every earlier file intact.
+
+Under DDP (docs/study.md#many-devices-and-machines) every rank runs this loop on one process group
+(:mod:`harsanyi_lightning.study.processes`): global rank zero takes the lock, decides and writes; the other
+ranks get its decisions by broadcast, train and evaluate with it, and write nothing. A rank that dies
+stops every rank with an error naming the stage; running the same command again resumes the study.
 """
 from __future__ import annotations
 
@@ -18,8 +23,10 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from harsanyi_lightning.interactions.errors import DataError
 
+from .failures import stage_failure
 from .folders import check_study_folders, lock_study, remove_stale_temp_files
 from .layout import ANNOTATION, MANIFEST, STAGES, stage_dir, write_json
+from .processes import StudyProcesses
 from .progress import say
 from .stages import run_stage, stage_status
 
@@ -53,32 +60,46 @@ def first_lost_stage(plan: StudyPlan, before: int) -> tuple[int, list[str]] | No
 
 
 def run_study(plan: StudyPlan, make_cli: Callable[..., Any], *, report: bool = True,
-              check_cli: Optional[Callable[[list[str]], None]] = None) -> Path:
+              check_cli: Optional[Callable[[list[str]], None]] = None,
+              start_processes: Optional[Callable[[], StudyProcesses]] = None) -> Path:
     """Run the three stages in order (for each seed, with ``seeds``), then the report; return the study folder.
 
     ``check_cli(args)`` parses a stage's stacked configs without building anything (see
-    :meth:`StudyPlan.check`); everything it and the folder checks can find fails before any work."""
+    :meth:`StudyPlan.check`); everything it and the folder checks can find fails before any work.
+    ``start_processes()`` starts the study's DDP ranks and process group (one process when not given)."""
     plan.check(check_cli)
-    lock = lock_study(plan.study_dir)
-    try:
+    processes = start_processes() if start_processes is not None else StudyProcesses()
+    lock = None
+
+    def take_lock() -> None:
+        nonlocal lock
+        lock = lock_study(plan.study_dir)
         check_study_folders(plan.study_dir, report, plan.seeds)
-        _run_locked(plan, make_cli, report)
+
+    try:
+        processes.on_zero(take_lock)
+        _run_locked(plan, make_cli, report, processes)
     finally:
         if lock is not None:
             lock.release()
     return plan.study_dir
 
 
-def _run_locked(plan: StudyPlan, make_cli: Callable[..., Any], report: bool) -> None:
+def _prepare(plan: StudyPlan) -> None:
     if plan.force and (plan.study_dir / ANNOTATION).exists():
         (plan.study_dir / ANNOTATION).unlink()
     write_json(plan.study_dir / MANIFEST, _manifest(plan))
     remove_stale_temp_files(plan.study_dir, plan.seeds)
+
+
+def _run_locked(plan: StudyPlan, make_cli: Callable[..., Any], report: bool, processes: StudyProcesses) -> None:
+    processes.on_zero(lambda: _prepare(plan))
     t0 = time.perf_counter()
     todo = stage_runs(plan)
     index, redone = 0, 0
     while True:
-        lost = first_lost_stage(plan, index)  # a stage folder deleted meanwhile is redone, not half-read
+        # a stage folder deleted meanwhile is redone, not half-read (rank zero looks; every rank follows)
+        lost = processes.on_zero(lambda: first_lost_stage(plan, index))
         if lost is not None:
             index, reasons = lost
             name = _name(*todo[index])
@@ -91,12 +112,24 @@ def _run_locked(plan: StudyPlan, make_cli: Callable[..., Any], report: bool) -> 
         if index == len(todo):
             break
         run, stage = todo[index]
-        run_stage(run, STAGES.index(stage) + 1, stage, make_cli)
+        try:
+            args = (run, STAGES.index(stage) + 1, stage, make_cli)
+            # one process: the call it always was (wrappers of run_stage keep working)
+            run_stage(*args) if processes.world_size == 1 else run_stage(*args, processes)
+        except Exception as err:  # noqa: BLE001 - re-raised, as a project error naming the stage when a rank died
+            failure = stage_failure(err, _name(run, stage)) if processes.world_size > 1 else None
+            if failure is None:
+                raise
+            raise failure from err
         index += 1
     if not report:
         say(f"study finished in {time.perf_counter() - t0:.0f} s (no report: report=false; "
             f"`python cli.py report {plan.study_dir}` writes it)")
         return
+    processes.on_zero(lambda: _write_report(plan, t0))
+
+
+def _write_report(plan: StudyPlan, t0: float) -> None:
     from .report import write_report
 
     say(f"report -> {plan.study_dir / 'report'}")

@@ -7,6 +7,7 @@ are damaged. ``force=True`` redoes everything. The stage's ``summary.json`` is w
 it is the completion marker. Checkpoints are written atomically in the stage's folder
 (:mod:`harsanyi_lightning.study.checkpoints`). ``plan`` is one run's plan (:meth:`StudyPlan.runs`): its
 stage folders are in ``plan.run_dir`` (a seed's folder, or the study folder), the annotation is the study's.
+Under DDP rank zero decides and writes, every rank trains (docs/study.md#many-devices-and-machines).
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from .layout import (
     write_json,
 )
 from .plan import REFERENCE_STAGE, REFERENCES, StudyPlan
+from .processes import StudyProcesses
 from .progress import say
 
 __all__ = ["STAGE_FILE", "annotation_hash", "run_stage", "stage_status"]
@@ -90,26 +92,17 @@ def stage_status(plan: StudyPlan, stage: str) -> tuple[str, list[str]]:
     return ("complete", []) if not reasons else ("restart", reasons)
 
 
-def run_stage(plan: StudyPlan, index: int, stage: str, make_cli: Callable[..., Any]) -> dict:
-    """Run (or skip, or resume) stage number ``index`` (1-based) of ``plan``'s run; return its summary."""
-    root = plan.run_dir
-    sdir = stage_dir(root, stage)
-    status, reasons = ("new", []) if plan.force else stage_status(plan, stage)
-    if plan.force and sdir.exists():
-        shutil.rmtree(sdir)
+def run_stage(plan: StudyPlan, index: int, stage: str, make_cli: Callable[..., Any],
+              processes: StudyProcesses | None = None) -> dict:
+    """Run (or skip, or resume) stage number ``index`` (1-based) of ``plan``'s run; return its summary.
+
+    Under DDP (``processes``) every rank calls this: rank zero decides and writes the stage's files, every
+    rank trains, validates and tests (collectives), rank zero writes the summary."""
+    processes = processes or StudyProcesses()
     head = ("" if plan.seed is None else f"seed {plan.seed}, ") + f"stage {index}/{len(STAGES)}: {stage}"
+    status, ckpt, resume, summary = processes.on_zero(lambda: _start(plan, stage, head))
     if status == "complete":
-        say(f"{head}: complete, skipped ({summary_path(root, stage)})")
-        return read_json(summary_path(root, stage))
-    if status == "restart" and sdir.exists():
-        say(f"{head}: redone from the start because " + "; ".join(reasons))
-        shutil.rmtree(sdir)
-    ckpt = checkpoint_path(root, stage)
-    resume = status == "resume" and ckpt.is_file()
-    say(f"{head} -> {sdir}" + (f" (resuming from {ckpt})" if resume else ""))
-    sdir.mkdir(parents=True, exist_ok=True)
-    write_json(sdir / STAGE_FILE, {"stage": stage, "fingerprint": plan.fingerprint(stage),
-                                   "args": plan.stage_args(stage)})
+        return summary
     t0 = time.perf_counter()
     cli = make_cli(plan.stage_args(stage), plan.callbacks(stage))
     trainer, model, dm = cli.trainer, cli.model, cli.datamodule
@@ -123,13 +116,45 @@ def run_stage(plan: StudyPlan, index: int, stage: str, make_cli: Callable[..., A
     test_acc = None
     if plan.test and _has_test_data(dm):
         test_acc = _first(trainer.test(model, datamodule=dm, verbose=False), "test/acc")
+    measured = dict(val_acc=val_acc, test_acc=test_acc, val_examples=_val_examples(trainer, dm),
+                    global_step=int(trainer.global_step), wall_s=round(time.perf_counter() - t0, 2))
+    return processes.on_zero(lambda: _finish(plan, stage, head, ckpt, measured))
+
+
+def _start(plan: StudyPlan, stage: str, head: str) -> tuple[str, Path, bool, dict | None]:
+    """Rank zero: the stage's status; a complete stage's summary, else its folder made ready (redone from the
+    start when it must be) and ``stage.json`` written. ``(status, checkpoint, resume, summary)``."""
+    root = plan.run_dir
+    sdir = stage_dir(root, stage)
+    ckpt = checkpoint_path(root, stage)
+    status, reasons = ("new", []) if plan.force else stage_status(plan, stage)
+    if plan.force and sdir.exists():
+        shutil.rmtree(sdir)
+    if status == "complete":
+        say(f"{head}: complete, skipped ({summary_path(root, stage)})")
+        return status, ckpt, False, read_json(summary_path(root, stage))
+    if status == "restart" and sdir.exists():
+        say(f"{head}: redone from the start because " + "; ".join(reasons))
+        shutil.rmtree(sdir)
+    resume = status == "resume" and ckpt.is_file()
+    say(f"{head} -> {sdir}" + (f" (resuming from {ckpt})" if resume else ""))
+    sdir.mkdir(parents=True, exist_ok=True)
+    write_json(sdir / STAGE_FILE, {"stage": stage, "fingerprint": plan.fingerprint(stage),
+                                   "args": plan.stage_args(stage)})
+    return status, ckpt, resume, None
+
+
+def _finish(plan: StudyPlan, stage: str, head: str, ckpt: Path, measured: dict) -> dict:
+    """Rank zero: the stage's ``summary.json`` (written last: the completion marker), returned."""
+    root = plan.run_dir
+    sdir = stage_dir(root, stage)
     final_file = _final_file(interactions_dir(root, stage))
     content, sha = load_artifact(final_file, "interactions")
     summary = {
         "stage": stage,
-        "val_acc": val_acc,
-        "val_examples": _val_examples(trainer, dm),
-        "test_acc": test_acc,
+        "val_acc": measured["val_acc"],
+        "val_examples": measured["val_examples"],
+        "test_acc": measured["test_acc"],
         "final_epoch": int(content["epoch"]),
         "final_artifact": str(final_file.relative_to(sdir)),
         "final_artifact_sha256": sha,
@@ -138,13 +163,14 @@ def run_stage(plan: StudyPlan, index: int, stage: str, make_cli: Callable[..., A
         "model": content.get("model"),
         "dataset": content.get("dataset"),
         "checkpoint": str(ckpt.relative_to(sdir)) if ckpt.is_file() else None,
-        "global_step": int(trainer.global_step),
-        "wall_s": round(time.perf_counter() - t0, 2),
+        "global_step": measured["global_step"],
+        "wall_s": measured["wall_s"],
     }
     if plan.seed is not None:
         summary["seed"] = plan.seed
     write_json(summary_path(root, stage), summary)  # last: the completion marker
-    say(f"{head} done in {summary['wall_s']:.0f} s: val acc {_fmt(val_acc)}, test acc {_fmt(test_acc)}")
+    say(f"{head} done in {summary['wall_s']:.0f} s: val acc {_fmt(summary['val_acc'])}, "
+        f"test acc {_fmt(summary['test_acc'])}")
     return summary
 
 
