@@ -85,12 +85,12 @@ def test_overrides_of_every_section_merge(capsys):
     expected["sample_set"]["num_samples"] = 4
     expected["interactions"]["batch_size"] = 64
     expected["finetune"]["overrides"] = {"model": {"init_args": {"lr": 0.001}}, "trainer": {"max_epochs": 2}}
-    expected["probe"]["interactions"] = {"every_n_epochs": 3, "at_steps": None, "batch_size": 32}
+    expected["probe"]["interactions"] = {"every_n_epochs": 1, "at_steps": None, "batch_size": 32}
     expected["scratch"]["interactions"] = {"every_n_epochs": 2}
     expected["shared"]["data"]["init_args"]["num_workers"] = 0
     assert_contains(printed, expected)
-    assert printed["probe"]["interactions"] == {"every_n_epochs": 3, "at_steps": None, "batch_size": 32}
-    assert printed["sample_set"]["n"] == 10 and printed["sample_set"]["pool_split"] == "val"
+    assert printed["probe"]["interactions"] == {"every_n_epochs": 1, "at_steps": None, "batch_size": 32}
+    assert printed["sample_set"]["n"] == 9 and printed["sample_set"]["pool_split"] == "val"
     assert printed["interactions"]["precision"] == "fp32"
 
 
