@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Mapping, Sequence
 
 from .bootstrap import Interval
-from .number_format import number, percent
+from .number_format import interval_text, value_text
 from .readings import READINGS
 from .verdicts import NOT_MEASURABLE, VERDICTS, verdict
 
@@ -120,14 +120,10 @@ class Finding:
         return asdict(self)
 
 
-def _write(x: float, fmt: str) -> str:
-    return percent(x) if fmt == "%" else number(x, fmt)
-
-
 def _measured(spec: FindingSpec, iv: Interval) -> str:
-    text = f"{spec.label} = {_write(iv.estimate, spec.fmt)} [{_write(iv.low, spec.fmt)}, {_write(iv.high, spec.fmt)}]"
+    text = f"{spec.label} = {interval_text(iv, spec.fmt)}"
     if iv.per_seed:
-        text += "; per seed " + ", ".join(_write(v, spec.fmt) for v in iv.per_seed)
+        text += "; per seed " + ", ".join(value_text(v, spec.fmt) for v in iv.per_seed)
     return text
 
 

@@ -1,13 +1,18 @@
 """How the report writes a number or a share in text: ``n/a`` for a missing or undefined one.
 
 The findings, the two-phase statements, ``report.md`` and the multi-study table all write their
-numbers through these two functions (docs/study.md, section "Report").
+numbers through these functions (docs/study.md, section "Report"): a value, a share, or an estimate with its
+interval.
 """
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-__all__ = ["MISSING", "is_missing", "number", "percent"]
+if TYPE_CHECKING:
+    from .bootstrap import Interval
+
+__all__ = ["MISSING", "interval_text", "is_missing", "number", "percent", "value_text"]
 
 #: what the report writes for a number it does not have (``None``) or that is undefined (NaN)
 MISSING = "n/a"
@@ -26,3 +31,15 @@ def percent(x: float | None) -> str:
 def number(x: float | None, fmt: str = ".4g") -> str:
     """``x`` written with the format spec ``fmt``, or :data:`MISSING`."""
     return MISSING if is_missing(x) else format(x, fmt)
+
+
+def value_text(x: float | None, fmt: str) -> str:
+    """``x`` as a percentage when ``fmt`` is ``"%"``, else with the format spec ``fmt``."""
+    return percent(x) if fmt == "%" else number(x, fmt)
+
+
+def interval_text(iv: Interval | None, fmt: str = ".3f") -> str:
+    """``estimate [low, high]`` written with :func:`value_text`, or :data:`MISSING` without an interval."""
+    if iv is None:
+        return MISSING
+    return f"{value_text(iv.estimate, fmt)} [{value_text(iv.low, fmt)}, {value_text(iv.high, fmt)}]"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Mapping
 
 from .findings import FINDINGS, OUTPUTS
 from .layout import STAGES
-from .number_format import number, percent
+from .number_format import interval_text, number, percent
 from .readings import READINGS
 from .report_statistics import safe_div
 from .verdicts import RULE as VERDICT_RULE
@@ -16,12 +16,11 @@ from .two_phase import SOURCES as TWO_PHASE_SOURCES
 from .two_phase import statements as two_phase_statements
 
 if TYPE_CHECKING:
-    from .bootstrap import Interval
     from .report_numbers import StudyNumbers
     from .two_phase import TwoPhaseCurve
 
 __all__ = [
-    "FIGURES", "findings_markdown", "interval_text", "observations", "readings_markdown", "render_markdown",
+    "FIGURES", "findings_markdown", "observations", "readings_markdown", "render_markdown",
     "two_phase_markdown",
 ]
 
@@ -45,14 +44,6 @@ def observations(num: StudyNumbers) -> list[str]:
     out.append(f"The final epoch's Jaccard is 1 by definition (finetune: epoch {num.final_epoch['finetune']}, "
                f"scratch: epoch {num.final_epoch['scratch']}), so the curves are read at the epochs before it.")
     return out
-
-
-def interval_text(iv: Interval | None, fmt: str = ".3f") -> str:
-    """``estimate [low, high]`` (``fmt`` ``"%"`` writes shares as percentages)."""
-    if iv is None:
-        return "n/a"
-    w = percent if fmt == "%" else (lambda x: number(x, fmt))
-    return f"{w(iv.estimate)} [{w(iv.low)}, {w(iv.high)}]"
 
 
 def findings_markdown(num: StudyNumbers) -> list[str]:

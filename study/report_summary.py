@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from harsanyi_lightning.interactions.artifacts import atomic_write_bytes
 
-from .number_format import number, percent
-from .report_markdown import interval_text
+from .number_format import interval_text, number, percent
 from .report_numbers import compute_study
 from .verdicts import HOLDS
 
