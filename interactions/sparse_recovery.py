@@ -18,13 +18,14 @@ Layouts: ``masks[k]`` int64 (bit j = variable j), ``values[k]`` float64; results
 """
 from __future__ import annotations
 
-import math
 
 import torch
 from torch import Tensor
 
 #: the fit counts as exact below this share of the total sum of squares
 EXACT_SSE_SHARE = 1e-20
+#: a candidate joins when its score is this many standard errors above that of an unrelated parity
+BAR_TAU = 2.0
 #: Möbius coefficients this small relative to the largest are rounding and dropped
 ZERO_SHARE = 1e-10
 _SCORE_CHUNK = 2**22  # elements of one [mask, candidate] block of parities
@@ -52,32 +53,18 @@ def parities(chi: Tensor, sets: list[int]) -> Tensor:
     return torch.cat([chi[:, index[i: i + step]].prod(dim=2) for i in range(0, len(sets), step)], dim=1)
 
 
-def heredity_candidates(support: set[int], n: int, max_order: int, strong: bool) -> dict[int, list[int]]:
-    """Subsets not in ``support`` (order <= ``max_order``) with all (``strong``) or at least one of their subsets
-    one smaller in ``support``, by order."""
-    out: dict[int, set[int]] = {}
-    for s in support:
-        order = bin(s).count("1") + 1
-        if order > max_order:
-            continue
-        for j in range(n):
-            c = s | (1 << j)
-            if c == s or c in support:
-                continue
-            if strong and not all((c & ~(1 << i)) in support for i in _bits(c)):
-                continue
-            out.setdefault(order, set()).add(c)
-    return {order: sorted(sets) for order, sets in sorted(out.items())}
+def _popcount(mask: int) -> int:
+    return bin(mask).count("1")
 
 
-def _least_squares(design: Tensor, values: Tensor) -> Tensor:
-    return torch.linalg.lstsq(design, values.view(-1, 1), driver="gelsy").solution.view(-1)
+def _strong(candidate: int, present: set[int]) -> bool:
+    """Strong heredity: every subset one smaller than ``candidate`` is in ``present``."""
+    return all((candidate & ~(1 << i)) in present for i in _bits(candidate))
 
 
-def _bar(residual: Tensor, candidates: int) -> float:
-    """The score a candidate must exceed: ``tau * ||r|| / m`` with ``tau = max(4, sqrt(2 ln #candidates) + 1)``."""
-    tau = max(4.0, math.sqrt(2 * math.log(max(candidates, 1))) + 1)
-    return tau * float(residual.norm()) / residual.shape[0]
+def _bar(residual: Tensor) -> float:
+    """The score a candidate must exceed: ``BAR_TAU * ||r|| / m``."""
+    return BAR_TAU * float(residual.norm()) / residual.shape[0]
 
 
 def _pair_extensions(support: list[int], chi: Tensor, residual: Tensor, n: int, max_order: int) -> list[tuple[float, int]]:
@@ -86,7 +73,7 @@ def _pair_extensions(support: list[int], chi: Tensor, residual: Tensor, n: int, 
     to those, its cost is ``(n + 1) m n^2`` at most."""
     m = residual.shape[0]
     present = set(support)
-    grown = [s for s in support if bin(s).count("1") <= min(1, max_order - 2)]  # from the constant and singletons
+    grown = [s for s in support if _popcount(s) <= min(1, max_order - 2)]  # from the constant and singletons
     scores, sets = [], []
     upper = torch.triu(torch.ones(n, n, dtype=torch.bool), diagonal=1)
     for s in grown:
@@ -99,30 +86,60 @@ def _pair_extensions(support: list[int], chi: Tensor, residual: Tensor, n: int, 
     if not sets:
         return []
     flat = torch.cat(scores)
-    bar = _bar(residual, len(sets))
+    bar = _bar(residual)
     return [(float(flat[i]), sets[i]) for i in torch.nonzero(flat > bar).flatten().tolist() if sets[i] not in present]
 
 
 def _round(
-    support: list[int], chi: Tensor, residual: Tensor, n: int, max_order: int, room: int,
+    support: list[int], design: Tensor, chi: Tensor, residual: Tensor, n: int, max_order: int, room: int,
 ) -> list[int]:
-    """The candidates that clear the bar this round, best first (at most ``room``): strong heredity, else weak
-    heredity, else two variables beyond a support set."""
+    """The candidates that clear the bar this round, best first (at most ``room``). Every one-variable extension
+    ``s | {j}`` of a support set is scored at once, ``|(design * r)^T chi| / m`` (``[support, variable]``);
+    those obeying strong heredity go first, else the others (weak heredity: ``s`` is in the support), else two
+    variables beyond a support set."""
     m = residual.shape[0]
     present = set(support)
-    for strong in (True, False):
-        candidates = heredity_candidates(present, n, max_order, strong)
-        bar = _bar(residual, sum(len(c) for c in candidates.values()))
-        picked: list[tuple[float, int]] = []
-        for sets in candidates.values():
-            scores = (residual @ parities(chi, sets)).abs() / m
-            picked += [(float(scores[i]), sets[i]) for i in torch.nonzero(scores > bar).flatten().tolist()]
-        if picked:
-            break
-    else:
+    scores = ((design * residual.view(-1, 1)).T @ chi).abs() / m
+    found: dict[int, float] = {}
+    for row, j in torch.nonzero(scores > _bar(residual)).tolist():
+        base = support[row]
+        candidate = base | (1 << j)
+        if candidate == base or candidate in present or _popcount(candidate) > max_order:
+            continue
+        found[candidate] = max(found.get(candidate, 0.0), float(scores[row, j]))
+    picked = [(score, c) for c, score in found.items() if _strong(c, present)] or list(
+        (score, c) for c, score in found.items())
+    if not picked:
         picked = _pair_extensions(support, chi, residual, n, max_order)
     picked.sort(key=lambda p: (-p[0], p[1]))
-    return [s for _, s in picked[:room]]
+    return [c for _, c in picked[:room]]
+
+
+def _least_squares(design: Tensor, values: Tensor) -> Tensor:
+    return torch.linalg.lstsq(design, values.view(-1, 1), driver="gelsy").solution.view(-1)
+
+
+class _NormalEquations:
+    """The least-squares fit of ``values`` on a growing set of columns through the Gram matrix ``D^T D`` and a
+    Cholesky solve (parities under uniformly random masks are nearly orthogonal, so it is well conditioned);
+    a least-squares solve on ``D`` itself where the Cholesky factorisation fails."""
+
+    def __init__(self, design: Tensor, values: Tensor) -> None:
+        self.design, self.values = design, values
+        self.gram, self.moment = design.T @ design, design.T @ values
+
+    def add(self, columns: Tensor) -> None:
+        cross = self.design.T @ columns
+        self.gram = torch.cat([torch.cat([self.gram, cross], dim=1),
+                               torch.cat([cross.T, columns.T @ columns], dim=1)], dim=0)
+        self.moment = torch.cat([self.moment, columns.T @ self.values])
+        self.design = torch.cat([self.design, columns], dim=1)
+
+    def solve(self) -> Tensor:
+        factor, info = torch.linalg.cholesky_ex(self.gram)
+        if int(info) == 0:
+            return torch.cholesky_solve(self.moment.view(-1, 1), factor).view(-1)
+        return _least_squares(self.design, self.values)
 
 
 def fourier_support(
@@ -131,24 +148,25 @@ def fourier_support(
     """Greedy parity selection (steps 1-3 above): ``(support, coefficients)`` of the final least-squares fit."""
     chi = parity_signs(masks, n)
     values = values.to(torch.float64)
-    support, design = [0], chi.new_ones(chi.shape[0], 1)
+    support = [0]
+    fit = _NormalEquations(chi.new_ones(chi.shape[0], 1), values)
     sst = float(((values - values.mean()) ** 2).sum())
     cap = max(1, chi.shape[0] // 2)
-    coef = _least_squares(design, values)
+    coef = fit.solve()
     for _ in range(max_rounds):
-        residual = values - design @ coef
+        residual = values - fit.design @ coef
         if float(residual @ residual) <= EXACT_SSE_SHARE * sst or len(support) >= cap:
             break
-        new = _round(support, chi, residual, n, max_order, cap - len(support))
+        new = _round(support, fit.design, chi, residual, n, max_order, cap - len(support))
         if not new:
             break
         by_order: dict[int, list[int]] = {}
         for s in new:
-            by_order.setdefault(bin(s).count("1"), []).append(s)
+            by_order.setdefault(_popcount(s), []).append(s)
         for sets in by_order.values():
             support += sets
-            design = torch.cat([design, parities(chi, sets)], dim=1)
-        coef = _least_squares(design, values)
+            fit.add(parities(chi, sets))
+        coef = fit.solve()
     return support, coef
 
 
@@ -192,17 +210,35 @@ def r_squared(predicted: Tensor, actual: Tensor) -> float:
     return 1.0 - sse / sst
 
 
+def containment(masks: Tensor, subsets: Tensor) -> Tensor:
+    """``A[k, b] = 1[subsets[b] <= masks[k]]`` (float64): the Möbius (Harsanyi) basis at the masks."""
+    return ((masks.view(-1, 1) & subsets.view(1, -1)) == subsets.view(1, -1)).to(torch.float64)
+
+
+def mobius_refit(masks: Tensor, values: Tensor, subsets: Tensor, dividends: Tensor, keep: int) -> tuple[Tensor, Tensor]:
+    """Step 4 above: the ``keep`` largest ``|dividends|`` refitted by least squares in the Möbius basis on the fit
+    masks, the rest set to 0; ``(subsets, dividends)`` sorted by subset. With no more than ``keep`` subsets it is the
+    least-squares fit on all of them (an exact fit stays exact)."""
+    top = subsets[dividends.abs().topk(min(keep, len(subsets))).indices].sort().values
+    refitted = _least_squares(containment(masks, top), values.to(torch.float64))
+    return top, refitted
+
+
 def recover_dividends(masks: Tensor, values: Tensor, n: int, max_order: int) -> tuple[Tensor, Tensor]:
-    """``(subsets, dividends)``: the sparse Harsanyi dividends fitted to ``values[k] = v(T_k)`` at ``masks[k]``."""
-    support, coef = fourier_support(masks.cpu(), values.cpu(), n, max_order)
-    return parities_to_dividends(support, coef)
+    """``(subsets, dividends)``: the sparse Harsanyi dividends fitted to ``values[k] = v(T_k)`` at ``masks[k]``
+    (steps 1-4 above)."""
+    masks, values = masks.cpu(), values.cpu()
+    support, coef = fourier_support(masks, values, n, max_order)
+    subsets, dividends = parities_to_dividends(support, coef)
+    return mobius_refit(masks, values, subsets, dividends, max(1, masks.shape[0] // 2))
 
 
 __all__ = [
     "EXACT_SSE_SHARE",
     "ZERO_SHARE",
+    "containment",
     "fourier_support",
-    "heredity_candidates",
+    "mobius_refit",
     "parities",
     "parities_to_dividends",
     "parity_signs",
