@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from harsanyi_lightning.interactions.artifacts import errno_name, load_artifact, probe_writable
+from harsanyi_lightning.interactions.sparse_slots import artifact_parts
 from harsanyi_lightning.interactions.errors import AnnotationError, ConfigError
 
 from .artifact_layout import (
@@ -46,15 +47,19 @@ def load_interactions(path: str | os.PathLike) -> tuple[dict[str, Any], str]:
 
 
 def load_reference(
-    role: str, path: str | os.PathLike, *, annotation_hash: str, model: str | None, dataset: str | None
+    role: str, path: str | os.PathLike, *, annotation_hash: str, model: str | None, dataset: str | None,
+    estimator: str = "exact",
 ) -> tuple[dict[str, Any], Path]:
     """Load the ``role`` reference (``"pretrain"`` / ``"finetune"``) and check that it was computed on
-    the same annotation (:class:`AnnotationError`), the same architecture and data set (:class:`ConfigError`)."""
+    the same annotation (:class:`AnnotationError`), the same architecture and data set (:class:`ConfigError`),
+    and that a run with the exact ``estimator`` is not given sparse estimates (a sparse run takes either kind:
+    docs/callback.md#sparse-estimates)."""
     file = resolve_interactions_file(path)
     content, _ = load_interactions(file)
-    if content.get("estimator", "exact") != "exact":
-        raise ConfigError(f"references.{role} = {file} holds sparse estimates; references with estimator='sparse' are "
-                          "not supported yet: use the exact dividends of that regime (estimator='exact')")
+    if estimator == "exact" and content.get("estimator", "exact") != "exact":
+        raise ConfigError(f"references.{role} = {file} holds sparse estimates, and this run computes exact dividends "
+                          "(estimator='exact'), whose knowledge metrics read every dividend of the reference: give "
+                          "this run estimator='sparse' too, or use the exact dividends of that regime")
     ref_hash = content.get("annotation_hash")
     if ref_hash != annotation_hash:
         raise AnnotationError(
@@ -106,10 +111,13 @@ def check_writable(folder: str | os.PathLike) -> Path:
     return folder
 
 
-def load_references(run: RunOptions, *, annotation_hash: str, model: str | None,
-                    dataset: str | None) -> dict[str, torch.Tensor]:
-    """The dividends of each reference of ``run`` (float64), checked; with ``missing_references="warn"``
-    an absent one is skipped with a warning (and a finetune reference without its pretrain one too)."""
+def load_references(run: RunOptions, *, annotation_hash: str, model: str | None, dataset: str | None,
+                    estimator: str = "exact") -> dict[str, Any]:
+    """The dividends of each reference of ``run``, checked: ``dividends[sample, mask]`` (float64), or with
+    ``estimator="sparse"`` the ``(masks[i], dividends[i])`` per sample of
+    :func:`~harsanyi_lightning.interactions.sparse_slots.artifact_parts` (sparse or exact references alike). With
+    ``missing_references="warn"`` an absent one is skipped with a warning (and a finetune reference without its
+    pretrain one too)."""
     refs = {}
     for role in REFERENCE_ROLES:
         if role not in run.references:
@@ -124,8 +132,9 @@ def load_references(run: RunOptions, *, annotation_hash: str, model: str | None,
             if role == "pretrain":
                 break  # a finetune reference alone is useless
             continue
-        content, _ = load_reference(role, path, annotation_hash=annotation_hash, model=model, dataset=dataset)
-        refs[role] = content["dividends"].to(torch.float64)
+        content, _ = load_reference(role, path, annotation_hash=annotation_hash, model=model, dataset=dataset,
+                                    estimator=estimator)
+        refs[role] = artifact_parts(content) if estimator == "sparse" else content["dividends"].to(torch.float64)
     return refs
 
 

@@ -160,7 +160,7 @@ class InteractionCallback(*CALLBACK_BASES):
         self._model: str | None = None
         self._dataset: str | None = None
         self._regime: str | None = None
-        self._refs: dict[str, torch.Tensor] = {}
+        self._refs: dict[str, Any] = {}  # dividends[sample, mask], or (masks, dividends) per sample when sparse
         #: global step -> {"path", "sha256", "epoch", "epoch_fraction"}; part of the checkpoint
         self._history: dict[int, dict[str, Any]] = {}
         self._legacy_history: dict[int, dict[str, str]] = {}  # an old checkpoint's {epoch: entry}, until verified
@@ -242,7 +242,7 @@ class InteractionCallback(*CALLBACK_BASES):
         self._dataset = dataset_name(trainer, self._samples)
         self._regime = self.run.regime if self.run.regime is not None else getattr(pl_module, "regime", None)
         self._refs = load_references(self.run, annotation_hash=self._annotation_hash, model=self._model,
-                                     dataset=self._dataset)
+                                     dataset=self._dataset, estimator=self.evaluation.estimator)
         self._layout_written = False
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -354,7 +354,7 @@ class InteractionCallback(*CALLBACK_BASES):
             result = sparse_estimate(trainer, pl_module, self._samples, self.evaluation, self._forward)
             content = sparse_record(result, epoch=point.epoch, global_step=point.global_step, log_step=step, run=run,
                                     epoch_fraction=point.epoch_fraction, attributions=self.extras.attributions)
-            metrics = sparse_scalars(result, point.logged_epoch)
+            metrics = sparse_scalars(result, point.logged_epoch, self._refs)
         else:
             values, audit = self.compute(trainer, pl_module)
             content, dividends = evaluation_record(values, audit, epoch=point.epoch, global_step=point.global_step,

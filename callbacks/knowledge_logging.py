@@ -69,13 +69,15 @@ def and_or_metrics(result: AndOrInteractions) -> dict[str, float]:
     return out
 
 
-def knowledge_metrics(pretrain: Tensor, current: Tensor) -> tuple[dict[str, float], dict[str, Tensor]]:
+def knowledge_metrics(pretrain: Tensor, current: Tensor, orders: Tensor | None = None,
+                      n: int | None = None) -> tuple[dict[str, float], dict[str, Tensor]]:
     """Preserved / discarded / new knowledge of ``current`` (the "finetune" side) against the
-    ``pretrain`` reference (eqs. 6, 7), per order and in total.
+    ``pretrain`` reference (eqs. 6, 7), per order and in total; ``dividends[sample, mask]``, or sparse estimates
+    on one slot layout ``[sample, slot]`` with its ``orders`` and ``n`` (:func:`knowledge_by_order`).
 
     Returns ``({"knowledge/preserve/order_k": ..., "knowledge/preserve/total": ..., ...}, by_order)``
     with ``by_order[part][order]`` for orders ``0..n`` (for the figure)."""
-    by_order = knowledge_by_order(pretrain, current)
+    by_order = knowledge_by_order(pretrain, current, orders, n)
     totals = knowledge_totals(by_order)
     out: dict[str, float] = {}
     for part in KNOWLEDGE_PARTS:

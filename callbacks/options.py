@@ -279,8 +279,8 @@ class RunOptions:
 def check_option_groups(run: RunOptions, sampling: SampleSetOptions, extras: ExtrasOptions,
                         evaluation: Optional[EvaluationOptions] = None) -> None:
     """The checks that need two groups: a sample set to build (no ``sample_set`` file named) leaves room for
-    its variables, AND-OR interactions get at most 12 variables, and the sparse estimator (not yet with
-    references or AND-OR, which need every dividend) at most 62 with a big enough budget."""
+    its variables, AND-OR interactions get at most 12 variables, and the sparse estimator (not yet with AND-OR,
+    which needs every dividend) at most 62 with a big enough budget."""
     if run.sample_set is None:
         sampling.check_build()
     extras.check_num_variables(sampling.n)
@@ -290,10 +290,9 @@ def check_option_groups(run: RunOptions, sampling: SampleSetOptions, extras: Ext
         raise ConfigError(f"max_variables={sampling.max_variables} is above the sparse estimator's cap of "
                           f"{MAX_SPARSE_VARIABLES} variables (int64 bit-masks); use max_variables <= {MAX_SPARSE_VARIABLES}")
     evaluation.check_num_variables(sampling.n)
-    for name, unsupported in (("references", bool(run.references)), ("and_or", extras.and_or)):
-        if unsupported:
-            raise ConfigError(f"{name} with estimator='sparse' is not supported yet (it needs every dividend); use "
-                              f"estimator='exact' or turn {name} off (docs/callback.md#sparse-estimates)")
+    if extras.and_or:
+        raise ConfigError("and_or with estimator='sparse' is not supported yet (it needs every dividend); use "
+                          "estimator='exact' or turn and_or off (docs/callback.md#sparse-estimates)")
 
 
 __all__ = [

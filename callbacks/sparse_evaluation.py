@@ -6,8 +6,13 @@ estimator avoids): per sample ``sparse_masks[i]`` (int64 bit-masks of the recove
 ``j``) and ``sparse_dividends[i]`` (float64), ``r2_heldout[i]``, with ``estimator: "sparse"`` and ``estimated:
 True``. Every subset left out has dividend 0. The scalars are ``interactions/strength/order_k`` (as the exact
 path's: mean ``|I|`` over all subsets of order k, absent ones counting 0), ``interactions/salient_count``,
-``interactions/r2_heldout`` (mean over samples) and ``interactions/r2_heldout_min``. The Jaccard curve (eq. 9)
-is computed on the recovered sets, a subset absent from one of the two counting as 0.
+``interactions/r2_heldout`` (mean over samples), ``interactions/r2_heldout_min`` and ``interactions/estimated``
+(always 1: these are estimates; the exact path never logs it). The Jaccard curve (eq. 9)
+is computed on the recovered sets, a subset absent from one of the two counting as 0. With references (the
+probe's and finetune run's final dividends, sparse or exact) the ``knowledge/*`` scalars are the exact path's,
+computed on the union of the recovered subsets of the reference(s) and this evaluation
+(:func:`~harsanyi_lightning.interactions.slot_tables`): a subset absent from one counts 0 there, order averages
+divide by ``C(n, k)``.
 """
 from __future__ import annotations
 
@@ -20,9 +25,11 @@ from torch import Tensor
 
 from harsanyi_lightning.interactions.errors import AnnotationError
 from harsanyi_lightning.interactions.sparse import SparseInteractions, sparse_interactions
+from harsanyi_lightning.interactions.sparse_slots import slot_tables
 
 from .evaluation import evaluation_model
 from .history import load_interactions, write_curve_files
+from .knowledge_logging import knowledge_metrics, ratio_metrics
 
 if TYPE_CHECKING:
     import pytorch_lightning as pl
@@ -85,8 +92,24 @@ def sparse_record(result: SparseInteractions, *, epoch: int, global_step: int, l
     return content
 
 
-def sparse_scalars(result: SparseInteractions, epoch: float) -> dict[str, float]:
-    """The scalars of a sparse evaluation (module docstring), ``interactions/epoch`` included."""
+def sparse_knowledge_scalars(result: SparseInteractions, refs: dict[str, Any]) -> dict[str, float]:
+    """``knowledge/*`` of a sparse evaluation against ``refs`` (``{role: (masks[i], dividends[i])}``, as
+    :func:`~harsanyi_lightning.callbacks.history.load_references` gives them with ``estimator="sparse"``): the
+    split of eqs. 6-7 against the pretrain reference and, with a finetune one too, the Ratio of eq. 8."""
+    if "pretrain" not in refs:
+        return {}
+    roles = ["pretrain", "finetune"] if "finetune" in refs else ["pretrain"]
+    slots = slot_tables([refs[r] for r in roles] + [(result.masks, result.dividends)], result.n)
+    current = slots.tables[-1]
+    out, _ = knowledge_metrics(slots.tables[0], current, slots.orders, slots.n)
+    if "finetune" in refs:
+        out.update(ratio_metrics(slots.tables[0], slots.tables[1], current))
+    return out
+
+
+def sparse_scalars(result: SparseInteractions, epoch: float, refs: dict[str, Any] | None = None) -> dict[str, float]:
+    """The scalars of a sparse evaluation (module docstring), ``interactions/epoch`` included, and with ``refs``
+    the ``knowledge/*`` ones (:func:`sparse_knowledge_scalars`)."""
     n = result.n
     strength = torch.zeros(n + 1, dtype=torch.float64)
     salient = []
@@ -102,7 +125,9 @@ def sparse_scalars(result: SparseInteractions, epoch: float) -> dict[str, float]
     r2 = torch.tensor(result.r2_heldout, dtype=torch.float64)
     out.update({"interactions/salient_count": sum(salient) / max(len(salient), 1),
                 "interactions/r2_heldout": float(r2.mean()), "interactions/r2_heldout_min": float(r2.min()),
+                "interactions/estimated": 1.0,
                 "interactions/epoch": float(epoch)})
+    out.update(sparse_knowledge_scalars(result, refs or {}))
     return out
 
 
@@ -150,6 +175,7 @@ __all__ = [
     "sparse_estimate",
     "sparse_final_files",
     "sparse_jaccard",
+    "sparse_knowledge_scalars",
     "sparse_record",
     "sparse_scalars",
 ]

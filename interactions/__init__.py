@@ -85,6 +85,7 @@ from .sample_set import (
 )
 from .sparse import SparseInteractions, sparse_dividends, sparse_interactions
 from .sparse_design import MAX_SPARSE_VARIABLES, check_sparse_options
+from .sparse_slots import SlotTables, artifact_parts, mask_orders, order_counts, slot_tables
 from .text_sample_set import build_text_sample_set, split_words
 from .transform import (
     harsanyi_dividends,
@@ -128,6 +129,7 @@ __all__ = [
     "OutputFn",
     "PRECISIONS",
     "SOLVERS",
+    "SlotTables",
     "SparseInteractions",
     "StorageError",
     "TAU_RATIO",
@@ -135,6 +137,7 @@ __all__ = [
     "WordMasker",
     "WorkerError",
     "and_or_interactions",
+    "artifact_parts",
     "and_or_salient_mask",
     "and_or_strength_by_order",
     "atomic_write_bytes",
@@ -168,6 +171,7 @@ __all__ = [
     "knowledge_totals",
     "load_artifact",
     "log_odds_true_class",
+    "mask_orders",
     "mask_to_variables",
     "masker_for",
     "matching_error",
@@ -175,6 +179,7 @@ __all__ = [
     "mean_image",
     "mean_jaccard",
     "nonfinite_samples",
+    "order_counts",
     "patch_grid",
     "preserved_ratio",
     "probe_writable",
@@ -186,6 +191,7 @@ __all__ = [
     "shapley_values",
     "sparse_dividends",
     "sparse_interactions",
+    "slot_tables",
     "split_words",
     "strength_by_order",
     "subset_orders",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .sparse_slots import order_counts
 from .transform import num_variables, subset_orders, values_from_dividends
 
 TAU_RATIO = 0.05
@@ -49,9 +50,21 @@ def matching_error(dividends: Tensor, tau_ratio: float = TAU_RATIO) -> Tensor:
     return (exact - approx).abs().mean(dim=1) / scale
 
 
-def mean_by_order(per_subset: Tensor) -> Tensor:
+def mean_by_order(per_subset: Tensor, orders: Tensor | None = None, n: int | None = None) -> Tensor:
     """``out[order]`` = ``E_x E_{|S|=order} per_subset[x, S]`` for orders 0..n
-    (order 0 is the empty set; callers leave it out of averages). NaN rows are ignored."""
+    (order 0 is the empty set; callers leave it out of averages). NaN rows are ignored.
+
+    ``per_subset[sample, mask]`` over all ``2**n`` masks; or, for sparse estimates, ``per_subset[sample, slot]``
+    with ``orders[sample, slot]`` and ``n`` (:mod:`.sparse_slots`): each order's sum is divided by ``C(n, k)``,
+    the subsets not in a slot counting 0."""
+    if orders is not None:
+        if n is None:
+            raise ValueError("mean_by_order: give n with orders")
+        ok = _finite_rows(per_subset)
+        rows, index = per_subset[ok], orders.expand_as(per_subset)[ok]
+        sums = torch.zeros(rows.shape[0], n + 1, dtype=rows.dtype, device=rows.device)
+        sums.scatter_add_(1, index, rows)
+        return (sums / order_counts(n, rows.dtype).to(rows.device)).mean(dim=0)
     n = num_variables(per_subset.shape[-1])
     orders = subset_orders(n, per_subset.device)
     rows = per_subset[_finite_rows(per_subset)]
@@ -61,21 +74,27 @@ def mean_by_order(per_subset: Tensor) -> Tensor:
     return (sums / counts).mean(dim=0)
 
 
-def strength_by_order(dividends: Tensor) -> Tensor:
-    """Mean ``|I(S)|`` per order ``[0..n]``, averaged over samples."""
-    return mean_by_order(dividends.abs())
+def strength_by_order(dividends: Tensor, orders: Tensor | None = None, n: int | None = None) -> Tensor:
+    """Mean ``|I(S)|`` per order ``[0..n]``, averaged over samples (``orders``, ``n``: see :func:`mean_by_order`)."""
+    return mean_by_order(dividends.abs(), orders, n)
 
 
 def salient_strength_by_order(dividends: Tensor, salient: Tensor | None = None,
-                              tau_ratio: float = TAU_RATIO) -> dict[str, Tensor]:
+                              tau_ratio: float = TAU_RATIO, orders: Tensor | None = None,
+                              n: int | None = None) -> dict[str, Tensor]:
     """Strength of the salient interactions by order, positive and negative apart
     (docs/method.md#beyond-the-paper, two-phase view), from ``dividends[sample, mask]``.
 
     ``{"positive": A⁺[order], "negative": A⁻[order]}`` for orders ``0..n`` (order 0 is always 0):
     ``A±(k) = E_x Σ_{S salient, |S|=k} max(±I(S|x), 0)``, both ``>= 0``. ``salient[sample, mask]``
-    defaults to :func:`salient_mask` of ``dividends``; rows with a NaN (skipped samples) are ignored."""
-    n = num_variables(dividends.shape[-1])
-    orders = subset_orders(n, dividends.device)
+    defaults to :func:`salient_mask` of ``dividends``; rows with a NaN (skipped samples) are ignored. Sparse
+    estimates: ``dividends[sample, slot]`` with ``orders[sample, slot]`` and ``n`` (:mod:`.sparse_slots`)."""
+    slots = orders is not None
+    if not slots:
+        n = num_variables(dividends.shape[-1])
+        orders = subset_orders(n, dividends.device)
+    elif n is None:
+        raise ValueError("salient_strength_by_order: give n with orders")
     if salient is None:
         salient = salient_mask(dividends, tau_ratio)
     ok = _finite_rows(dividends)
@@ -84,7 +103,10 @@ def salient_strength_by_order(dividends: Tensor, salient: Tensor | None = None,
     for name, sign in (("positive", 1.0), ("negative", -1.0)):
         part = torch.where(keep, (sign * rows).clamp_min(0), torch.zeros_like(rows))
         sums = torch.zeros(rows.shape[0], n + 1, dtype=rows.dtype, device=rows.device)
-        sums.index_add_(1, orders, part)
+        if slots:
+            sums.scatter_add_(1, orders.expand_as(dividends)[ok], part)
+        else:
+            sums.index_add_(1, orders, part)
         out[name] = sums.mean(dim=0) if rows.shape[0] else torch.full((n + 1,), float("nan"), dtype=rows.dtype)
     return out
 
@@ -97,13 +119,15 @@ def knowledge_split(pretrain: Tensor, finetune: Tensor) -> dict[str, Tensor]:
     return {"preserve": preserve, "discard": a.abs() - preserve, "new": b.abs() - preserve}
 
 
-def knowledge_by_order(pretrain: Tensor, finetune: Tensor) -> dict[str, Tensor]:
+def knowledge_by_order(pretrain: Tensor, finetune: Tensor, orders: Tensor | None = None,
+                       n: int | None = None) -> dict[str, Tensor]:
     """``K^(i)`` for preserve/discard/new/pretrain/finetune, ``out[name][order]`` for orders ``0..n`` (use ``[1:]``),
-    from two models' ``dividends[sample, mask]``."""
+    from two models' ``dividends[sample, mask]`` (or ``[sample, slot]`` with ``orders`` and ``n``:
+    :func:`mean_by_order`)."""
     split = knowledge_split(pretrain, finetune)
-    out = {k: mean_by_order(v) for k, v in split.items()}
-    out["pretrain"] = mean_by_order(pretrain.abs())
-    out["finetune"] = mean_by_order(finetune.abs())
+    out = {k: mean_by_order(v, orders, n) for k, v in split.items()}
+    out["pretrain"] = mean_by_order(pretrain.abs(), orders, n)
+    out["finetune"] = mean_by_order(finetune.abs(), orders, n)
     return out
 
 

@@ -17,11 +17,11 @@ from typing import Any, Mapping, Sequence
 
 from .bootstrap import Interval
 from .number_format import interval_text, value_text
-from .readings import READINGS
+from .readings import DENSE, READINGS
 from .verdicts import NOT_MEASURABLE, VERDICTS, verdict
 
 __all__ = [
-    "FINDINGS", "JACCARD_FALL", "JACCARD_LEVEL", "OUTPUTS", "PAPER_RATIO_RANGE", "SHARP_RISE", "Finding",
+    "ESTIMATED_DENSE_WHY", "FINDINGS", "JACCARD_FALL", "JACCARD_LEVEL", "OUTPUTS", "PAPER_RATIO_RANGE", "SHARP_RISE", "Finding",
     "FindingSpec", "paper_findings", "reading_agreement", "verdict_counts",
 ]
 
@@ -34,6 +34,10 @@ SHARP_RISE = 0.5
 JACCARD_FALL = 0.02
 #: the reading of the findings about the models' outputs (accuracy, loss): no interactions involved
 OUTPUTS = "outputs"
+#: why a dense-reading finding of a sparse study is not judged (docs/study.md#sparse-studies)
+ESTIMATED_DENSE_WHY = ("the dense reading sums over every subset, and sparse estimates recover only the strong ones "
+                       "(absent subsets count 0), so it needs every dividend (docs/method.md#sparse-estimation); "
+                       "the salient reading is judged")
 ORDER_TOTAL = "totals are sums of the order averages Σ_i K^(i) over orders 1..n (Fig. 2)"
 
 
@@ -127,10 +131,12 @@ def _measured(spec: FindingSpec, iv: Interval) -> str:
     return text
 
 
-def _judge(spec: FindingSpec, reading: str, iv: Interval, weak: Sequence[str]) -> Finding:
+def _judge(spec: FindingSpec, reading: str, iv: Interval, weak: Sequence[str], estimated: bool = False) -> Finding:
     hit = [s for s in spec.needs if s in weak]
     why = ""
-    if hit:
+    if estimated and reading == DENSE:
+        found, why = NOT_MEASURABLE, ESTIMATED_DENSE_WHY
+    elif hit:
         found, why = NOT_MEASURABLE, f"{' and '.join(hit)} has < 1% of the strongest model's interaction strength"
     elif not math.isfinite(iv.estimate) or not (math.isfinite(iv.low) and math.isfinite(iv.high)):
         found, why = NOT_MEASURABLE, "the number or its interval is undefined: nothing to compare, or not recorded"
@@ -142,18 +148,19 @@ def _judge(spec: FindingSpec, reading: str, iv: Interval, weak: Sequence[str]) -
                    per_seed=iv.per_seed, why=why)
 
 
-def paper_findings(intervals: Mapping[str, Any], weak: Sequence[str] = ()) -> list[Finding]:
+def paper_findings(intervals: Mapping[str, Any], weak: Sequence[str] = (), *, estimated: bool = False) -> list[Finding]:
     """Every finding of :data:`FINDINGS` judged from ``intervals`` (keys as
     :func:`~harsanyi_lightning.study.report_intervals.study_intervals` gives them): the interaction findings
     once per reading, the others once. A claim about a model in ``weak`` (near-constant output) is ``not
-    measurable``: its numbers would measure noise."""
+    measurable``: its numbers would measure noise. With ``estimated`` (sparse estimates) every dense-reading
+    finding is ``not measurable`` (:data:`ESTIMATED_DENSE_WHY`); the salient reading is judged as usual."""
     out = []
     for spec in FINDINGS:
         if spec.key.startswith(("accuracy/", "loss/")):
             out.append(_judge(spec, OUTPUTS, intervals[spec.key], weak))
             continue
         for reading in READINGS:
-            out.append(_judge(spec, reading, intervals[f"{reading}/{spec.key}"], weak))
+            out.append(_judge(spec, reading, intervals[f"{reading}/{spec.key}"], weak, estimated))
     return out
 
 

@@ -121,16 +121,12 @@ class InteractionSpec(ExtrasOptions, EvaluationOptions):
     :class:`~harsanyi_lightning.callbacks.options.EvaluationOptions` (docs/method.md#precision-and-budget:
     strict ``fp32`` is exact) and of :class:`~harsanyi_lightning.callbacks.options.ExtrasOptions`
     (docs/method.md#beyond-the-paper: exact Shapley / Banzhaf / pairwise SII, and AND-OR interactions,
-    which the report's two-phase view also draws)."""
+    which the report's two-phase view also draws). ``estimator: sparse`` with its ``budget`` estimates the dividends
+    of sentences past 16 words (docs/study.md#sparse-studies)."""
 
     def __post_init__(self) -> None:
         EvaluationOptions.__post_init__(self)
         ExtrasOptions.__post_init__(self)
-        if self.estimator != "exact":
-            raise ConfigError(
-                f"estimator={self.estimator!r} is not supported yet in a study (its knowledge metrics, Jaccard curves "
-                "and report read every dividend); use estimator: exact, or the callback alone for sparse estimates "
-                "(docs/callback.md#sparse-estimates)")
 
     def fingerprint_fields(self) -> dict:
         """The fields that enter a stage's fingerprint: the first five always, the later ones
@@ -297,6 +293,10 @@ class StudyPlan:
             for path in self.stages[s].configs:
                 resolve_config_path(path)
             self.interaction_callback(s, {})  # validates the sample-set and interaction settings
+        estimators = {s: self.stage_interactions(s).estimator for s in STAGES}
+        if len(set(estimators.values())) > 1:
+            raise ConfigError(f"the stages use different estimators {estimators}; a study compares its regimes' "
+                              "dividends, so give every stage the same interactions.estimator (docs/study.md#sparse-studies)")
         if check_cli is not None:
             first = self.runs()[0]
             for s in STAGES:

@@ -20,7 +20,13 @@ from typing import Mapping
 import torch
 from torch import Tensor
 
-from harsanyi_lightning.interactions import jaccard_similarity, knowledge_split, salient_mask, subset_orders
+from harsanyi_lightning.interactions import (
+    jaccard_similarity,
+    knowledge_split,
+    order_counts,
+    salient_mask,
+    subset_orders,
+)
 
 __all__ = [
     "DENSE", "PARTS", "READINGS", "SALIENT", "average_ranks", "jaccard_features", "knowledge_features",
@@ -50,19 +56,29 @@ def reading_dividends(dividends: Tensor, reading: str) -> Tensor:
 
 
 def _order_averages(per_subset: Tensor, orders: Tensor, n: int) -> Tensor:
-    """``out[sample, i-1]`` = mean of ``per_subset[sample, S]`` over the subsets of order ``i`` (1..n)."""
+    """``out[sample, i-1]`` = mean of ``per_subset[sample, S]`` over the subsets of order ``i`` (1..n):
+    ``orders[mask]`` of a dense table, or ``orders[sample, slot]`` of slots (divided by ``C(n, i)``)."""
     sums = torch.zeros(per_subset.shape[0], n + 1, dtype=per_subset.dtype)
+    if orders.dim() == 2:
+        sums.scatter_add_(1, orders, per_subset)
+        return (sums / order_counts(n, per_subset.dtype))[:, 1:]
     sums.index_add_(1, orders, per_subset)
     counts = torch.bincount(orders, minlength=n + 1).to(per_subset.dtype)
     return (sums / counts)[:, 1:]
 
 
-def knowledge_features(a: Tensor, b: Tensor, c: Tensor) -> dict[str, Tensor]:
+def knowledge_features(a: Tensor, b: Tensor, c: Tensor, orders: Tensor | None = None,
+                       n: int | None = None) -> dict[str, Tensor]:
     """Per-sample quantities of the knowledge split (eq. 6-7) and the Ratio (eq. 8) from the
-    ``dividends[sample, mask]`` of probe (``a``), finetune (``b``) and scratch (``c``) in one reading.
+    ``dividends[sample, mask]`` of probe (``a``), finetune (``b``) and scratch (``c``) in one reading; for sparse
+    estimates their ``dividends[sample, slot]`` on one slot layout with its ``orders[sample, slot]`` and ``n``
+    (:mod:`~harsanyi_lightning.interactions.sparse_slots`: absent subsets count 0).
     A sample whose row is not finite in the models a quantity needs gets NaN there (left out of means)."""
-    n = a.shape[1].bit_length() - 1
-    orders = subset_orders(n)
+    if orders is None:
+        n = a.shape[1].bit_length() - 1
+        orders = subset_orders(n)
+    elif n is None:
+        raise ValueError("knowledge_features: give n with orders")
     split = knowledge_split(a, b)
     parts = {"pretrain": a.abs(), "finetune": b.abs(), **split}
     out: dict[str, Tensor] = {}

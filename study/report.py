@@ -5,7 +5,7 @@ section "Report").
 draws the figures (:mod:`~harsanyi_lightning.study.report_figures`,
 :mod:`~harsanyi_lightning.study.report_sample_figures`) and writes, each file atomically:
 ``knowledge_by_order.png`` (Fig. 2), ``ratio.png`` (Fig. 3), ``jaccard.png`` (Fig. 4), ``loss.png``
-(Fig. 5), ``samples.png``, ``two_phase.png``, ``report.md``
+(Fig. 5), ``samples.png`` (not for sparse estimates: it needs every dividend), ``two_phase.png``, ``report.md``
 (:mod:`~harsanyi_lightning.study.report_markdown`), ``report.json`` (the same numbers at full
 precision) and ``tb/`` (the figures for TensorBoard). :func:`write_summary`
 (:mod:`~harsanyi_lightning.study.report_summary`) puts several studies in one table.
@@ -21,7 +21,7 @@ from harsanyi_lightning.interactions.errors import ConfigError
 
 from .bootstrap import BootstrapOptions
 from .layout import write_json
-from .report_markdown import render_markdown
+from .report_markdown import drawn_figures, render_markdown
 from .report_numbers import compute_study
 from .report_summary import write_summary
 
@@ -71,14 +71,15 @@ def write_report(study_dir: str | os.PathLike, *, tensorboard: bool = True,
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise write_error(out, err) from err
-    figs = {
-        "knowledge_by_order": figure_knowledge_by_order(num),
-        "ratio": figure_ratio(num),
-        "jaccard": figure_jaccard(num),
-        "loss": figure_loss(num),
-        "samples": figure_samples(study_dir),
-        "two_phase": figure_two_phase(num.two_phase, num.n, num.title),
+    draw = {
+        "knowledge_by_order": (lambda: figure_knowledge_by_order(num)),
+        "ratio": (lambda: figure_ratio(num)),
+        "jaccard": (lambda: figure_jaccard(num)),
+        "loss": (lambda: figure_loss(num)),
+        "samples": (lambda: figure_samples(study_dir)),
+        "two_phase": (lambda: figure_two_phase(num.two_phase, num.n, num.title)),
     }
+    figs = {name: figure() for name, figure in draw.items() if name in drawn_figures(num)}
     for name, fig in figs.items():
         atomic_write_bytes(out / f"{name}.png", figure_bytes(fig))
     md = render_markdown(num)

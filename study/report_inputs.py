@@ -8,7 +8,7 @@ epochs with the ``epoch`` scalar Lightning logs beside them.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 import torch
 
@@ -17,7 +17,7 @@ from harsanyi_lightning.interactions import load_artifact
 if TYPE_CHECKING:
     from torch import Tensor
 
-__all__ = ["LOSS_SPLITS", "load_dividends", "read_losses"]
+__all__ = ["LOSS_SPLITS", "is_sparse", "load_dividends", "read_losses", "read_run_artifact"]
 
 #: the loss series the report reads for every regime
 LOSS_SPLITS = ("train", "val")
@@ -27,6 +27,17 @@ def load_dividends(path: str | os.PathLike) -> tuple[Tensor, dict[str, Any]]:
     """``dividends[sample, mask]`` (float64) of one interaction artifact, and its content."""
     content, _ = load_artifact(path, "interactions")
     return content["dividends"].to(torch.float64), content
+
+
+def read_run_artifact(path: str | os.PathLike) -> dict[str, Any]:
+    """The content of one interaction artifact (hash-checked), exact or sparse."""
+    content, _ = load_artifact(path, "interactions")
+    return content
+
+
+def is_sparse(content: Mapping[str, Any]) -> bool:
+    """Whether an artifact's content holds sparse estimates (docs/callback.md#sparse-estimates)."""
+    return content.get("estimator", "exact") == "sparse"
 
 
 def read_losses(log_dir: str | os.PathLike) -> dict[str, dict[int, float]]:

@@ -41,9 +41,11 @@ Intervals = dict[str, "Interval | tuple[Interval, ...]"]
 
 
 def knowledge_intervals(runs: Sequence[StudyRun], reading: str, options: BootstrapOptions) -> Intervals:
-    """The knowledge and Ratio numbers of one reading with their intervals (keys without the reading prefix)."""
-    n = runs[0].regimes["probe"].final.shape[1].bit_length() - 1
-    features = [knowledge_features(*(reading_dividends(r.regimes[s].final, reading) for s in STAGES)) for r in runs]
+    """The knowledge and Ratio numbers of one reading with their intervals (keys without the reading prefix);
+    a sparse run's features come from its slot tables (docs/study.md#sparse-studies)."""
+    n = runs[0].n
+    features = [knowledge_features(*(reading_dividends(r.regimes[s].final, reading) for s in STAGES),
+                                   orders=r.orders, n=r.n if r.estimated else None) for r in runs]
 
     def statistic(m: Mapping[str, Tensor]) -> dict[str, Tensor]:
         return {**knowledge_statistics(m, n), **{f"K_{p}": m[f"order.{p}"] for p in PARTS}}

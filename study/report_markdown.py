@@ -20,12 +20,38 @@ if TYPE_CHECKING:
     from .two_phase import TwoPhaseCurve
 
 __all__ = [
-    "FIGURES", "findings_markdown", "observations", "readings_markdown", "render_markdown",
+    "DENSE_ONLY_FIGURES", "FIGURES", "drawn_figures", "estimated_markdown", "findings_markdown", "observations", "readings_markdown", "render_markdown",
     "two_phase_markdown",
 ]
 
 #: the report's figures, in the order report.md shows them (each ``<name>.png`` beside report.md)
 FIGURES = ("knowledge_by_order", "ratio", "jaccard", "loss", "samples", "two_phase")
+#: the figures that read a dense ``dividends[sample, mask]`` table (exact Shapley values of every word from all
+#: ``2**n`` dividends): not drawn for a sparse study (docs/study.md#sparse-studies)
+DENSE_ONLY_FIGURES = ("samples",)
+
+
+def drawn_figures(num: StudyNumbers) -> tuple[str, ...]:
+    """The :data:`FIGURES` drawn for this study: all of them, less :data:`DENSE_ONLY_FIGURES` for sparse estimates."""
+    return tuple(f for f in FIGURES if not (num.estimated and f in DENSE_ONLY_FIGURES))
+
+
+def estimated_markdown(num: StudyNumbers) -> list[str]:
+    """For a sparse study (docs/study.md#sparse-studies): that the dividends are estimates, and the held-out R^2 of
+    every regime at every evaluation (median and minimum over the samples); nothing for an exact study."""
+    if not num.estimated:
+        return []
+    L = ["", f"**Estimated dividends.** The dividends are sparse estimates from {num.budget} forward passes per "
+         "sample (`estimator: sparse`, docs/method.md#sparse-estimation), not the exact transform of all 2^n "
+         "masks; a subset an estimate did not recover counts 0. The findings are judged in the salient reading; "
+         "those of the dense reading are not measurable (it needs every dividend). How well each estimate "
+         "reproduces its model's outputs on masks it was not fitted on (held-out R^2):", "",
+         "| regime | step | epoch | median R^2 | min R^2 |", "|---|---|---|---|---|"]
+    for s in STAGES:
+        for row in num.r2_heldout.get(s, ()):
+            L.append(f"| {s} | {row['step']} | {row['epoch']} | {number(row['median'], '.4f')} | "
+                     f"{number(row['min'], '.4f')} |")
+    return L
 
 
 def observations(num: StudyNumbers) -> list[str]:
@@ -141,6 +167,7 @@ def render_markdown(num: StudyNumbers) -> str:
              "artifacts (final epochs of probe = v_pretrain, finetune = v_finetune, scratch = v_random) with "
              "`harsanyi_lightning.interactions.metrics` (docs/method.md#knowledge-metrics); K^(i) averages over all "
              "subsets of order i, totals sum orders 1..n.")
+    L += estimated_markdown(num)
     L += ["", "## The paper's findings (docs/method.md#the-papers-findings), measured", ""]
     L += findings_markdown(num)
     L += [""] + readings_markdown(num)
@@ -201,5 +228,7 @@ def render_markdown(num: StudyNumbers) -> str:
             ("train", "finetune"), ("train", "scratch"), ("val", "finetune"), ("val", "scratch"),
             ("train", "probe"), ("val", "probe"))]
         L.append("| " + " | ".join([str(e)] + cells) + " |")
-    L += ["", "## Figures", ""] + [f"![{f}]({f}.png)" for f in FIGURES] + [""]
+    L += ["", "## Figures", ""] + [f"![{f}]({f}.png)" for f in drawn_figures(num)]
+    L += [f"- `{f}.png` is not drawn: it needs every dividend of a sample, and these are sparse estimates "
+          "(docs/study.md#sparse-studies)" for f in FIGURES if f not in drawn_figures(num)] + [""]
     return "\n".join(L)

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Accuracy", "DiscardOverPreserve", "KnowledgeByOrder", "KnowledgeTotals", "Losses", "Ratio", "RatioByOrder",
-    "StudyNumbers", "compute_study", "json_ready", "weak_models",
+    "StudyNumbers", "compute_study", "heldout_r2", "json_ready", "weak_models",
 ]
 
 
@@ -149,6 +149,16 @@ class StudyNumbers:
     evaluations: Mapping[str, tuple[Mapping[str, Any], ...]] = dataclasses.field(default_factory=dict)
     #: finding id -> {reading: verdict}: which reading reproduces which finding
     reading_agreement: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
+    #: "exact" (all 2**n masks), or "sparse": the dividends are estimates (docs/study.md#sparse-studies)
+    estimator: str = "exact"
+    budget: int | None = None  #: a sparse study's forward passes per sample
+    #: a sparse study: regime -> per evaluation its step, epoch and the median / min held-out R^2 over samples
+    r2_heldout: Mapping[str, tuple[Mapping[str, Any], ...]] = dataclasses.field(default_factory=dict)
+
+    @property
+    def estimated(self) -> bool:
+        """Whether the dividends are sparse estimates (docs/study.md#sparse-studies)."""
+        return self.estimator != "exact"
 
     @property
     def title(self) -> str:
@@ -191,9 +201,28 @@ def weak_models(strength_total: Mapping[str, float]) -> tuple[str, ...]:
     return tuple(s for s in STAGES if top > 0 and strength_total[s] < 0.01 * top)
 
 
-def _pooled(runs: list[StudyRun], stage: str) -> Tensor:
-    """``dividends[run * sample, mask]``: the regime's final dividends of every run, one after the other."""
-    return torch.cat([r.regimes[stage].final for r in runs])
+def _pooled(tables: list[Tensor]) -> Tensor:
+    """``table[run * sample, column]``: one table per run, one after the other (a sparse run's ``[sample, slot]``
+    tables padded with zeros to the widest: zero dividends, order 0)."""
+    width = max(t.shape[1] for t in tables)
+    return torch.cat([torch.nn.functional.pad(t, (0, width - t.shape[1])) for t in tables])
+
+
+def heldout_r2(runs: list[StudyRun]) -> dict[str, tuple[dict[str, Any], ...]]:
+    """A sparse study's held-out R^2: per regime and evaluation (the first run's schedule) its ``step``, ``epoch``
+    and the ``median`` / ``min`` over the samples of every run (empty for an exact study)."""
+    if not runs[0].estimated:
+        return {}
+    out = {}
+    for s in STAGES:
+        rows = []
+        for v in runs[0].regimes[s].evaluations:
+            r2 = torch.tensor([x for r in runs for e in r.regimes[s].evaluations if e.step == v.step
+                               for x in e.r2_heldout], dtype=torch.float64)
+            if r2.numel():
+                rows.append({"step": v.step, "epoch": v.epoch, "median": float(r2.quantile(0.5)), "min": float(r2.min())})
+        out[s] = tuple(rows)
+    return out
 
 
 def _jaccard_curves(runs: list[StudyRun]) -> dict[str, dict[int | float, float]]:
@@ -262,15 +291,17 @@ def compute_study(study_dir: str | os.PathLike, options: BootstrapOptions | None
     manifest = check_study(study_dir)
     runs = [load_run(root, seed) for seed, root in run_dirs(study_dir).items()]
     summaries = {s: runs[0].regimes[s].summary for s in STAGES}
-    a, b, c = (_pooled(runs, s) for s in STAGES)
+    a, b, c = (_pooled([r.regimes[s].final for r in runs]) for s in STAGES)
     if not (a.shape == b.shape == c.shape):
         raise DataError(f"the final artifacts of {study_dir} have different shapes {a.shape}, {b.shape}, {c.shape}")
-    n = a.shape[1].bit_length() - 1
-    by_order = {k: v[1:].tolist() for k, v in knowledge_by_order(a, b).items()}
-    totals = knowledge_totals(knowledge_by_order(a, b))
+    n = runs[0].n
+    # a sparse study's tables are [sample, slot] with their orders (docs/study.md#sparse-studies)
+    slots = dict(orders=_pooled([r.orders for r in runs]), n=n) if runs[0].estimated else {}
+    by_order = {k: v[1:].tolist() for k, v in knowledge_by_order(a, b, **slots).items()}
+    totals = knowledge_totals(knowledge_by_order(a, b, **slots))
     # how much of the scratch model's knowledge the pretrained one also has (symmetry check of the story)
-    scratch_split = {k: v[1:].tolist() for k, v in knowledge_by_order(a, c).items()}
-    salient = knowledge_by_order(*(reading_dividends(x, SALIENT) for x in (a, b)))
+    scratch_split = {k: v[1:].tolist() for k, v in knowledge_by_order(a, c, **slots).items()}
+    salient = knowledge_by_order(*(reading_dividends(x, SALIENT) for x in (a, b)), **slots)
     jaccard = _jaccard_curves(runs)
     for r in runs:
         for s in ("finetune", "scratch"):
@@ -292,7 +323,7 @@ def compute_study(study_dir: str | os.PathLike, options: BootstrapOptions | None
     top = max(strength_total.values())
     weak = weak_models(strength_total)
     intervals = study_intervals(runs, options)
-    found = tuple(paper_findings(intervals, weak))
+    found = tuple(paper_findings(intervals, weak, estimated=runs[0].estimated))
     return StudyNumbers(
         study_dir=str(study_dir),
         model=manifest.get("model") or summaries["finetune"].get("model"),
@@ -314,7 +345,7 @@ def compute_study(study_dir: str | os.PathLike, options: BootstrapOptions | None
         discard_share_vs_order_spearman=spearman(range(1, n + 1), discard_share),
         new_high_order_share=safe_div(sum(by_order["new"][i - 1] for i in high), totals["new"]),
         ratio=Ratio(**preserved_ratio(a, b, c)),
-        ratio_by_order=RatioByOrder(**{k: tuple(v) for k, v in ratio_by_order(a, b, c).items()}),
+        ratio_by_order=RatioByOrder(**{k: tuple(v) for k, v in ratio_by_order(a, b, c, **slots).items()}),
         scratch_vs_pretrain=KnowledgeTotals(**{k: sum(v) for k, v in scratch_split.items()}),
         strength_total=strength_total,
         strength_share={s: safe_div(v, top) for s, v in strength_total.items()},
@@ -333,4 +364,7 @@ def compute_study(study_dir: str | os.PathLike, options: BootstrapOptions | None
         knowledge_by_order_salient=KnowledgeByOrder(**{k: tuple(v[1:].tolist()) for k, v in salient.items()}),
         evaluations=_evaluations(runs, intervals),
         reading_agreement=reading_agreement(found),
+        estimator="sparse" if runs[0].estimated else "exact",
+        budget=runs[0].budget,
+        r2_heldout=heldout_r2(runs),
     )

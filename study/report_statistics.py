@@ -42,12 +42,17 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
     return float((rx * ry).sum()) / den if den > 0 else float("nan")
 
 
-def ratio_by_order(a: Tensor, b: Tensor, c: Tensor) -> dict[str, list[float]]:
+def ratio_by_order(a: Tensor, b: Tensor, c: Tensor, orders: Tensor | None = None,
+                   n: int | None = None) -> dict[str, list[float]]:
     """Both forms of eq. 8 restricted to the subsets of each order ``1..n``: the
     pretrain dividends of other orders are zeroed, so ``K_preserve = 0`` there and
-    :func:`preserved_ratio` leaves them out."""
-    n = a.shape[1].bit_length() - 1
-    orders = subset_orders(n)
+    :func:`preserved_ratio` leaves them out. ``a, b, c``: ``dividends[sample, mask]``, or ``[sample, slot]`` of
+    sparse estimates with their ``orders[sample, slot]`` and ``n``."""
+    if orders is None:
+        n = a.shape[1].bit_length() - 1
+        orders = subset_orders(n)
+    elif n is None:
+        raise ValueError("ratio_by_order: give n with orders")
     out: dict[str, list[float]] = {"ratio": [], "ratio_weighted": []}
     for i in range(1, n + 1):
         keep = (orders == i).to(a.dtype)

@@ -6,14 +6,23 @@ its fractional epoch ``epoch_fraction`` (epochs trained; artifacts written befor
 existed carry only the integer ``epoch``, which is the same thing at an epoch's end;
 docs/method.md#uncertainty-and-verdicts). Curves are keyed by that epoch (:func:`epoch_key`: an int at an
 epoch's end, so ``1`` and not ``1.0``).
+
+A run of sparse estimates (``estimator: sparse``, docs/study.md#sparse-studies) never becomes ``2**n`` tables:
+per sample, the recovered subsets of every artifact of the run (the three regimes' finals and every evaluation)
+are mapped to one slot layout (:func:`~harsanyi_lightning.interactions.slot_tables`), so every ``dividends`` of the
+run is ``[sample, slot]`` with the run's ``orders[sample, slot]``, absent subsets holding 0.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
+import torch
+
+from harsanyi_lightning.interactions import artifact_parts, slot_tables
+
 from .layout import STAGES, evaluation_files, read_json, stage_dir, summary_path, tb_dir
-from .report_inputs import load_dividends, read_losses
+from .report_inputs import is_sparse, read_losses, read_run_artifact
 from .two_phase import REGIMES as TWO_PHASE_REGIMES
 from .two_phase import SOURCES as TWO_PHASE_SOURCES
 from .two_phase import epoch_strength
@@ -34,12 +43,14 @@ def epoch_key(epoch: float) -> int | float:
 
 @dataclass(frozen=True)
 class Evaluation:
-    """One stored evaluation of a regime: ``dividends[sample, mask]`` (float64) at a global step."""
+    """One stored evaluation of a regime: ``dividends[sample, mask]`` (float64; ``[sample, slot]`` in a sparse run)
+    at a global step."""
 
     step: int
     epoch: int | float  #: epochs trained (fractional inside an epoch), see :func:`epoch_key`
     dividends: Tensor
     strength: Mapping[str, Any] = field(default_factory=dict)  #: two-phase strengths per source
+    r2_heldout: tuple[float, ...] = ()  #: a sparse estimate's held-out R^2 per sample (empty: exact)
 
 
 @dataclass(frozen=True)
@@ -58,37 +69,72 @@ class RegimeRun:
 
 @dataclass(frozen=True)
 class StudyRun:
-    """The three regimes of one run (``seed`` None for a single-seed study)."""
+    """The three regimes of one run (``seed`` None for a single-seed study); a sparse run's tables are
+    ``[sample, slot]`` with ``orders[sample, slot]`` (``None``: dense ``[sample, mask]`` tables)."""
 
     seed: int | None
     root: Path
     regimes: Mapping[str, RegimeRun]
+    n: int = 0
+    orders: Tensor | None = None
+    budget: int | None = None  #: a sparse run's forward passes per sample (``None``: exact)
+
+    @property
+    def estimated(self) -> bool:
+        """Whether the run's dividends are sparse estimates."""
+        return self.orders is not None
 
 
-def _evaluations(root: Path, stage: str, summary: Mapping[str, Any]) -> tuple[Evaluation, ...]:
+def _evaluation_contents(root: Path, stage: str, summary: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
+    """``{global step: content}`` of the stage's evaluations of this run, ascending."""
     last_step = summary.get("global_step")
     last_epoch = summary.get("final_epoch")
     found = {}
     for path in evaluation_files(root, stage).values():
-        dividends, content = load_dividends(path)
+        content = read_run_artifact(path)
         step = int(content.get("global_step", 0))
         epoch = float(content.get("epoch_fraction", content.get("epoch", 0)))
         # files of an earlier, longer run of this stage (before a --force rerun) are not this run's
         if (last_step is not None and step > last_step) or (last_epoch is not None and epoch > last_epoch):
             continue
-        strength = ({src: epoch_strength(content, src) for src in TWO_PHASE_SOURCES}
-                    if stage in TWO_PHASE_REGIMES else {})
-        found[step] = Evaluation(step=step, epoch=epoch_key(epoch), dividends=dividends, strength=strength)
-    return tuple(found[s] for s in sorted(found))
+        found[step] = content
+    return {s: found[s] for s in sorted(found)}
+
+
+def _evaluation(stage: str, content: Mapping[str, Any], dividends: Tensor, strength_of: Any) -> Evaluation:
+    epoch = float(content.get("epoch_fraction", content.get("epoch", 0)))
+    strength = {src: strength_of(content, src) for src in TWO_PHASE_SOURCES} if stage in TWO_PHASE_REGIMES else {}
+    r2 = tuple(float(x) for x in content["r2_heldout"]) if is_sparse(content) else ()
+    return Evaluation(step=int(content.get("global_step", 0)), epoch=epoch_key(epoch), dividends=dividends,
+                      strength=strength, r2_heldout=r2)
 
 
 def load_run(root: Path, seed: int | None = None) -> StudyRun:
     """Read the three regimes of the run in ``root`` (the study folder, or a seed's folder). The study must
     have passed :func:`~harsanyi_lightning.study.layout.check_study`."""
-    regimes = {}
+    stored = {}
     for stage in STAGES:
         summary = read_json(summary_path(root, stage))
-        final, _ = load_dividends(stage_dir(root, stage) / summary["final_artifact"])
-        regimes[stage] = RegimeRun(summary=summary, final=final, evaluations=_evaluations(root, stage, summary),
+        final = read_run_artifact(stage_dir(root, stage) / summary["final_artifact"])
+        stored[stage] = (summary, final, _evaluation_contents(root, stage, summary))
+    sparse = [c for _, f, ev in stored.values() for c in (f, *ev.values()) if is_sparse(c)]
+    if not sparse:
+        regimes = {stage: RegimeRun(
+            summary=summary, final=final["dividends"].to(torch.float64),
+            evaluations=tuple(_evaluation(stage, c, c["dividends"].to(torch.float64), epoch_strength)
+                              for c in evals.values()),
+            losses=read_losses(tb_dir(root, stage))) for stage, (summary, final, evals) in stored.items()}
+        n = next(iter(regimes.values())).final.shape[1].bit_length() - 1
+        return StudyRun(seed=seed, root=root, regimes=regimes, n=n)
+    n = int(sparse[0]["n"])
+    contents = [c for _, f, ev in stored.values() for c in (f, *ev.values())]
+    slots = slot_tables([artifact_parts(c) for c in contents], n)
+    tables = iter(slots.tables)
+    regimes = {}
+    for stage, (summary, _, evals) in stored.items():
+        final = next(tables)
+        evaluations = tuple(_evaluation(stage, c, next(tables), epoch_strength) for c in evals.values())
+        regimes[stage] = RegimeRun(summary=summary, final=final, evaluations=evaluations,
                                    losses=read_losses(tb_dir(root, stage)))
-    return StudyRun(seed=seed, root=root, regimes=regimes)
+    return StudyRun(seed=seed, root=root, regimes=regimes, n=n, orders=slots.orders,
+                    budget=int(sparse[0].get("budget", 0)) or None)

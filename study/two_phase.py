@@ -30,7 +30,12 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
-from harsanyi_lightning.interactions import AndOrInteractions, and_or_strength_by_order, salient_strength_by_order
+from harsanyi_lightning.interactions import (
+    AndOrInteractions,
+    and_or_strength_by_order,
+    salient_strength_by_order,
+    slot_tables,
+)
 
 __all__ = [
     "BOTH", "FIRST", "MIN_EPOCHS", "MIN_SHIFT", "NEITHER", "NOT_MEASURABLE", "REGIMES", "RULE", "SECOND", "SOURCES",
@@ -86,7 +91,10 @@ class TwoPhaseCurve:
 def epoch_strength(content: Mapping[str, Any], source: str) -> dict[str, list[float]] | None:
     """``{"positive": A⁺[k=1..n], "negative": A⁻[k=1..n]}`` of one epoch artifact's content, or ``None`` when
     ``source`` is ``"and_or"`` and the artifact holds no AND-OR interactions."""
-    if source == "harsanyi":
+    if source == "harsanyi" and content.get("estimator", "exact") == "sparse":  # its recovered subsets, in slots
+        slots = slot_tables([(content["sparse_masks"], content["sparse_dividends"])], int(content["n"]))
+        parts = salient_strength_by_order(slots.tables[0], orders=slots.orders, n=slots.n)
+    elif source == "harsanyi":
         parts = salient_strength_by_order(content["dividends"].to(torch.float64))
     elif source == "and_or":
         if "and_or" not in content:
