@@ -45,7 +45,6 @@ def test_bad_estimator_options_are_refused(kwargs, match):
     (dict(estimator="sparse", budget=4096, max_variables=63), "max_variables=63 is above the sparse estimator's cap"),
     (dict(estimator="sparse", budget=100, n=8, max_order=4), "raise budget to >= 144"),
     (dict(estimator="sparse", budget=4096, n=8), "not below 2\\*\\*n|below 2\\*\\*8|2\\*\\*n"),
-    (dict(estimator="sparse", budget=512, references={"pretrain": "x"}), "references with estimator='sparse' is not"),
     (dict(estimator="sparse", budget=512, and_or=True), "and_or with estimator='sparse' is not supported yet"),
 ])
 def test_sparse_needs_a_sample_set_and_options_it_can_serve(kwargs, match):
@@ -53,10 +52,12 @@ def test_sparse_needs_a_sample_set_and_options_it_can_serve(kwargs, match):
         InteractionCallback(**kwargs)
 
 
-def test_a_study_refuses_the_sparse_estimator_for_now():
-    with pytest.raises(ConfigError, match="not supported yet in a study.*estimator: exact"):
-        InteractionSpec(estimator="sparse", budget=4096)
-    assert InteractionSpec().estimator == "exact"
+def test_a_study_takes_the_sparse_estimator_with_its_budget():
+    spec = InteractionSpec(estimator="sparse", budget=4096, max_order=3)
+    assert (spec.estimator, spec.budget, spec.max_order) == ("sparse", 4096, 3)
+    assert spec.fingerprint_fields()["budget"] == 4096 and "budget" not in InteractionSpec().fingerprint_fields()
+    with pytest.raises(ConfigError, match="needs a budget"):
+        InteractionSpec(estimator="sparse")
 
 
 def test_sparse_attributions_are_the_exact_formulas_on_the_recovered_set():
@@ -109,3 +110,24 @@ def test_a_sparse_artifact_is_refused_as_a_reference(tmp_path):
     sparse_dir = Path(trainer.log_dir) / "interactions"
     with pytest.raises(ConfigError, match="holds sparse estimates"):
         fit(tmp_path / "exact", epochs=1, n=8, references={"pretrain": str(sparse_dir)})
+
+
+def test_a_sparse_fit_measures_knowledge_against_sparse_or_exact_references(tmp_path):
+    """References work with sparse runs (docs/callback.md#sparse-estimates): the knowledge split and the Ratio are
+    logged, computed on the union of the recovered subsets (a subset absent from one counts 0)."""
+    from harsanyi_lightning.interactions import knowledge_by_order, slot_tables
+
+    trainer, _, _ = fit(tmp_path / "probe", epochs=1, regime="probe", **SPARSE)
+    probe = Path(trainer.log_dir) / "interactions"
+    trainer, _, _ = fit(tmp_path / "exact", epochs=1, regime="finetune", n=8)
+    exact = Path(trainer.log_dir) / "interactions"
+    trainer, _, _ = fit(tmp_path / "scratch", epochs=1, regime="scratch", **SPARSE,
+                        references={"pretrain": str(probe), "finetune": str(exact)})
+    tags = scalars(trainer.log_dir)
+    assert {"knowledge/preserve/total", "knowledge/discard/order_2", "knowledge/ratio"} <= set(tags)
+    final = epoch_content(Path(trainer.log_dir) / "interactions", 1)
+    ref = epoch_content(probe, 1)
+    slots = slot_tables([(ref["sparse_masks"], ref["sparse_dividends"]),
+                         (final["sparse_masks"], final["sparse_dividends"])], 8)
+    expected = float(knowledge_by_order(*slots.tables, slots.orders, 8)["preserve"][1:].sum())
+    assert tags["knowledge/preserve/total"][final["log_step"]] == pytest.approx(expected, rel=1e-5)

@@ -34,6 +34,7 @@ EXPECTED = [
     "OutputFn",
     "PRECISIONS",
     "SOLVERS",
+    "SlotTables",
     "SparseInteractions",
     "StorageError",
     "TAU_RATIO",
@@ -43,6 +44,7 @@ EXPECTED = [
     "and_or_interactions",
     "and_or_salient_mask",
     "and_or_strength_by_order",
+    "artifact_parts",
     "atomic_write_bytes",
     "audit_precision",
     "banzhaf_values",
@@ -74,6 +76,7 @@ EXPECTED = [
     "knowledge_totals",
     "load_artifact",
     "log_odds_true_class",
+    "mask_orders",
     "mask_to_variables",
     "masker_for",
     "matching_error",
@@ -81,6 +84,7 @@ EXPECTED = [
     "mean_image",
     "mean_jaccard",
     "nonfinite_samples",
+    "order_counts",
     "patch_grid",
     "preserved_ratio",
     "probe_writable",
@@ -90,6 +94,7 @@ EXPECTED = [
     "save_artifact",
     "shapley_interaction_index",
     "shapley_values",
+    "slot_tables",
     "sparse_dividends",
     "sparse_interactions",
     "split_words",
@@ -104,7 +109,7 @@ EXPECTED = [
 #: the core's modules, each with its own explicit ``__all__``
 MODULES = [
     "and_or", "artifacts", "attributions", "errors", "feature_sample_set", "image_sample_set", "maskers", "metrics",
-    "outputs", "pool_sample_set", "precision", "sample_set", "sparse", "sparse_design", "sparse_recovery",
+    "outputs", "pool_sample_set", "precision", "sample_set", "sparse", "sparse_design", "sparse_recovery", "sparse_slots",
     "text_sample_set", "transform", "values",
 ]
 

@@ -54,9 +54,10 @@ VALUES = {
     "budget": (4096, 4096),
     "max_order": (3, 3),
 }
-#: callback options the study's ``interactions:`` section holds but refuses away from their default for now: the
-#: study's knowledge metrics, Jaccard curves and report need exact dividends (docs/callback.md#sparse-estimates)
-NOT_YET_IN_A_STUDY = ("estimator", "budget", "max_order")
+#: options valid only together with others: the sparse estimator needs its budget, and budget / max_order are its
+#: options (docs/study.md#sparse-studies)
+COMPANIONS = {"estimator": {"budget": 8192}, "budget": {"estimator": "sparse"},
+              "max_order": {"estimator": "sparse", "budget": 4096}}
 
 
 def study_parser() -> LightningArgumentParser:
@@ -100,12 +101,7 @@ def test_the_study_sections_are_the_callback_options_with_the_same_defaults():
 def test_every_callback_option_can_be_set_from_a_study_config(tmp_path, option):
     given, expected = VALUES[option]
     section = "sample_set" if option in {f.name for f in fields(SampleSetSpec)} else "interactions"
-    if option in NOT_YET_IN_A_STUDY:
-        with pytest.raises(Exception, match="estimator") as err:
-            parse_plan(tmp_path, section, {option: given})
-        assert "ConfigError" in repr(err.value) or isinstance(err.value, ConfigError)
-        return
-    plan = parse_plan(tmp_path, section, {option: given})
+    plan = parse_plan(tmp_path, section, {option: given, **COMPANIONS.get(option, {})})
     for stage in STAGES:
         callback = plan.interaction_callback(stage, {})
         assert getattr(callback, option) == expected, (stage, option)
@@ -127,6 +123,8 @@ def test_a_stage_overrides_the_study_interactions(tmp_path):
     ("interactions", {"on_nonfinite": "ignore"}, "on_nonfinite"),
     ("interactions", {"and_or_solver": "adam"}, "and_or_solver='adam'"),
     ("interactions", {"and_or_noise_bound": -1.0}, "and_or_noise_bound"),
+    ("interactions", {"estimator": "sparse"}, "needs a budget"),
+    ("interactions", {"budget": 4096}, "budget=4096 is an option of estimator='sparse'"),
 ])
 def test_a_bad_study_option_names_the_option(tmp_path, section, settings, match):
     with pytest.raises(Exception, match=match) as err:
@@ -152,16 +150,16 @@ def test_options_at_their_defaults_leave_the_fingerprint_as_before(tmp_path):
     assert plan.interactions.fingerprint_fields() == {
         "every_n_epochs": 1, "batch_size": 256, "precision": "fp32", "figures": True, "progress": True}
     seen = {plan.fingerprint("finetune")}
-    for option in [o for o in STUDY_SETTABLE if o not in NOT_YET_IN_A_STUDY]:
+    for option in STUDY_SETTABLE:
         given, expected = VALUES[option]
         if option in {f.name for f in fields(SampleSetSpec)}:
             changed = StudyPlan(study_dir=plan.study_dir, stages=stages, shared={},
                                 sample_set=SampleSetSpec(**{option: expected}), interactions=plan.interactions)
         else:
             changed = StudyPlan(study_dir=plan.study_dir, stages=stages, shared={}, sample_set=plan.sample_set,
-                                interactions=InteractionSpec(**{option: expected}))
+                                interactions=InteractionSpec(**{option: expected, **COMPANIONS.get(option, {})}))
         seen.add(changed.fingerprint("finetune"))
-    assert len(seen) == 1 + len(STUDY_SETTABLE) - len(NOT_YET_IN_A_STUDY)
+    assert len(seen) == 1 + len(STUDY_SETTABLE)
 
 
 def test_a_forward_name_keeps_the_fingerprint_of_the_function_it_names():

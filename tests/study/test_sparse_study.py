@@ -1,0 +1,106 @@
+"""A study with ``interactions: {estimator: sparse, budget: B}`` on sentences of 20 words, end to end through the
+command line (docs/study.md#sparse-studies): the stages measure against sparse references, the report never builds
+a ``2**n`` table, marks its numbers as estimated and carries the held-out R^2 of every model at every evaluation."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harsanyi_lightning.interactions import knowledge_by_order, load_artifact, preserved_ratio, slot_tables
+from harsanyi_lightning.interactions.errors import ConfigError
+from harsanyi_lightning.study.findings import ESTIMATED_DENSE_WHY
+from harsanyi_lightning.study.layout import STAGES
+from tests.study.test_study import run_study, write_tiny_study
+
+pytestmark = pytest.mark.filterwarnings("ignore:LightningCLI's args parameter:UserWarning")
+
+WORDS, BUDGET = 20, 400
+
+
+@pytest.fixture(scope="module")
+def sparse_study(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("sparse_study")
+    cfg = write_tiny_study(root / "configs", root / "study", words=WORDS,
+                           interactions=f"estimator: sparse, budget: {BUDGET}, max_order: 3")
+    text = cfg.read_text().replace("sample_set: {", "sample_set: {max_variables: 62, ")
+    cfg.write_text(text)
+    run_study(cfg)
+    return root / "study"
+
+
+def final_content(study: Path, stage: str) -> dict:
+    summary = json.loads((study / stage / "summary.json").read_text())
+    content, _ = load_artifact(study / stage / summary["final_artifact"], "interactions")
+    return content
+
+
+def test_sparse_study_writes_estimated_artifacts_and_a_report_without_dense_tables(sparse_study):
+    finals = {s: final_content(sparse_study, s) for s in STAGES}
+    for content in finals.values():
+        assert content["estimator"] == "sparse" and content["estimated"] and content["n"] == WORDS
+        assert "dividends" not in content and content["budget"] == BUDGET
+    report = sparse_study / "report"
+    assert (report / "knowledge_by_order.png").is_file() and (report / "jaccard.png").is_file()
+    assert not (report / "samples.png").exists()
+    num = json.loads((report / "report.json").read_text())
+    assert num["n"] == WORDS and num["estimator"] == "sparse" and num["budget"] == BUDGET
+    # the report's numbers: the dense metrics of the recovered dividends on the union of the three models' subsets
+    slots = slot_tables([(c["sparse_masks"], c["sparse_dividends"]) for c in finals.values()], WORDS)
+    a, b, c = slots.tables
+    by_order = knowledge_by_order(a, b, slots.orders, WORDS)
+    for part in ("pretrain", "preserve", "discard", "new", "finetune"):
+        assert num["knowledge_by_order"][part] == pytest.approx(by_order[part][1:].tolist(), rel=1e-9, abs=1e-15)
+        assert len(num["knowledge_by_order"][part]) == WORDS
+    assert num["ratio"]["ratio"] == pytest.approx(preserved_ratio(a, b, c)["ratio"], rel=1e-9, nan_ok=True)
+    # dense-reading findings are not measurable, salient ones judged as usual
+    for f in num["findings"]:
+        if f["reading"] == "dense":
+            assert f["verdict"] == "not measurable" and f["why"] == ESTIMATED_DENSE_WHY
+    assert any(f["reading"] == "salient" and f["why"] != ESTIMATED_DENSE_WHY for f in num["findings"])
+    md = (report / "report.md").read_text()
+    assert f"sparse estimates from {BUDGET} forward passes per sample" in md
+    assert "`samples.png` is not drawn" in md
+
+
+def test_report_json_carries_the_heldout_r2_of_every_regime_at_every_evaluation(sparse_study):
+    num = json.loads((sparse_study / "report" / "report.json").read_text())
+    for stage in STAGES:
+        rows = num["r2_heldout"][stage]
+        assert [(r["step"], r["epoch"]) for r in rows] == [(e["step"], e["epoch"]) for e in num["evaluations"][stage]]
+        summary = json.loads((sparse_study / stage / "summary.json").read_text())
+        final = final_content(sparse_study, stage)["r2_heldout"]
+        last = rows[-1]
+        assert last["step"] == summary["global_step"]
+        assert last["median"] == pytest.approx(float(final.quantile(0.5)), rel=1e-12)
+        assert last["min"] == pytest.approx(float(final.min()), rel=1e-12) and last["min"] <= last["median"] <= 1
+    md = (sparse_study / "report" / "report.md").read_text()
+    assert "| scratch | 0 | 0 |" in md and "median R^2" in md
+
+
+def test_finetune_and_scratch_log_knowledge_against_sparse_references(sparse_study):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    for stage, tags in (("finetune", {"knowledge/preserve/total"}),
+                        ("scratch", {"knowledge/preserve/total", "knowledge/ratio"})):
+        acc = EventAccumulator(str(sparse_study / stage / "tb"), size_guidance={"scalars": 0})
+        acc.Reload()
+        scalars = set(acc.Tags()["scalars"])
+        assert tags | {"interactions/r2_heldout", "interactions/estimated"} <= scalars, stage
+    # the last logged preserve total equals the split of the final evaluation against the probe's final one
+    probe, finetune = final_content(sparse_study, "probe"), final_content(sparse_study, "finetune")
+    slots = slot_tables([(c["sparse_masks"], c["sparse_dividends"]) for c in (probe, finetune)], WORDS)
+    expected = float(knowledge_by_order(*slots.tables, slots.orders, WORDS)["preserve"][1:].sum())
+    acc = EventAccumulator(str(sparse_study / "finetune" / "tb"), size_guidance={"scalars": 0})
+    acc.Reload()
+    assert acc.Scalars("knowledge/preserve/total")[-1].value == pytest.approx(expected, rel=1e-5)
+
+
+def test_a_study_mixing_estimators_is_refused_before_any_stage_runs(tmp_path):
+    cfg = write_tiny_study(tmp_path / "configs", tmp_path / "study", words=8,
+                           interactions="estimator: sparse, budget: 200",
+                           probe_interactions="estimator: exact, budget: null")
+    with pytest.raises(ConfigError, match="different estimators"):
+        run_study(cfg)
+    assert not (tmp_path / "study" / "probe").exists()
