@@ -160,11 +160,12 @@ def test_the_numbers_as_report_json_content():
                   intervals={"dense/ratio": Interval(0.3, 0.2, 0.4), "dense/K_new": (Interval(1.0, 0.5, 1.5),)})
     d = num.to_dict()
     assert sorted(d) == sorted([
-        "accuracy", "annotation_hash", "bootstrap", "data", "discard_over_preserve", "discard_share_by_order",
-        "discard_share_vs_order_spearman", "evaluations", "final_epoch", "findings", "findings_verdicts", "intervals",
+        "accuracy", "annotation_hash", "bootstrap", "budget", "data", "discard_over_preserve", "discard_share_by_order",
+        "discard_share_vs_order_spearman", "estimator", "evaluations", "final_epoch", "findings", "findings_verdicts", "intervals",
         "jaccard", "jaccard_drops", "jaccard_first_at_level", "knowledge_by_order", "knowledge_by_order_salient",
         "knowledge_totals", "loss", "model", "n", "new_high_order_share", "new_over_preserve", "new_share_by_order",
-        "num_samples", "ratio", "ratio_by_order", "reading_agreement", "readings", "scratch_vs_pretrain", "seeds",
+        "num_samples", "r2_heldout", "ratio", "ratio_by_order", "reading_agreement", "readings", "scratch_vs_pretrain",
+        "seeds",
         "strength_share", "strength_total", "study_dir", "two_phase", "two_phase_rule", "verdict_rule",
         "weak_models"])
     assert d["jaccard"]["finetune"] == {"0": 0.3, "1": 0.7, "2": 0.9, "3": 1.0}
@@ -177,5 +178,23 @@ def test_the_numbers_as_report_json_content():
     assert {"id", "statement", "estimate", "ci", "threshold", "direction", "verdict", "reading"} <= set(first)
     assert first["needs"] == ["probe", "finetune"] and first["verdict"] == HOLDS and first["direction"] == ">"
     assert d["bootstrap"] == {"resamples": 1000, "seed": 0, "confidence": 0.95}
+    assert (d["estimator"], d["budget"], d["r2_heldout"]) == ("exact", None, {})  # an exact study: nothing estimated
     assert json.loads(json.dumps(d)) == d
     assert num.title == "tiny-bert / TinyText" and replace(num, model=None, data=None).title == "tiny"
+
+
+def test_sparse_estimates_leave_the_dense_reading_not_measurable_and_judge_the_salient_one():
+    """docs/study.md#sparse-studies: a dense-reading finding of estimated dividends is not measurable (it needs every
+    dividend); the salient reading and the outputs findings get the verdicts they get on exact dividends."""
+    from harsanyi_lightning.study.findings import ESTIMATED_DENSE_WHY
+
+    exact = paper_findings(intervals())
+    estimated = paper_findings(intervals(), estimated=True)
+    assert len(exact) == len(estimated)
+    for e, s in zip(exact, estimated):
+        if s.reading == "dense":
+            assert s.verdict == NOT_MEASURABLE and s.why == ESTIMATED_DENSE_WHY
+            assert s.estimate == e.estimate
+        else:
+            assert s == e
+    assert any(e.verdict != NOT_MEASURABLE for e in exact if e.reading == "dense")

@@ -104,3 +104,25 @@ def test_a_study_mixing_estimators_is_refused_before_any_stage_runs(tmp_path):
     with pytest.raises(ConfigError, match="different estimators"):
         run_study(cfg)
     assert not (tmp_path / "study" / "probe").exists()
+
+
+def test_the_long_sentences_config_validates_as_a_sparse_study_of_20_word_sentences():
+    """configs/sst2_minilm/study_long_sentences.yaml parses into a plan whose every check before work passes
+    (sample set, sparse options for n = 20, regime files), without running anything."""
+    import yaml
+
+    from harsanyi_lightning.study.plan import StudyPlan
+    from tests.shared_data import ROOT
+    from tests.study.test_study_options import study_parser
+
+    parser = study_parser()
+    config = yaml.safe_load((ROOT / "configs" / "sst2_minilm" / "study_long_sentences.yaml").read_text())
+    study = parser.instantiate_classes(parser.parse_object(config))
+    plan = StudyPlan(study_dir=Path(study.study_dir), stages={s: study[s] for s in STAGES}, shared=study.shared,
+                     sample_set=study.sample_set, interactions=study.interactions)
+    plan.check()
+    assert (plan.sample_set.n, plan.sample_set.num_samples, plan.sample_set.max_variables) == (20, 8, 62)
+    for stage in STAGES:
+        spec = plan.stage_interactions(stage)
+        assert (spec.estimator, spec.budget) == ("sparse", 2048)
+    assert plan.stage_interactions("finetune").at_steps == [50]
