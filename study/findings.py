@@ -35,9 +35,9 @@ JACCARD_FALL = 0.02
 #: the reading of the findings about the models' outputs (accuracy, loss): no interactions involved
 OUTPUTS = "outputs"
 #: why a dense-reading finding of a sparse study is not judged (docs/study.md#sparse-studies)
-ESTIMATED_DENSE_WHY = ("the dense reading sums over every subset, and sparse estimates recover only the strong ones "
-                       "(absent subsets count 0), so it needs every dividend (docs/method.md#sparse-estimation); "
-                       "the salient reading is judged")
+ESTIMATED_DENSE_WHY = ("the dividends are sparse estimates and the dense reading needs every dividend: it sums every "
+                       "subset, and an estimate keeps only the recovered ones, the rest counting 0 "
+                       "(docs/method.md#sparse-estimation); the salient reading is judged")
 ORDER_TOTAL = "totals are sums of the order averages Σ_i K^(i) over orders 1..n (Fig. 2)"
 
 

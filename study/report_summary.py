@@ -29,10 +29,12 @@ def _with_interval(num: StudyNumbers, key: str, fmt: str) -> str:
 
 
 def summary_row(num: StudyNumbers) -> list[str]:
-    """One study's cells of :data:`SUMMARY_COLUMNS` (validation accuracies; K totals sum orders 1..n)."""
+    """One study's cells of :data:`SUMMARY_COLUMNS` (validation accuracies; K totals sum orders 1..n); a study of
+    sparse estimates says so beside its name (docs/study.md#sparse-studies)."""
     t = num.knowledge_totals
     acc = num.accuracy
-    return [Path(num.study_dir).name, str(num.model or ""), str(num.data or ""),
+    name = Path(num.study_dir).name + (f" (sparse estimates, budget {num.budget})" if num.estimated else "")
+    return [name, str(num.model or ""), str(num.data or ""),
             percent(acc["probe"].val), percent(acc["finetune"].val), percent(acc["scratch"].val),
             number(t.preserve), number(t.discard), number(t.new), _with_interval(num, "dense/discard_over_preserve", ".3g"),
             _with_interval(num, "dense/ratio", "%"), _with_interval(num, "dense/ratio_weighted", "%"),

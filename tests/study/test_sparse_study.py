@@ -77,6 +77,9 @@ def test_report_json_carries_the_heldout_r2_of_every_regime_at_every_evaluation(
         assert last["min"] == pytest.approx(float(final.min()), rel=1e-12) and last["min"] <= last["median"] <= 1
     md = (sparse_study / "report" / "report.md").read_text()
     assert "| scratch | 0 | 0 |" in md and "median R^2" in md
+    from harsanyi_lightning.study.report import write_summary
+
+    assert f"(sparse estimates, budget {BUDGET})" in write_summary([sparse_study])
 
 
 def test_finetune_and_scratch_log_knowledge_against_sparse_references(sparse_study):
