@@ -129,3 +129,31 @@ def test_the_long_sentences_config_validates_as_a_sparse_study_of_20_word_senten
         spec = plan.stage_interactions(stage)
         assert (spec.estimator, spec.budget) == ("sparse", 2048)
     assert plan.stage_interactions("finetune").at_steps == [50]
+
+
+def test_a_sparse_study_with_two_seeds_pools_both_runs_slot_tables(tmp_path):
+    """Each seed's run has its own slot layout (its own recovered subsets); the report pools the runs' samples
+    (narrower tables padded with zero dividends) and its numbers equal those recomputed on every run's own table."""
+    cfg = write_tiny_study(tmp_path / "configs", tmp_path / "study", words=8,
+                           interactions="estimator: sparse, budget: 100, max_order: 2")
+    cli_args = ["study", "--config", str(cfg), "--seeds", "[0, 1]"]
+    from harsanyi_lightning import cli
+
+    cli.main(cli_args)
+    num = json.loads((tmp_path / "study" / "report" / "report.json").read_text())
+    assert num["seeds"] == [0, 1] and num["estimator"] == "sparse" and num["num_samples"] == 3
+    parts = {s: [] for s in STAGES}
+    for seed in (0, 1):
+        for s in STAGES:
+            parts[s].append(final_content(tmp_path / "study" / f"seed_{seed}", s))
+    preserve, pretrain, widths = 0.0, 0.0, set()
+    for seed in (0, 1):
+        slots = slot_tables([(parts[s][seed]["sparse_masks"], parts[s][seed]["sparse_dividends"]) for s in STAGES], 8)
+        widths.add(slots.masks.shape[1])
+        k = knowledge_by_order(slots.tables[0], slots.tables[1], slots.orders, 8)
+        preserve += float(k["preserve"][1:].sum()) / 2  # the same number of samples in each run: mean of the means
+        pretrain += float(k["pretrain"][1:].sum()) / 2
+    assert num["knowledge_totals"]["preserve"] == pytest.approx(preserve, rel=1e-9)
+    assert num["knowledge_totals"]["pretrain"] == pytest.approx(pretrain, rel=1e-9)
+    assert len(num["r2_heldout"]["finetune"]) == len(num["evaluations"]["finetune"])
+    assert len(widths) == 2  # the runs' tables differ in width: the pooling padded one
