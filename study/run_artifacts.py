@@ -85,13 +85,27 @@ class StudyRun:
         return self.orders is not None
 
 
+#: what the report keeps of an artifact (not its ``values``, attributions or AND-OR tables, which can be large)
+_KEPT = ("global_step", "epoch", "epoch_fraction", "estimator", "n", "budget", "r2_heldout", "dividends",
+         "sparse_masks", "sparse_dividends")
+
+
+def _read(path: Path, stage: str) -> dict[str, Any]:
+    """The kept entries of one artifact and, for a two-phase regime, its ``strength`` per source."""
+    content = read_run_artifact(path)
+    kept = {k: content[k] for k in _KEPT if k in content}
+    if stage in TWO_PHASE_REGIMES:
+        kept["strength"] = {src: epoch_strength(content, src) for src in TWO_PHASE_SOURCES}
+    return kept
+
+
 def _evaluation_contents(root: Path, stage: str, summary: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
-    """``{global step: content}`` of the stage's evaluations of this run, ascending."""
+    """``{global step: kept content}`` of the stage's evaluations of this run, ascending."""
     last_step = summary.get("global_step")
     last_epoch = summary.get("final_epoch")
     found = {}
     for path in evaluation_files(root, stage).values():
-        content = read_run_artifact(path)
+        content = _read(path, stage)
         step = int(content.get("global_step", 0))
         epoch = float(content.get("epoch_fraction", content.get("epoch", 0)))
         # files of an earlier, longer run of this stage (before a --force rerun) are not this run's
@@ -101,12 +115,11 @@ def _evaluation_contents(root: Path, stage: str, summary: Mapping[str, Any]) -> 
     return {s: found[s] for s in sorted(found)}
 
 
-def _evaluation(stage: str, content: Mapping[str, Any], dividends: Tensor, strength_of: Any) -> Evaluation:
+def _evaluation(content: Mapping[str, Any], dividends: Tensor) -> Evaluation:
     epoch = float(content.get("epoch_fraction", content.get("epoch", 0)))
-    strength = {src: strength_of(content, src) for src in TWO_PHASE_SOURCES} if stage in TWO_PHASE_REGIMES else {}
     r2 = tuple(float(x) for x in content["r2_heldout"]) if is_sparse(content) else ()
     return Evaluation(step=int(content.get("global_step", 0)), epoch=epoch_key(epoch), dividends=dividends,
-                      strength=strength, r2_heldout=r2)
+                      strength=content.get("strength", {}), r2_heldout=r2)
 
 
 def load_run(root: Path, seed: int | None = None) -> StudyRun:
@@ -115,14 +128,13 @@ def load_run(root: Path, seed: int | None = None) -> StudyRun:
     stored = {}
     for stage in STAGES:
         summary = read_json(summary_path(root, stage))
-        final = read_run_artifact(stage_dir(root, stage) / summary["final_artifact"])
+        final = _read(stage_dir(root, stage) / summary["final_artifact"], stage)
         stored[stage] = (summary, final, _evaluation_contents(root, stage, summary))
     sparse = [c for _, f, ev in stored.values() for c in (f, *ev.values()) if is_sparse(c)]
     if not sparse:
         regimes = {stage: RegimeRun(
             summary=summary, final=final["dividends"].to(torch.float64),
-            evaluations=tuple(_evaluation(stage, c, c["dividends"].to(torch.float64), epoch_strength)
-                              for c in evals.values()),
+            evaluations=tuple(_evaluation(c, c["dividends"].to(torch.float64)) for c in evals.values()),
             losses=read_losses(tb_dir(root, stage))) for stage, (summary, final, evals) in stored.items()}
         n = next(iter(regimes.values())).final.shape[1].bit_length() - 1
         return StudyRun(seed=seed, root=root, regimes=regimes, n=n)
@@ -133,7 +145,7 @@ def load_run(root: Path, seed: int | None = None) -> StudyRun:
     regimes = {}
     for stage, (summary, _, evals) in stored.items():
         final = next(tables)
-        evaluations = tuple(_evaluation(stage, c, next(tables), epoch_strength) for c in evals.values())
+        evaluations = tuple(_evaluation(c, next(tables)) for c in evals.values())
         regimes[stage] = RegimeRun(summary=summary, final=final, evaluations=evaluations,
                                    losses=read_losses(tb_dir(root, stage)))
     return StudyRun(seed=seed, root=root, regimes=regimes, n=n, orders=slots.orders,
