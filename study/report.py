@@ -82,6 +82,8 @@ def write_report(study_dir: str | os.PathLike, *, tensorboard: bool = True,
     figs = {name: figure() for name, figure in draw.items() if name in drawn_figures(num)}
     for name, fig in figs.items():
         atomic_write_bytes(out / f"{name}.png", figure_bytes(fig))
+    for name in set(draw) - set(figs):  # not drawn for these artifacts: no stale figure of an earlier report
+        (out / f"{name}.png").unlink(missing_ok=True)
     md = render_markdown(num)
     if tensorboard:
         from torch.utils.tensorboard import SummaryWriter

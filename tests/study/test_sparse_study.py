@@ -62,6 +62,11 @@ def test_sparse_study_writes_estimated_artifacts_and_a_report_without_dense_tabl
     md = (report / "report.md").read_text()
     assert f"sparse estimates from {BUDGET} forward passes per sample" in md
     assert "`samples.png` is not drawn" in md
+    (report / "samples.png").write_bytes(b"a figure of an earlier report")
+    from harsanyi_lightning.study.report import write_report
+
+    write_report(sparse_study, tensorboard=False)
+    assert not (report / "samples.png").exists()
 
 
 def test_report_json_carries_the_heldout_r2_of_every_regime_at_every_evaluation(sparse_study):
