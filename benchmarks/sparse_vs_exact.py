@@ -16,11 +16,15 @@ sentences of exactly ``--trained-n`` words: exact dividends from all ``2**n`` ma
 quarter of them (read from the same value table), ``r2_heldout_n<n>``, ``top10_recovered_n<n>``, ``query_share_n<n>``
 (medians over sentences and models) and ``metrics_rel_err_n<n>``: the largest relative error of discarded /
 preserved, new / preserved, Ratio and strength-weighted Ratio (totals as the sum of the order averages) in the
-salient reading, the dense reading's beside it (``dense_metrics_rel_err_n<n>``).
+salient reading, the dense reading's beside it (``dense_metrics_rel_err_n<n>``) and the same with the totals summed
+over subsets (``subsets_metrics_rel_err_n<n>``). Beside them shapiq's SPEX at the same budget (``spex_*``) and the
+exact ``budget / 2`` largest dividends of each sentence (``top_half_budget_metrics_rel_err_n<n>``: the error even a
+perfect estimate of that size would have; the estimator keeps at most ``budget / 2``). ``--values-cache DIR`` keeps
+the exact value tables between runs.
 
     OMP_NUM_THREADS=1 python benchmarks/sparse_vs_exact.py [--games 5] [--minilm] [--minilm-long] [--threads 1]
     OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 python benchmarks/sparse_vs_exact.py --games 0 --data-dir ../shared/data/sst2 \
-        --checkpoints probe=studies/sst2_minilm/probe/checkpoints/last.ckpt \
+        --trained-n 12 14 --values-cache studies/exact_values --checkpoints probe=studies/sst2_minilm/probe/checkpoints/last.ckpt \
         finetune=studies/sst2_minilm/finetune/checkpoints/last.ckpt scratch=studies/sst2_minilm/scratch/checkpoints/last.ckpt
 """
 from __future__ import annotations
@@ -166,6 +170,8 @@ def minilm_long_figures(n: int, budget: int) -> dict[str, float]:
 
 
 HEADLINE = ("discard_over_preserve", "new_over_preserve", "ratio", "ratio_weighted")
+#: the same totals summed over subsets instead of over the order averages (docs/method.md#knowledge-metrics)
+SUBSET_FORMS = ("discard_over_preserve_subsets", "new_over_preserve_subsets")
 REGIMES = ("probe", "finetune", "scratch")
 
 
@@ -212,56 +218,117 @@ def headline_metrics(dividends: dict[str, torch.Tensor], reading: str) -> dict[s
     features = knowledge_features(a, b, c)
     means = {k: v.nanmean(dim=0, keepdim=True) for k, v in features.items()}
     stats = knowledge_statistics(means, a.shape[1].bit_length() - 1)
-    return {k: float(stats[k].view(-1)[0]) for k in HEADLINE}
+    return {k: float(stats[k].view(-1)[0]) for k in HEADLINE + SUBSET_FORMS}
 
 
 def largest_rel_err(estimated: dict[str, float], exact: dict[str, float]) -> float:
     return max(abs(estimated[k] - exact[k]) / abs(exact[k]) for k in HEADLINE)
 
 
-def trained_figures(n: int, checkpoints: dict[str, str], data_dir: str, count: int, share: float) -> dict[str, float]:
-    """The three trained regimes on ``count`` SST-2 sentences of ``n`` words: exact dividends from all ``2**n``
-    masks, the sparse estimate fitted on ``share`` of them (read from the same value table), their held-out
-    R^2, top-10 recovery and the headline knowledge metrics in both readings."""
+def exact_values(regime: str, checkpoint: str, n: int, sentences: list[str], labels: list[int],
+                 cache: str | None) -> torch.Tensor:
+    """``values[sample, mask]`` of one trained regime on all ``2**n`` masks, read from ``cache`` when an earlier run
+    stored them there for the same checkpoint, sentences and ``n`` (the expensive part: ``2**n`` passes each)."""
+    import hashlib
+    from pathlib import Path
+
     from harsanyi_lightning.callbacks.model_forward import resolve_forward
-    from harsanyi_lightning.interactions import build_text_sample_set, harsanyi_interactions
+    from harsanyi_lightning.interactions import build_text_sample_set, compute_values
     from harsanyi_lightning.lightning_modules.backbone_factory import load_tokenizer
 
+    key = hashlib.sha256(f"{Path(checkpoint).resolve()}|{os.path.getmtime(checkpoint)}|{n}|{sentences}".encode())
+    file = Path(cache) / f"{regime}_n{n}_{key.hexdigest()[:16]}.pt" if cache else None
+    if file is not None and file.is_file():
+        return torch.load(file, weights_only=True)
+    model = load_regime(regime, checkpoint)
+    sample_set = build_text_sample_set(sentences, labels, load_tokenizer(model.backbone), n=n,
+                                       max_variables=max(n, 16))
+    t0 = time.perf_counter()
+    values = compute_values(model, sample_set, batch_size=256, forward=resolve_forward(model, None)).cpu()
+    print(f"{regime}: exact values {(time.perf_counter() - t0) / len(sentences):.1f} s per sentence on "
+          f"{torch.get_num_threads()} thread(s)")
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(values, file.with_suffix(".tmp"))
+        os.replace(file.with_suffix(".tmp"), file)
+    return values
+
+
+def top_dividends(dividends: torch.Tensor, keep: int) -> torch.Tensor:
+    """``dividends[sample, mask]`` with all but the ``keep`` largest ``|I|`` of each sample (the empty set aside)
+    set to 0: the best any estimate with ``keep`` subsets could do."""
+    idx = dividends[:, 1:].abs().topk(keep, dim=1).indices + 1
+    chosen = torch.zeros_like(dividends, dtype=torch.bool).scatter_(1, idx, True)
+    chosen[:, 0] = True
+    return torch.where(chosen, dividends, torch.zeros_like(dividends))
+
+
+def metric_errors(name: str, estimates: dict[str, torch.Tensor], exact: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Print the headline metrics of ``estimates`` against ``exact`` in both readings (and the sum-over-subsets
+    forms); return the largest relative error of the four headline metrics per reading."""
+    out = {}
+    for reading in ("salient", "dense"):
+        ex, est = headline_metrics(exact, reading), headline_metrics(estimates, reading)
+        for k in HEADLINE + SUBSET_FORMS:
+            print(f"  {name:6s} {reading:7s} {k:31s} exact {ex[k]:.4f}  estimate {est[k]:.4f}  "
+                  f"rel. error {abs(est[k] - ex[k]) / abs(ex[k]):.1%}")
+        out[reading] = largest_rel_err(est, ex)
+        out[reading + "_subsets"] = max(abs(est[k] - ex[k]) / abs(ex[k]) for k in SUBSET_FORMS + HEADLINE[2:])
+    return out
+
+
+def trained_figures(n: int, checkpoints: dict[str, str], data_dir: str, count: int, share: float,
+                    cache: str | None) -> dict[str, float]:
+    """The three trained regimes on ``count`` SST-2 sentences of ``n`` words: exact dividends from all ``2**n``
+    masks, the sparse estimate and shapiq's SPEX fitted on ``share`` of them (read from the same value table),
+    their held-out R^2, top-10 recovery and the headline knowledge metrics in both readings, beside the best
+    ``budget / 2`` exact dividends (the estimator keeps at most that many)."""
+    from harsanyi_lightning.interactions import harsanyi_dividends
+
     budget = int(share * (1 << n))
-    exact, sparse, r2s, tops = {}, {}, [], []
+    sentences, labels = sst2_sentences(data_dir, n, count)
+    check = torch.randperm(1 << n, generator=torch.Generator().manual_seed(12345))[:1000]
+    exact, sparse, spex, r2s, spex_r2s, tops, spex_tops, fit_s = {}, {}, {}, [], [], [], [], []
     t_start = time.perf_counter()
     for regime in REGIMES:
-        model = load_regime(regime, checkpoints[regime])
-        sentences, labels = sst2_sentences(data_dir, n, count)
-        sample_set = build_text_sample_set(sentences, labels, load_tokenizer(model.backbone), n=n,
-                                           max_variables=max(n, 16))
-        t0 = time.perf_counter()
-        result = harsanyi_interactions(model, sample_set, batch_size=256, forward=resolve_forward(model, None))
-        exact_s = time.perf_counter() - t0
-        exact[regime] = result.dividends
-        rows = []
+        values = exact_values(regime, checkpoints[regime], n, sentences, labels, cache)
+        exact[regime] = harsanyi_dividends(values)
+        rows, spex_rows = [], []
         for i in range(len(sentences)):
-            values = result.values[i]
-            est = sparse_dividends(lambda m: values[m], n, budget=budget, seed=i)
+            row = values[i]
+            t0 = time.perf_counter()
+            est = sparse_dividends(lambda m: row[m], n, budget=budget, seed=i)
+            fit_s.append(time.perf_counter() - t0)
             rows.append(est.dense(0))
             r2s.append(est.r2_heldout[0])
-            top = result.dividends[i, 1:].abs().topk(10).indices + 1
-            tops.append(len(set(top.tolist()) & set(est.masks[0].tolist())))
-            print(f"  {regime} sentence {i}: held-out R^2 {r2s[-1]:.4f} ({len(est.masks[0])} subsets), "
-                  f"top-10 recovered {tops[-1]}")
-        sparse[regime] = torch.stack(rows)
-        print(f"{regime}: exact {exact_s / len(sentences):.1f} s per sentence on {torch.get_num_threads()} thread(s)")
+            top = set((exact[regime][i, 1:].abs().topk(10).indices + 1).tolist())
+            tops.append(len(top & set(est.masks[0].tolist())))
+            found = spex_dividends(row, n, budget, seed=i)
+            dense = torch.full((1 << n,), math.nan, dtype=torch.float64)
+            if found is not None:
+                dense.zero_()
+                dense[found[0]] = found[1]
+                spex_r2s.append(r_squared(values_from_sparse(check, *found), row[check]))
+                spex_tops.append(len(top & set(found[0].tolist())))
+            spex_rows.append(dense)
+            print(f"  {regime} sentence {i}: held-out R^2 {r2s[-1]:.4f} ({len(est.masks[0])} subsets), top-10 "
+                  f"recovered {tops[-1]}; SPEX R^2 {spex_r2s[-1] if found else math.nan:.4f}")
+        sparse[regime], spex[regime] = torch.stack(rows), torch.stack(spex_rows)
     figures = {f"r2_heldout_n{n}": statistics.median(r2s), f"top10_recovered_n{n}": statistics.median(tops),
-               f"query_share_n{n}": budget / (1 << n)}
-    for reading in ("salient", "dense"):
-        ex, est = headline_metrics(exact, reading), headline_metrics(sparse, reading)
-        for k in HEADLINE:
-            print(f"  {reading:7s} {k:22s} exact {ex[k]:.4f}  sparse {est[k]:.4f}  "
-                  f"rel. error {abs(est[k] - ex[k]) / abs(ex[k]):.1%}")
-        key = f"metrics_rel_err_n{n}" if reading == "salient" else f"dense_metrics_rel_err_n{n}"
-        figures[key] = largest_rel_err(est, ex)
+               f"query_share_n{n}": budget / (1 << n),
+               f"spex_r2_heldout_n{n}": statistics.median(spex_r2s) if len(spex_r2s) == len(r2s) else math.nan,
+               f"spex_top10_recovered_n{n}": statistics.median(spex_tops) if len(spex_tops) == len(r2s) else math.nan}
+    errors = metric_errors("sparse", sparse, exact)
+    figures[f"metrics_rel_err_n{n}"] = errors["salient"]
+    figures[f"dense_metrics_rel_err_n{n}"] = errors["dense"]
+    figures[f"subsets_metrics_rel_err_n{n}"] = errors["salient_subsets"]
+    if len(spex_r2s) == len(r2s):
+        figures[f"spex_metrics_rel_err_n{n}"] = metric_errors("SPEX", spex, exact)["salient"]
+    best = metric_errors("top", {r: top_dividends(d, budget // 2) for r, d in exact.items()}, exact)
+    figures[f"top_half_budget_metrics_rel_err_n{n}"] = best["salient"]
     print(f"trained regimes n={n}: {count} SST-2 sentences x 3 models, budget {budget} = {share:.0%} of 2**{n}; "
-          f"{time.perf_counter() - t_start:.0f} s in all")
+          f"sparse fit {statistics.median(fit_s):.1f} s per sentence (median); {time.perf_counter() - t_start:.0f} s "
+          "in all")
     return figures
 
 
@@ -279,6 +346,8 @@ def main() -> None:
                              "(python cli.py study writes studies/<name>/<regime>/checkpoints/last.ckpt)")
     parser.add_argument("--trained-n", type=int, nargs="+", default=[12], help="sentence lengths for --checkpoints")
     parser.add_argument("--sentences", type=int, default=8, help="SST-2 sentences per length for --checkpoints")
+    parser.add_argument("--values-cache", default=None,
+                        help="a folder to keep the trained regimes' exact value tables in between runs (the 2**n passes)")
     parser.add_argument("--data-dir", default="../shared/data/sst2", help="SST-2 in GLUE format (dev.tsv, test_labeled.tsv)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -295,7 +364,7 @@ def main() -> None:
         if sorted(checkpoints) != sorted(REGIMES):
             raise SystemExit(f"--checkpoints needs {' '.join(r + '=PATH' for r in REGIMES)}")
         for n in args.trained_n:
-            figures.update(trained_figures(n, checkpoints, args.data_dir, args.sentences, 0.25))
+            figures.update(trained_figures(n, checkpoints, args.data_dir, args.sentences, 0.25, args.values_cache))
     for name, value in figures.items():
         print(f"{name}={value:.6g}")
 

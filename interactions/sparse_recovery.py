@@ -1,18 +1,21 @@
 """Sparse recovery of Harsanyi dividends from a game's values at a few masks (docs/method.md#sparse-estimation).
 
 A greedy forward selection in the Fourier (parity) basis under uniformly random masks, where the basis is
-orthogonal in expectation, with a heredity rule for the candidates, a least-squares refit after each round,
-and an exact conversion to the Möbius (Harsanyi) basis at the end:
+orthogonal in expectation, with a heredity rule for the candidates and a least-squares refit after each round,
+an exact conversion to the Möbius (Harsanyi) basis, and a last least-squares refit there:
 
 1. The support starts as ``{∅}``. Each round fits ``v`` by least squares on the support's parities
-   ``chi_S(T) = prod_{j in S} (2 [j in T] - 1)`` and scores every candidate ``C`` by ``|<chi_C, r>| / m``
-   (``r`` the residual on the ``m`` fit masks). Candidates obey strong heredity (every subset one smaller
-   is in the support); when none clears the bar, weak heredity (one such subset) is tried, then pairs and
-   triples two variables beyond the constant or a selected singleton (cancelling contributions break heredity).
-2. A candidate joins when its score exceeds ``tau * std(r) / sqrt(m)``, the score of a parity unrelated to
-   ``r``, with ``tau = max(4, sqrt(2 ln #candidates) + 1)`` (a union bound over the candidates).
+   ``chi_S(T) = prod_{j in S} (2 [j in T] - 1)`` and scores every one-variable extension ``s | {j}`` of a support
+   set by ``|<chi_s chi_j, r>| / m`` (``r`` the residual on the ``m`` fit masks; one matrix product for all).
+   Extensions obeying strong heredity (every subset one smaller is in the support) go first; when none clears
+   the bar, the others (weak heredity), then pairs and triples two variables beyond the constant or a selected
+   singleton (cancelling contributions break heredity).
+2. A candidate joins when its score exceeds ``BAR_TAU * ||r|| / m``, ``BAR_TAU`` times the score of a parity
+   unrelated to ``r``.
 3. It stops when the fit is exact (``SSE <= 1e-20 SST``), nothing clears the bar, or the support holds
    ``m / 2`` parities. The parities then expand exactly: ``chi_A = sum_{B <= A} 2^|B| (-1)^{|A|-|B|} 1[B <= T]``.
+4. The ``m / 2`` largest dividends are refitted by least squares in the Möbius basis ``1[B <= T]`` and the rest
+   set to 0 (on an exactly sparse game the fit is already exact and stays so).
 
 Layouts: ``masks[k]`` int64 (bit j = variable j), ``values[k]`` float64; results as int64 masks + float64 values.
 """
