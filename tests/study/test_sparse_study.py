@@ -132,7 +132,7 @@ def test_the_long_sentences_config_validates_as_a_sparse_study_of_20_word_senten
     assert (plan.sample_set.n, plan.sample_set.num_samples, plan.sample_set.max_variables) == (20, 8, 62)
     for stage in STAGES:
         spec = plan.stage_interactions(stage)
-        assert (spec.estimator, spec.budget) == ("sparse", 2048)
+        assert (spec.estimator, spec.budget) == ("sparse", 1024)
     assert plan.stage_interactions("finetune").at_steps == [50]
 
 
