@@ -21,7 +21,8 @@ from .readings import DENSE, READINGS
 from .verdicts import NOT_MEASURABLE, VERDICTS, verdict
 
 __all__ = [
-    "ESTIMATED_DENSE_WHY", "FINDINGS", "JACCARD_FALL", "JACCARD_LEVEL", "OUTPUTS", "PAPER_RATIO_RANGE", "SHARP_RISE", "Finding",
+    "ESTIMATED_DENSE_WHY", "ESTIMATED_ORDER_WHY", "FINDINGS", "JACCARD_FALL", "JACCARD_LEVEL", "ORDER_SHAPE", "OUTPUTS",
+    "PAPER_RATIO_RANGE", "SHARP_RISE", "Finding",
     "FindingSpec", "paper_findings", "reading_agreement", "verdict_counts",
 ]
 
@@ -38,6 +39,12 @@ OUTPUTS = "outputs"
 ESTIMATED_DENSE_WHY = ("the dividends are sparse estimates and the dense reading needs every dividend: it sums every "
                        "subset, and an estimate keeps only the recovered ones, the rest counting 0 "
                        "(docs/method.md#sparse-estimation); the salient reading is judged")
+#: findings about how knowledge spreads over the orders, which sparse estimates cannot judge in either reading
+ORDER_SHAPE = ("discard_share_grows_with_order", "new_knowledge_mostly_high_order")
+#: why an order-shape finding of a sparse study is not judged (docs/study.md#sparse-studies)
+ESTIMATED_ORDER_WHY = ("the dividends are sparse estimates, which reach only the orders their budget can see (a random "
+                       "mask holds a given k-subset with probability 2^-k), so how knowledge spreads over the orders is "
+                       "not measured (docs/method.md#sparse-estimation)")
 ORDER_TOTAL = "totals are sums of the order averages Σ_i K^(i) over orders 1..n (Fig. 2)"
 
 
@@ -136,6 +143,8 @@ def _judge(spec: FindingSpec, reading: str, iv: Interval, weak: Sequence[str], e
     why = ""
     if estimated and reading == DENSE:
         found, why = NOT_MEASURABLE, ESTIMATED_DENSE_WHY
+    elif estimated and spec.id in ORDER_SHAPE:
+        found, why = NOT_MEASURABLE, ESTIMATED_ORDER_WHY
     elif hit:
         found, why = NOT_MEASURABLE, f"{' and '.join(hit)} has < 1% of the strongest model's interaction strength"
     elif not math.isfinite(iv.estimate) or not (math.isfinite(iv.low) and math.isfinite(iv.high)):
@@ -153,7 +162,8 @@ def paper_findings(intervals: Mapping[str, Any], weak: Sequence[str] = (), *, es
     :func:`~harsanyi_lightning.study.report_intervals.study_intervals` gives them): the interaction findings
     once per reading, the others once. A claim about a model in ``weak`` (near-constant output) is ``not
     measurable``: its numbers would measure noise. With ``estimated`` (sparse estimates) every dense-reading
-    finding is ``not measurable`` (:data:`ESTIMATED_DENSE_WHY`); the salient reading is judged as usual."""
+    finding is ``not measurable`` (:data:`ESTIMATED_DENSE_WHY`), and so are the two about the spread over the
+    orders (:data:`ORDER_SHAPE`, :data:`ESTIMATED_ORDER_WHY`); the other salient-reading ones are judged as usual."""
     out = []
     for spec in FINDINGS:
         if spec.key.startswith(("accuracy/", "loss/")):

@@ -185,8 +185,9 @@ def test_the_numbers_as_report_json_content():
 
 def test_sparse_estimates_leave_the_dense_reading_not_measurable_and_judge_the_salient_one():
     """docs/study.md#sparse-studies: a dense-reading finding of estimated dividends is not measurable (it needs every
-    dividend); the salient reading and the outputs findings get the verdicts they get on exact dividends."""
-    from harsanyi_lightning.study.findings import ESTIMATED_DENSE_WHY
+    dividend), and so are the two about the spread over the orders; the other salient-reading findings and the
+    outputs findings get the verdicts they get on exact dividends."""
+    from harsanyi_lightning.study.findings import ESTIMATED_DENSE_WHY, ESTIMATED_ORDER_WHY, ORDER_SHAPE
 
     exact = paper_findings(intervals())
     estimated = paper_findings(intervals(), estimated=True)
@@ -195,6 +196,8 @@ def test_sparse_estimates_leave_the_dense_reading_not_measurable_and_judge_the_s
         if s.reading == "dense":
             assert s.verdict == NOT_MEASURABLE and s.why == ESTIMATED_DENSE_WHY
             assert s.estimate == e.estimate
+        elif s.id in ORDER_SHAPE:
+            assert s.verdict == NOT_MEASURABLE and s.why == ESTIMATED_ORDER_WHY and s.estimate == e.estimate
         else:
             assert s == e
     assert any(e.verdict != NOT_MEASURABLE for e in exact if e.reading == "dense")
