@@ -30,14 +30,17 @@ def _with_interval(num: StudyNumbers, key: str, fmt: str) -> str:
 
 def summary_row(num: StudyNumbers) -> list[str]:
     """One study's cells of :data:`SUMMARY_COLUMNS` (validation accuracies; K totals sum orders 1..n); a study of
-    sparse estimates says so beside its name (docs/study.md#sparse-studies)."""
+    sparse estimates says so beside its name, and its ratios are the salient reading's, the one its findings are
+    judged in (docs/study.md#sparse-studies)."""
     t = num.knowledge_totals
     acc = num.accuracy
-    name = Path(num.study_dir).name + (f" (sparse estimates, budget {num.budget})" if num.estimated else "")
+    reading = "salient" if num.estimated else "dense"
+    name = Path(num.study_dir).name + (f" (sparse estimates, budget {num.budget}; ratios in the salient reading)"
+                                       if num.estimated else "")
     return [name, str(num.model or ""), str(num.data or ""),
             percent(acc["probe"].val), percent(acc["finetune"].val), percent(acc["scratch"].val),
-            number(t.preserve), number(t.discard), number(t.new), _with_interval(num, "dense/discard_over_preserve", ".3g"),
-            _with_interval(num, "dense/ratio", "%"), _with_interval(num, "dense/ratio_weighted", "%"),
+            number(t.preserve), number(t.discard), number(t.new), _with_interval(num, f"{reading}/discard_over_preserve", ".3g"),
+            _with_interval(num, f"{reading}/ratio", "%"), _with_interval(num, f"{reading}/ratio_weighted", "%"),
             str(num.jaccard_first_at_level["finetune"]), str(num.jaccard_first_at_level["scratch"]),
             f"{num.findings_verdicts[HOLDS]}/{len(num.findings)}"]
 

@@ -84,7 +84,16 @@ def test_report_json_carries_the_heldout_r2_of_every_regime_at_every_evaluation(
     assert "| scratch | 0 | 0 |" in md and "median R^2" in md
     from harsanyi_lightning.study.report import write_summary
 
-    assert f"(sparse estimates, budget {BUDGET})" in write_summary([sparse_study])
+    from harsanyi_lightning.study.number_format import interval_text
+
+    row = write_summary([sparse_study]).splitlines()[2]
+    assert f"(sparse estimates, budget {BUDGET}; ratios in the salient reading)" in row
+    # the ratios are the salient reading's, the one a sparse study's findings are judged in
+    from harsanyi_lightning.study.report_numbers import compute_study
+
+    intervals = compute_study(sparse_study).intervals
+    assert interval_text(intervals["salient/discard_over_preserve"], ".3g") in row
+    assert interval_text(intervals["salient/ratio"], "%") in row
 
 
 def test_finetune_and_scratch_log_knowledge_against_sparse_references(sparse_study):
@@ -140,7 +149,7 @@ def test_a_sparse_study_with_two_seeds_pools_both_runs_slot_tables(tmp_path):
     """Each seed's run has its own slot layout (its own recovered subsets); the report pools the runs' samples
     (narrower tables padded with zero dividends) and its numbers equal those recomputed on every run's own table."""
     cfg = write_tiny_study(tmp_path / "configs", tmp_path / "study", words=8,
-                           interactions="estimator: sparse, budget: 100, max_order: 2")
+                           interactions="estimator: sparse, budget: 120, max_order: 3")
     cli_args = ["study", "--config", str(cfg), "--seeds", "[0, 1]"]
     from harsanyi_lightning import cli
 
