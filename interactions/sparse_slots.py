@@ -85,7 +85,7 @@ def slot_tables(models: Sequence[tuple[Sequence[Tensor], Sequence[Tensor]]], n: 
 
 def artifact_parts(content: Mapping[str, Any]) -> tuple[list[Tensor], list[Tensor]]:
     """``(masks[i], dividends[i])`` per sample of an interaction artifact's content: a sparse one's recovered
-    subsets (``sparse_masks``, ``sparse_dividends``; docs/callback.md#sparse-estimates), or for an exact one
+    subsets (``sparse_masks``, ``sparse_dividends``; docs/method.md#sparse-estimation), or for an exact one
     (``dividends[sample, mask]``) every subset with a non-zero dividend."""
     if content.get("estimator", "exact") == "sparse":
         return ([m.to(torch.long) for m in content["sparse_masks"]],
