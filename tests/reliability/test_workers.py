@@ -63,7 +63,9 @@ def test_study_with_two_workers_interrupted_mid_epoch_resumes_to_the_same_result
 
 def test_a_worker_that_dies_stops_the_fit_with_a_clear_error(tmp_path):
     KillWorker.killed = None
-    cfg = fit_config(tmp_path, data={"num_workers": 2})
+    # 8 batches: with 2 workers prefetching 2 batches each, batch 6 is asked of the killed worker after the kill at
+    # batch 0, so the loader must notice it (with 2 batches the epoch could end on batches already in flight)
+    cfg = fit_config(tmp_path, data={"num_workers": 2, "num_train": 64})
     rc, _, err = run_in_process("fit", "--config", str(cfg), "--trainer.callbacks+=kill_worker.KillWorker")
     assert KillWorker.killed is not None
     assert rc == 2 and "Traceback" not in err, err[-3000:]
