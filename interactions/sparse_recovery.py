@@ -198,9 +198,7 @@ def values_from_sparse(masks: Tensor, subsets: Tensor, dividends: Tensor) -> Ten
     out = torch.zeros(masks.shape[0], dtype=torch.float64)
     step = max(1, _SCORE_CHUNK // max(len(subsets), 1))
     for i in range(0, masks.shape[0], step):
-        block = masks[i: i + step].view(-1, 1)
-        contained = (block & subsets.view(1, -1)) == subsets.view(1, -1)
-        out[i: i + step] = contained.to(torch.float64) @ dividends
+        out[i: i + step] = containment(masks[i: i + step], subsets) @ dividends
     return out
 
 
