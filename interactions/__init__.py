@@ -14,7 +14,7 @@ Modules: :mod:`.sample_set` (the annotated sample set and its pools), :mod:`.ima
 :mod:`.maskers`, :mod:`.outputs`, :mod:`.precision`, :mod:`.values`, :mod:`.transform`,
 :mod:`.metrics`, :mod:`.attributions`, :mod:`.and_or`, :mod:`.artifacts` and :mod:`.errors`. Past ``2**n``:
 :mod:`.sparse` estimates the dividends from a budget of masks (:mod:`.sparse_design`, :mod:`.sparse_recovery`;
-docs/method.md#sparse-estimation).
+docs/method.md#sparse-estimation); :mod:`.unanimity_games` builds games with known dividends to check it on.
 """
 from .and_or import (
     DEFAULT_NOISE_BOUND,
@@ -86,6 +86,7 @@ from .sample_set import (
 from .sparse import SparseInteractions, sparse_dividends, sparse_interactions
 from .sparse_design import MAX_SPARSE_VARIABLES, check_sparse_options
 from .sparse_slots import SlotTables, artifact_parts, mask_orders, order_counts, slot_tables
+from .unanimity_games import unanimity_game
 from .text_sample_set import build_text_sample_set, split_words
 from .transform import (
     harsanyi_dividends,
@@ -196,6 +197,7 @@ __all__ = [
     "strength_by_order",
     "subset_orders",
     "tf32_settings",
+    "unanimity_game",
     "values_from_dividends",
     "variables_to_mask",
     "write_error",

@@ -101,6 +101,7 @@ EXPECTED = [
     "strength_by_order",
     "subset_orders",
     "tf32_settings",
+    "unanimity_game",
     "values_from_dividends",
     "variables_to_mask",
     "write_error",
@@ -110,7 +111,7 @@ EXPECTED = [
 MODULES = [
     "and_or", "artifacts", "attributions", "errors", "feature_sample_set", "image_sample_set", "maskers", "metrics",
     "outputs", "pool_sample_set", "precision", "sample_set", "sparse", "sparse_design", "sparse_recovery", "sparse_slots",
-    "text_sample_set", "transform", "values",
+    "text_sample_set", "transform", "unanimity_games", "values",
 ]
 
 #: imported by no module of the core (top-level names in sys.modules)

@@ -11,24 +11,14 @@ from harsanyi_lightning.interactions import (
     build_feature_sample_set,
     compute_values,
     compute_values_at,
+    harsanyi_dividends,
     harsanyi_interactions,
     sparse_dividends,
     sparse_interactions,
 )
 from harsanyi_lightning.interactions.sparse_design import sparse_design
 from harsanyi_lightning.interactions.sparse_recovery import values_from_sparse
-
-
-def planted_game(n: int, terms: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``terms`` distinct subsets of order 1-4 over ``n`` variables with dividends of magnitude 0.5-2, random signs."""
-    g = torch.Generator().manual_seed(seed)
-    chosen: set[int] = set()
-    while len(chosen) < terms:
-        order = int(torch.randint(1, 5, (1,), generator=g))
-        chosen.add(sum(1 << v for v in torch.randperm(n, generator=g)[:order].tolist()))
-    masks = torch.tensor(sorted(chosen), dtype=torch.long)
-    signs = torch.randint(0, 2, (terms,), generator=g) * 2 - 1
-    return masks, signs * (0.5 + 1.5 * torch.rand(terms, generator=g, dtype=torch.float64))
+from harsanyi_lightning.interactions.unanimity_games import unanimity_game
 
 
 class Oracle:
@@ -44,7 +34,7 @@ class Oracle:
 
 @pytest.mark.parametrize("n, terms, seed", [(24, 30, 0), (48, 30, 1), (48, 40, 2)])
 def test_planted_games_are_recovered_exactly_within_4096_queries(n, terms, seed):
-    planted, dividends = planted_game(n, terms, seed)
+    planted, dividends = unanimity_game(n, terms, seed)
     oracle = Oracle(planted, dividends)
     result = sparse_dividends(oracle, n, budget=4096, max_order=4, seed=seed)
     assert result.queries == 4096 and result.heldout_queries == 1000
@@ -55,7 +45,7 @@ def test_planted_games_are_recovered_exactly_within_4096_queries(n, terms, seed)
 
 
 def test_the_same_seed_gives_identical_results_and_another_seed_other_masks():
-    planted, dividends = planted_game(24, 25, 3)
+    planted, dividends = unanimity_game(24, 25, 3)
     first = sparse_dividends(Oracle(planted, dividends), 24, budget=2048, max_order=4, seed=7)
     again = sparse_dividends(Oracle(planted, dividends), 24, budget=2048, max_order=4, seed=7)
     assert torch.equal(first.masks[0], again.masks[0]) and torch.equal(first.dividends[0], again.dividends[0])
@@ -153,3 +143,13 @@ def test_values_at_masks_are_the_exact_engines_values():
     assert torch.allclose(compute_values_at(model, sample_set, masks, batch_size=4), full[:, masks], atol=1e-6)
     per_sample = torch.tensor([[1, 2], [3, 4], [62, 0]])
     assert torch.allclose(compute_values_at(model, sample_set, per_sample), full.gather(1, per_sample), atol=1e-6)
+
+
+def test_a_unanimity_game_has_the_dividends_it_was_built_from():
+    subsets, dividends = unanimity_game(6, 5, seed=1, max_order=3)
+    assert len(subsets) == 5 and all(0 < bin(s).count("1") <= 3 for s in subsets.tolist())
+    exact = harsanyi_dividends(values_from_sparse(torch.arange(64), subsets, dividends).view(1, -1))[0]
+    expected = torch.zeros(64, dtype=torch.float64).index_copy_(0, subsets, dividends)
+    torch.testing.assert_close(exact, expected, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="terms=64"):
+        unanimity_game(6, 64, seed=1)
