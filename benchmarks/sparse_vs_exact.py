@@ -19,7 +19,9 @@ preserved, new / preserved, Ratio and strength-weighted Ratio (totals as the sum
 salient reading, the dense reading's beside it (``dense_metrics_rel_err_n<n>``) and the same with the totals summed
 over subsets (``subsets_metrics_rel_err_n<n>``). Beside them shapiq's SPEX at the same budget (``spex_*``) and the
 exact ``budget / 2`` largest dividends of each sentence (``top_half_budget_metrics_rel_err_n<n>``: the error even a
-perfect estimate of that size would have; the estimator keeps at most ``budget / 2``). ``--values-cache DIR`` keeps
+perfect estimate of that size would have; the estimator keeps at most ``budget / 2``) and a support oracle: the exact
+``K`` largest subsets given, only their dividends fitted by least squares on the estimator's own masks, the best ``K``
+of ``budget / 16 ... budget / 2`` (``support_oracle_metrics_rel_err_n<n>``). ``--values-cache DIR`` keeps
 the exact value tables between runs.
 
     OMP_NUM_THREADS=1 python benchmarks/sparse_vs_exact.py [--games 5] [--minilm] [--minilm-long] [--threads 1]
@@ -39,6 +41,7 @@ import torch
 
 from harsanyi_lightning.interactions import sparse_dividends
 from harsanyi_lightning.interactions.sparse_recovery import r_squared, values_from_sparse
+from harsanyi_lightning.interactions.unanimity_games import unanimity_game
 
 SENTENCES_12 = [
     ("the film is a quiet and moving portrait of a small town", 1),
@@ -57,22 +60,10 @@ SENTENCES_24 = [
 ]
 
 
-def planted_game(n: int, terms: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``terms`` distinct subsets of order 1-4 (int64 masks) and their dividends (0.5-2, random signs)."""
-    g = torch.Generator().manual_seed(seed)
-    chosen: set[int] = set()
-    while len(chosen) < terms:
-        order = int(torch.randint(1, 5, (1,), generator=g))
-        chosen.add(sum(1 << v for v in torch.randperm(n, generator=g)[:order].tolist()))
-    masks = torch.tensor(sorted(chosen), dtype=torch.long)
-    signs = torch.randint(0, 2, (terms,), generator=g) * 2 - 1
-    return masks, signs * (0.5 + 1.5 * torch.rand(terms, generator=g, dtype=torch.float64))
-
-
 def planted_figures(n: int, terms: int, games: int, budget: int) -> dict[str, float]:
     recovered, errors, r2s, seconds = 0, [], [], []
     for seed in range(games):
-        planted, dividends = planted_game(n, terms, 1000 + seed)
+        planted, dividends = unanimity_game(n, terms, 1000 + seed)
         t0 = time.perf_counter()
         result = sparse_dividends(lambda m: values_from_sparse(m, planted, dividends), n, budget=budget, max_order=4,
                                   seed=seed)
@@ -270,6 +261,22 @@ def top_dividends(dividends: torch.Tensor, keep: int) -> torch.Tensor:
     return torch.where(chosen, dividends, torch.zeros_like(dividends))
 
 
+def support_oracle(dividends: torch.Tensor, values: torch.Tensor, n: int, budget: int, keep: int) -> torch.Tensor:
+    """``dividends[sample, mask]`` least-squares fitted on the estimator's own fit masks (the same seed per sentence)
+    with the exact ``keep`` largest subsets given: what a perfect choice of subsets would give at this budget."""
+    from harsanyi_lightning.interactions.sparse_design import DEFAULT_HELDOUT, sparse_design
+    from harsanyi_lightning.interactions.sparse_recovery import containment
+
+    out = torch.zeros_like(dividends)
+    for i in range(dividends.shape[0]):
+        fit, _ = sparse_design(n, budget, DEFAULT_HELDOUT, i)
+        chosen = torch.unique(torch.cat([dividends[i, 1:].abs().topk(keep).indices + 1, torch.zeros(1, dtype=torch.long)]))
+        design = containment(fit, chosen)
+        out[i, chosen] = torch.linalg.lstsq(design, values[i, fit].to(torch.float64).view(-1, 1),
+                                            driver="gelsd").solution.view(-1)
+    return out
+
+
 def metric_errors(name: str, estimates: dict[str, torch.Tensor], exact: dict[str, torch.Tensor]) -> dict[str, float]:
     """Print the headline metrics of ``estimates`` against ``exact`` in both readings (and the sum-over-subsets
     forms); return the largest relative error of the four headline metrics per reading."""
@@ -296,10 +303,11 @@ def trained_figures(n: int, checkpoints: dict[str, str], data_dir: str, count: i
     budget = int(share * (1 << n))
     sentences, labels = sst2_sentences(data_dir, n, count)
     check = torch.randperm(1 << n, generator=torch.Generator().manual_seed(12345))[:1000]
-    exact, sparse, spex, r2s, spex_r2s, tops, spex_tops, fit_s = {}, {}, {}, [], [], [], [], []
+    tables, exact, sparse, spex, r2s, spex_r2s, tops, spex_tops, fit_s = {}, {}, {}, {}, [], [], [], [], []
     t_start = time.perf_counter()
     for regime in REGIMES:
         values = exact_values(regime, checkpoints[regime], n, sentences, labels, cache)
+        tables[regime] = values
         exact[regime] = harsanyi_dividends(values)
         rows, spex_rows = [], []
         for i in range(len(sentences)):
@@ -334,6 +342,9 @@ def trained_figures(n: int, checkpoints: dict[str, str], data_dir: str, count: i
         figures[f"spex_metrics_rel_err_n{n}"] = metric_errors("SPEX", spex, exact)["salient"]
     best = metric_errors("top", {r: top_dividends(d, budget // 2) for r, d in exact.items()}, exact)
     figures[f"top_half_budget_metrics_rel_err_n{n}"] = best["salient"]
+    oracle = [metric_errors(f"LS{keep}", {r: support_oracle(d, tables[r], n, budget, keep) for r, d in exact.items()},
+                            exact)["salient"] for keep in (budget // 16, budget // 8, budget // 4, budget // 2)]
+    figures[f"support_oracle_metrics_rel_err_n{n}"] = min(oracle)
     print(f"trained regimes n={n}: {count} SST-2 sentences x 3 models, budget {budget} = {share:.0%} of 2**{n}; "
           f"sparse fit {statistics.median(fit_s):.1f} s per sentence (median); {time.perf_counter() - t_start:.0f} s "
           "in all")
