@@ -34,15 +34,17 @@ from harsanyi_lightning.interactions.errors import ConfigError
 from harsanyi_lightning.interactions.sample_set import DEFAULT_MAX_VARIABLES, AnnotatedSampleSet
 
 from .artifact_layout import ANNOTATION_FILE, KIND
-from .evaluation import extras_of, log_figures, model_name, sharded_values
+from .evaluation import evaluation_model, extras_of, log_figures, model_name, sharded_values
 from .evaluation_record import evaluation_record, evaluation_scalars
 from .evaluation_schedule import EvaluationPoint, epoch_scheduled, step_scheduled
 from .folder_lock import lock_folder
 from .history import check_writable, history_dividends, load_references, write_final_files
 from .knowledge_logging import dashboard_layout
+from .model_forward import resolve_forward
 from .options import EvaluationOptions, ExtrasOptions, RunOptions, SampleSetOptions, check_option_groups
 from .sample_set_source import build_from_pool, load_sample_set
 from .single_process import SingleProcess
+from .sparse_evaluation import estimate_on_device, sparse_final_files, sparse_record, sparse_scalars
 
 if TYPE_CHECKING:
     from torch import nn
@@ -93,7 +95,8 @@ class InteractionTrainerCallback(TrainerCallback):
     ``n``, ``num_samples``, ``per_class``, ``seed``, ``baseline``, ``background``, ``grid``, ``region``,
     ``candidates``, ``max_variables`` (how the sample set is built), ``every_n_epochs``, ``every_n_steps``,
     ``at_steps``, ``batch_size``,
-    ``precision``, ``forward``, ``figures``, ``dashboard``, ``progress``, ``on_nonfinite`` (the evaluation),
+    ``precision``, ``forward``, ``figures``, ``dashboard``, ``progress``, ``on_nonfinite``, ``estimator``,
+    ``budget``, ``max_order`` (the evaluation; ``estimator="sparse"`` as there, docs/callback.md#sparse-estimates),
     ``attributions``, ``and_or``, ``and_or_solver``, ``and_or_noise_bound`` (the extras), ``references``,
     ``missing_references`` and ``regime``. Epochs count the Trainer's ``num_train_epochs``; the Trainer's
     model must have ``.device`` (every ``PreTrainedModel`` has).
@@ -131,6 +134,9 @@ class InteractionTrainerCallback(TrainerCallback):
         and_or_noise_bound: float = DEFAULT_NOISE_BOUND,
         every_n_steps: int | None = None,
         at_steps: list[int] | None = None,
+        estimator: str = "exact",
+        budget: int | None = None,
+        max_order: int | None = None,
     ) -> None:
         given = sample_set if isinstance(sample_set, AnnotatedSampleSet) else None
         self.run = RunOptions(sample_set=None if given is not None else sample_set, references=references or {},
@@ -141,11 +147,11 @@ class InteractionTrainerCallback(TrainerCallback):
         self.evaluation = EvaluationOptions(
             every_n_epochs=every_n_epochs, batch_size=batch_size, precision=precision, figures=figures,
             progress=progress, on_nonfinite=on_nonfinite, forward=forward, dashboard=dashboard,
-            every_n_steps=every_n_steps, at_steps=at_steps)
+            every_n_steps=every_n_steps, at_steps=at_steps, estimator=estimator, budget=budget, max_order=max_order)
         self.extras = ExtrasOptions(attributions=attributions, and_or=and_or, and_or_solver=and_or_solver,
                                     and_or_noise_bound=and_or_noise_bound)
         if given is None:
-            check_option_groups(self.run, self.sampling, self.extras)
+            check_option_groups(self.run, self.sampling, self.extras, self.evaluation)
         self._given = given
         self._pool = pool
         self._trainer_ref: Callable[[], Trainer | None] = lambda: None
@@ -205,12 +211,14 @@ class InteractionTrainerCallback(TrainerCallback):
         self._dir = self._resolve_output_dir(args, state)
         self._samples = self._obtain_sample_set(state)
         self.extras.check_num_variables(self._samples.n)
+        self.evaluation.check_num_variables(self._samples.n)
         regime = self.run.regime if self.run.regime is not None else getattr(model, "regime", None)
         self._run_fields = dict(annotation_hash=self._samples.hash, regime=regime, n=int(self._samples.n),
                                 precision=self.evaluation.precision, model=model_name(model),
                                 dataset=str(self._samples.meta.get("pool", self._samples.kind)))
         self._refs = load_references(self.run, annotation_hash=self._samples.hash,
-                                     model=self._run_fields["model"], dataset=self._run_fields["dataset"])
+                                     model=self._run_fields["model"], dataset=self._run_fields["dataset"],
+                                     estimator=self.evaluation.estimator)
         if self.evaluation.dashboard and state.is_world_process_zero:
             layout = dashboard_layout(knowledge="pretrain" in self._refs, ratio="finetune" in self._refs,
                                       and_or=self.extras.and_or)
@@ -311,16 +319,25 @@ class InteractionTrainerCallback(TrainerCallback):
         view = SingleProcess(is_global_zero=zero, writers=tensorboard_writers(trainer) if zero else ())
         # the progress bar on process zero, unless the Trainer's own bars are off (disable_tqdm)
         evaluation = replace(self.evaluation, progress=self.evaluation.progress and not trainer.args.disable_tqdm)
-        values, audit = sharded_values(view, model, self._samples, evaluation, self.sampling.max_variables)
         step = int(state.global_step)
-        content, dividends = evaluation_record(values, audit, epoch=point.epoch, global_step=step, log_step=step,
-                                               run=self._run_fields, epoch_fraction=point.epoch_fraction)
-        extras, and_or = extras_of(view, model, values, dividends, self.extras)
-        content.update(extras)
+        if evaluation.estimator == "sparse":  # estimated dividends, no figures (:mod:`~.sparse_evaluation`)
+            forward = resolve_forward(model, evaluation.forward)
+            result = estimate_on_device(evaluation_model(model), self._samples, evaluation, forward,
+                                        device=model.device, progress=evaluation.progress and zero)
+            content = sparse_record(result, epoch=point.epoch, global_step=step, log_step=step, run=self._run_fields,
+                                    epoch_fraction=point.epoch_fraction, attributions=self.extras.attributions)
+        else:
+            values, audit = sharded_values(view, model, self._samples, evaluation, self.sampling.max_variables)
+            content, dividends = evaluation_record(values, audit, epoch=point.epoch, global_step=step, log_step=step,
+                                                   run=self._run_fields, epoch_fraction=point.epoch_fraction)
+            extras, and_or = extras_of(view, model, values, dividends, self.extras)
+            content.update(extras)
         path = point.path(self._dir)  # every process keeps the history, so all take the same decisions
         self._history[step] = point.history_entry(path, save_artifact(path, KIND, content) if zero
                                                   else content_hash(content))
-        if not log:
+        if log and evaluation.estimator == "sparse":
+            log_now(trainer, sparse_scalars(result, point.logged_epoch, self._refs))
+        if not log or evaluation.estimator == "sparse":
             return
         metrics, by_order = evaluation_scalars(dividends, audit, self._refs, and_or, point.logged_epoch)
         log_now(trainer, metrics)
@@ -333,8 +350,11 @@ class InteractionTrainerCallback(TrainerCallback):
         self._finished = True
         if not state.is_world_process_zero or not self._history:
             return
-        dividends, log_steps = history_dividends(self._history)
-        steps, jaccard = write_final_files(self._dir, self._history, dividends)
+        if self.evaluation.estimator == "sparse":
+            steps, jaccard, log_steps = sparse_final_files(self._dir, self._history)
+        else:
+            dividends, log_steps = history_dividends(self._history)
+            steps, jaccard = write_final_files(self._dir, self._history, dividends)
         if log:
             for step, value in zip(steps, jaccard):
                 log_at_step(trainer, {"knowledge/jaccard_to_final": value}, log_steps[step])

@@ -34,6 +34,7 @@ from .knowledge_logging import knowledge_metrics, ratio_metrics
 
 if TYPE_CHECKING:
     import pytorch_lightning as pl
+    from torch import nn
 
     from harsanyi_lightning.interactions.sample_set import AnnotatedSampleSet
 
@@ -45,13 +46,20 @@ SPARSE_SEED = 0
 
 def sparse_estimate(trainer: pl.Trainer, pl_module: pl.LightningModule, samples: AnnotatedSampleSet,
                     options: EvaluationOptions, forward: Callable | None) -> SparseInteractions:
-    """:func:`~harsanyi_lightning.interactions.sparse.sparse_interactions` of every sample on the module's device
-    (strict fp32 unless ``options.precision`` says otherwise; a NaN/inf output raises). Under DDP every rank
-    estimates every sample (no sharding yet), so every rank holds the same result."""
+    """:func:`estimate_on_device` of the Lightning module on its device, the progress bar on rank zero. Under DDP
+    every rank estimates every sample (no sharding yet), so every rank holds the same result."""
+    return estimate_on_device(evaluation_model(pl_module), samples, options, forward, device=pl_module.device,
+                              progress=options.progress and trainer.is_global_zero)
+
+
+def estimate_on_device(model: nn.Module, samples: AnnotatedSampleSet, options: EvaluationOptions,
+                       forward: Callable | None, *, device: torch.device, progress: bool) -> SparseInteractions:
+    """:func:`~harsanyi_lightning.interactions.sparse.sparse_interactions` of every sample on ``device`` with the
+    options' ``budget``, ``max_order``, ``precision`` (strict fp32 unless it says otherwise; a NaN/inf output
+    raises) and ``batch_size``, the masks drawn from :data:`SPARSE_SEED`."""
     return sparse_interactions(
-        evaluation_model(pl_module), samples, budget=options.budget, max_order=options.max_order, seed=SPARSE_SEED,
-        precision=options.precision, forward=forward, batch_size=options.batch_size, device=pl_module.device,
-        progress=options.progress and trainer.is_global_zero,
+        model, samples, budget=options.budget, max_order=options.max_order, seed=SPARSE_SEED,
+        precision=options.precision, forward=forward, batch_size=options.batch_size, device=device, progress=progress,
     )
 
 
@@ -170,6 +178,7 @@ def sparse_final_files(folder: Path, history: dict[int, dict[str, Any]]) -> tupl
 
 __all__ = [
     "SPARSE_SEED",
+    "estimate_on_device",
     "sparse_attributions",
     "sparse_estimate",
     "sparse_final_files",

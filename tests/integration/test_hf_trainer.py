@@ -5,6 +5,7 @@ global step at each epoch end); with a reference the knowledge curves are logged
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -23,14 +24,21 @@ SENTENCES = [
     ("what a great cast here", 1), ("what an awful cast here", 0),
 ]
 STEPS_PER_EPOCH = 2  # 8 sentences, batch 4
+#: eight-word sentences for the sparse estimator (n = 8: a budget below 2**n that its minimum allows)
+LONG_SENTENCES = [
+    ("i think this is a truly great film", 1), ("i think this is a truly awful film", 0),
+    ("the acting and the story are great here", 1), ("the acting and the story are awful here", 0),
+    ("to be honest the plot is great overall", 1), ("to be honest the plot is awful overall", 0),
+    ("what a great cast they found for this", 1), ("what an awful cast they found for this", 0),
+]
 
 
 class SentenceDataset(torch.utils.data.Dataset):
-    def __init__(self, tokenizer) -> None:
-        enc = tokenizer([s for s, _ in SENTENCES], padding="max_length", max_length=16, truncation=True,
+    def __init__(self, tokenizer, sentences=SENTENCES) -> None:
+        enc = tokenizer([s for s, _ in sentences], padding="max_length", max_length=16, truncation=True,
                         return_tensors="pt")
         self.rows = [{"input_ids": enc["input_ids"][i], "attention_mask": enc["attention_mask"][i],
-                      "labels": torch.tensor(label)} for i, (_, label) in enumerate(SENTENCES)]
+                      "labels": torch.tensor(label)} for i, (_, label) in enumerate(sentences)]
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -40,22 +48,23 @@ class SentenceDataset(torch.utils.data.Dataset):
 
 
 def fine_tune(tmp: Path, name: str, *, epochs: int = 2, report_to: tuple[str, ...] = ("tensorboard",),
-              logging: dict | None = None, **callback_options) -> tuple[InteractionTrainerCallback, Path]:
+              logging: dict | None = None, sentences=SENTENCES,
+              **callback_options) -> tuple[InteractionTrainerCallback, Path]:
     """``epochs`` epochs of a tiny BERT with the callback (the loss logged once per epoch unless ``logging``
     says otherwise); the callback and the run's output folder."""
     torch.manual_seed(0)
     tokenizer = tiny_tokenizer()
     model = transformers.BertForSequenceClassification(tiny_bert_config(num_labels=2))
-    pool = TextPool([s for s, _ in SENTENCES], [y for _, y in SENTENCES], tokenizer, name="toy-reviews")
-    callback = InteractionTrainerCallback(pool=pool, n=4, num_samples=3, batch_size=64, progress=False,
-                                          **callback_options)
+    pool = TextPool([s for s, _ in sentences], [y for _, y in sentences], tokenizer, name="toy-reviews")
+    callback = InteractionTrainerCallback(pool=pool, **{"n": 4, "num_samples": 3, "batch_size": 64, "progress": False,
+                                                        **callback_options})
     out = tmp / name
     args = transformers.TrainingArguments(
         output_dir=str(out), num_train_epochs=epochs, per_device_train_batch_size=4, learning_rate=5e-3,
         save_strategy="no", report_to=list(report_to), use_cpu=True, disable_tqdm=True, seed=0,
         **(logging or {"logging_strategy": "epoch"}),
     )
-    trainer = transformers.Trainer(model=model, args=args, train_dataset=SentenceDataset(tokenizer),
+    trainer = transformers.Trainer(model=model, args=args, train_dataset=SentenceDataset(tokenizer, sentences),
                                    callbacks=[callback])
     callback.attach(trainer)
     trainer.train()
@@ -133,6 +142,29 @@ def test_trainer_run_with_a_reference_logs_the_knowledge_curves(tmp_path):
     discard = scalars["train/knowledge/discard/total"]
     assert discard[2 * STEPS_PER_EPOCH] == pytest.approx(0.0, abs=1e-6)
     assert discard[0] > 1e-6  # before training the model lacks some of the reference's knowledge
+
+
+def test_a_sparse_trainer_run_stores_estimates_and_logs_their_heldout_r2(tmp_path):
+    """estimator="sparse" on the Trainer: the artifacts hold the recovered subsets marked as estimated (no 2**n
+    table), the held-out R^2 and the estimated flag are logged at every evaluation, the Jaccard curve ends at 1."""
+    with pytest.raises(ConfigError, match="needs a budget"):
+        InteractionTrainerCallback(estimator="sparse")
+    with pytest.raises(ConfigError, match="raise budget to >= 144"):
+        InteractionTrainerCallback(estimator="sparse", budget=100, n=8, max_order=4)
+    _, out = fine_tune(tmp_path, "sparse", sentences=LONG_SENTENCES, n=8, estimator="sparse", budget=128,
+                       max_order=2, attributions=False)
+    folder = out / "interactions"
+    steps = [0, STEPS_PER_EPOCH, 2 * STEPS_PER_EPOCH]
+    for epoch in range(3):
+        content = load_artifact(folder / f"epoch_{epoch:03d}.pt", "interactions")[0]
+        assert content["estimator"] == "sparse" and content["estimated"] is True and "values" not in content
+        assert content["budget"] == 128 and len(content["sparse_masks"]) == 3 and content["r2_heldout"].shape == (3,)
+        assert all(bin(int(m)).count("1") <= 2 for masks in content["sparse_masks"] for m in masks)
+    assert json.loads((folder / "jaccard.json").read_text())["jaccard"][-1] == 1.0
+    scalars, _ = tensorboard_scalars(out)
+    assert scalars["train/interactions/estimated"] == {s: 1.0 for s in steps}
+    assert sorted(scalars["train/interactions/r2_heldout"]) == steps
+    assert all(math.isfinite(v) and v <= 1.0 for v in scalars["train/interactions/r2_heldout"].values())
 
 
 def test_every_n_epochs_on_the_trainer_steps_in_mlflow(tmp_path, monkeypatch):
