@@ -50,28 +50,31 @@ def matching_error(dividends: Tensor, tau_ratio: float = TAU_RATIO) -> Tensor:
     return (exact - approx).abs().mean(dim=1) / scale
 
 
-def mean_by_order(per_subset: Tensor, orders: Tensor | None = None, n: int | None = None) -> Tensor:
-    """``out[order]`` = ``E_x E_{|S|=order} per_subset[x, S]`` for orders 0..n
-    (order 0 is the empty set; callers leave it out of averages). NaN rows are ignored.
+def order_means(per_subset: Tensor, orders: Tensor | None = None, n: int | None = None) -> Tensor:
+    """``out[sample, order]`` = ``E_{|S|=order} per_subset[sample, S]`` for orders 0..n (order 0 is the empty set).
 
-    ``per_subset[sample, mask]`` over all ``2**n`` masks; or, for sparse estimates, ``per_subset[sample, slot]``
-    with ``orders[sample, slot]`` and ``n`` (:mod:`.sparse_slots`): each order's sum is divided by ``C(n, k)``,
-    the subsets not in a slot counting 0."""
+    ``per_subset[sample, mask]`` over all ``2**n`` masks (``orders`` then defaults to each mask's order); or, for
+    sparse estimates, ``per_subset[sample, slot]`` with ``orders[sample, slot]`` and ``n`` (:mod:`.sparse_slots`).
+    Each order's sum is divided by ``C(n, k)``, so subsets not in a slot count 0."""
+    if orders is None:
+        n = num_variables(per_subset.shape[-1])
+        orders = subset_orders(n, per_subset.device)
+    elif n is None:
+        raise ValueError("order_means: give n with orders")
+    sums = torch.zeros(per_subset.shape[0], n + 1, dtype=per_subset.dtype, device=per_subset.device)
+    sums.scatter_add_(1, orders.expand_as(per_subset), per_subset)
+    return sums / order_counts(n, per_subset.dtype).to(per_subset.device)
+
+
+def mean_by_order(per_subset: Tensor, orders: Tensor | None = None, n: int | None = None) -> Tensor:
+    """``out[order]`` = ``E_x E_{|S|=order} per_subset[x, S]`` for orders 0..n: :func:`order_means` averaged over
+    the samples whose row is finite (order 0 is the empty set; callers leave it out of averages)."""
+    ok = _finite_rows(per_subset)
     if orders is not None:
         if n is None:
             raise ValueError("mean_by_order: give n with orders")
-        ok = _finite_rows(per_subset)
-        rows, index = per_subset[ok], orders.expand_as(per_subset)[ok]
-        sums = torch.zeros(rows.shape[0], n + 1, dtype=rows.dtype, device=rows.device)
-        sums.scatter_add_(1, index, rows)
-        return (sums / order_counts(n, rows.dtype).to(rows.device)).mean(dim=0)
-    n = num_variables(per_subset.shape[-1])
-    orders = subset_orders(n, per_subset.device)
-    rows = per_subset[_finite_rows(per_subset)]
-    sums = torch.zeros(rows.shape[0], n + 1, dtype=rows.dtype, device=rows.device)
-    sums.index_add_(1, orders, rows)
-    counts = torch.bincount(orders, minlength=n + 1).to(rows.dtype)
-    return (sums / counts).mean(dim=0)
+        orders = orders.expand_as(per_subset)[ok]
+    return order_means(per_subset[ok], orders, n).mean(dim=0)
 
 
 def strength_by_order(dividends: Tensor, orders: Tensor | None = None, n: int | None = None) -> Tensor:
@@ -187,6 +190,7 @@ __all__ = [
     "matching_error",
     "mean_by_order",
     "mean_jaccard",
+    "order_means",
     "preserved_ratio",
     "salient_count",
     "salient_mask",

@@ -23,7 +23,7 @@ from torch import Tensor
 from harsanyi_lightning.interactions import (
     jaccard_similarity,
     knowledge_split,
-    order_counts,
+    order_means,
     salient_mask,
     subset_orders,
 )
@@ -55,18 +55,6 @@ def reading_dividends(dividends: Tensor, reading: str) -> Tensor:
     return torch.where(keep, dividends, torch.zeros_like(dividends))
 
 
-def _order_averages(per_subset: Tensor, orders: Tensor, n: int) -> Tensor:
-    """``out[sample, i-1]`` = mean of ``per_subset[sample, S]`` over the subsets of order ``i`` (1..n):
-    ``orders[mask]`` of a dense table, or ``orders[sample, slot]`` of slots (divided by ``C(n, i)``)."""
-    sums = torch.zeros(per_subset.shape[0], n + 1, dtype=per_subset.dtype)
-    if orders.dim() == 2:
-        sums.scatter_add_(1, orders, per_subset)
-        return (sums / order_counts(n, per_subset.dtype))[:, 1:]
-    sums.index_add_(1, orders, per_subset)
-    counts = torch.bincount(orders, minlength=n + 1).to(per_subset.dtype)
-    return (sums / counts)[:, 1:]
-
-
 def knowledge_features(a: Tensor, b: Tensor, c: Tensor, orders: Tensor | None = None,
                        n: int | None = None) -> dict[str, Tensor]:
     """Per-sample quantities of the knowledge split (eq. 6-7) and the Ratio (eq. 8) from the
@@ -87,7 +75,7 @@ def knowledge_features(a: Tensor, b: Tensor, c: Tensor, orders: Tensor | None = 
         ok = torch.isfinite(per_subset).all(dim=1)
         clean = torch.where(ok[:, None], per_subset, torch.zeros_like(per_subset))
         nan = torch.full((a.shape[0],), math.nan, dtype=a.dtype)
-        out[f"order.{name}"] = torch.where(ok[:, None], _order_averages(clean, orders, n), nan[:, None])
+        out[f"order.{name}"] = torch.where(ok[:, None], order_means(clean, orders, n)[:, 1:], nan[:, None])
         out[f"subsets.{name}"] = torch.where(ok, clean[:, 1:].sum(dim=1), nan)
     ok = (torch.isfinite(a) & torch.isfinite(b) & torch.isfinite(c)).all(dim=1)
     aa, cc, kp = a[:, 1:], c[:, 1:], split["preserve"][:, 1:]

@@ -11,6 +11,7 @@ from harsanyi_lightning.interactions import (
     knowledge_totals,
     matching_error,
     mean_jaccard,
+    order_means,
     preserved_ratio,
     salient_count,
     salient_mask,
@@ -105,3 +106,22 @@ def test_nan_rows_ignored(fn):
     full, clean = fn(a_nan, b_nan), fn(a, b)
     for key in ("pretrain",):
         assert torch.allclose(full[key], clean[key])
+
+
+def test_order_means_per_sample_on_a_table_and_on_slots():
+    d = random_dividends(samples=3, n=5, seed=4)
+    orders = subset_orders(5)
+    means = order_means(d)
+    assert means.shape == (3, 6)
+    for i in range(3):
+        for k in range(6):
+            assert means[i, k] == pytest.approx(float(d[i, orders == k].mean()), abs=1e-12)
+    # slots: the non-zero subsets of each sample only, padded with zeros at order 0
+    slots = torch.zeros(3, 1 << 5, dtype=torch.long)
+    values = torch.zeros(3, 1 << 5, dtype=torch.float64)
+    for i in range(3):
+        nz = (d[i] != 0).nonzero().view(-1)
+        slots[i, : len(nz)], values[i, : len(nz)] = orders[nz], d[i, nz]
+    torch.testing.assert_close(order_means(values, slots, 5), means, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="give n with orders"):
+        order_means(values, slots)

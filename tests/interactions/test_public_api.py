@@ -85,6 +85,7 @@ EXPECTED = [
     "mean_jaccard",
     "nonfinite_samples",
     "order_counts",
+    "order_means",
     "patch_grid",
     "preserved_ratio",
     "probe_writable",
