@@ -66,8 +66,8 @@ from .metrics import (
     knowledge_totals,
     matching_error,
     mean_by_order,
-    order_means,
     mean_jaccard,
+    order_means,
     preserved_ratio,
     salient_count,
     salient_mask,
@@ -87,7 +87,6 @@ from .sample_set import (
 from .sparse import SparseInteractions, sparse_dividends, sparse_interactions
 from .sparse_design import MAX_SPARSE_VARIABLES, check_sparse_options
 from .sparse_slots import SlotTables, artifact_parts, mask_orders, order_counts, slot_tables
-from .unanimity_games import unanimity_game
 from .text_sample_set import build_text_sample_set, split_words
 from .transform import (
     harsanyi_dividends,
@@ -96,6 +95,7 @@ from .transform import (
     values_from_dividends,
     variables_to_mask,
 )
+from .unanimity_games import unanimity_game
 from .values import (
     ForwardFn,
     Interactions,
