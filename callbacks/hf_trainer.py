@@ -150,8 +150,7 @@ class InteractionTrainerCallback(TrainerCallback):
             every_n_steps=every_n_steps, at_steps=at_steps, estimator=estimator, budget=budget, max_order=max_order)
         self.extras = ExtrasOptions(attributions=attributions, and_or=and_or, and_or_solver=and_or_solver,
                                     and_or_noise_bound=and_or_noise_bound)
-        if given is None:
-            check_option_groups(self.run, self.sampling, self.extras, self.evaluation)
+        check_option_groups(self.run, self.sampling, self.extras, self.evaluation, build=given is None)
         self._given = given
         self._pool = pool
         self._trainer_ref: Callable[[], Trainer | None] = lambda: None
@@ -320,28 +319,28 @@ class InteractionTrainerCallback(TrainerCallback):
         # the progress bar on process zero, unless the Trainer's own bars are off (disable_tqdm)
         evaluation = replace(self.evaluation, progress=self.evaluation.progress and not trainer.args.disable_tqdm)
         step = int(state.global_step)
-        if evaluation.estimator == "sparse":  # estimated dividends, no figures (:mod:`~.sparse_evaluation`)
-            forward = resolve_forward(model, evaluation.forward)
-            result = estimate_on_device(evaluation_model(model), self._samples, evaluation, forward,
-                                        device=model.device, progress=evaluation.progress and zero)
+        sparse = evaluation.estimator == "sparse"  # estimated dividends, no figures (:mod:`~.sparse_evaluation`)
+        if sparse:
+            result = estimate_on_device(evaluation_model(model), self._samples, evaluation,
+                                        resolve_forward(model, evaluation.forward), device=model.device,
+                                        progress=evaluation.progress and zero)
             content = sparse_record(result, epoch=point.epoch, global_step=step, log_step=step, run=self._run_fields,
                                     epoch_fraction=point.epoch_fraction, attributions=self.extras.attributions)
+            metrics = sparse_scalars(result, point.logged_epoch, self._refs)
         else:
             values, audit = sharded_values(view, model, self._samples, evaluation, self.sampling.max_variables)
             content, dividends = evaluation_record(values, audit, epoch=point.epoch, global_step=step, log_step=step,
                                                    run=self._run_fields, epoch_fraction=point.epoch_fraction)
             extras, and_or = extras_of(view, model, values, dividends, self.extras)
             content.update(extras)
+            metrics, by_order = evaluation_scalars(dividends, audit, self._refs, and_or, point.logged_epoch)
         path = point.path(self._dir)  # every process keeps the history, so all take the same decisions
         self._history[step] = point.history_entry(path, save_artifact(path, KIND, content) if zero
                                                   else content_hash(content))
-        if log and evaluation.estimator == "sparse":
-            log_now(trainer, sparse_scalars(result, point.logged_epoch, self._refs))
-        if not log or evaluation.estimator == "sparse":
+        if not log:
             return
-        metrics, by_order = evaluation_scalars(dividends, audit, self._refs, and_or, point.logged_epoch)
         log_now(trainer, metrics)
-        if zero and self.evaluation.figures:
+        if zero and self.evaluation.figures and not sparse:
             log_figures(view, dividends, by_order, point.epoch, step, and_or, name=point.name, label=point.label)
 
     def _finish(self, trainer: Trainer, state: TrainerState, *, log: bool) -> None:

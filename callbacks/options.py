@@ -277,11 +277,11 @@ class RunOptions:
 
 
 def check_option_groups(run: RunOptions, sampling: SampleSetOptions, extras: ExtrasOptions,
-                        evaluation: Optional[EvaluationOptions] = None) -> None:
-    """The checks that need two groups: a sample set to build (no ``sample_set`` file named) leaves room for
-    its variables, AND-OR interactions get at most 12 variables, and the sparse estimator (not yet with AND-OR,
-    which needs every dividend) at most 62 with a big enough budget."""
-    if run.sample_set is None:
+                        evaluation: Optional[EvaluationOptions] = None, *, build: bool = True) -> None:
+    """The checks that need two groups: a sample set to build (no ``sample_set`` file named, and ``build``: none
+    handed over as an object) leaves room for its variables, AND-OR interactions get at most 12 variables, and
+    the sparse estimator (not yet with AND-OR, which needs every dividend) at most 62 with a big enough budget."""
+    if build and run.sample_set is None:
         sampling.check_build()
     extras.check_num_variables(sampling.n)
     if evaluation is None or evaluation.estimator != "sparse":

@@ -161,6 +161,9 @@ def test_a_sparse_trainer_run_stores_estimates_and_logs_their_heldout_r2(tmp_pat
         assert content["budget"] == 128 and len(content["sparse_masks"]) == 3 and content["r2_heldout"].shape == (3,)
         assert all(bin(int(m)).count("1") <= 2 for masks in content["sparse_masks"] for m in masks)
     assert json.loads((folder / "jaccard.json").read_text())["jaccard"][-1] == 1.0
+    given = AnnotatedSampleSet.load(folder / "annotation.pt")  # handed over as an object: the same checks
+    with pytest.raises(ConfigError, match="and_or with estimator='sparse' is not supported yet"):
+        InteractionTrainerCallback(sample_set=given, estimator="sparse", budget=128, and_or=True)
     scalars, _ = tensorboard_scalars(out)
     assert scalars["train/interactions/estimated"] == {s: 1.0 for s in steps}
     assert sorted(scalars["train/interactions/r2_heldout"]) == steps
