@@ -25,8 +25,8 @@ from torch import Tensor
 
 from harsanyi_lightning.interactions.errors import AnnotationError
 from harsanyi_lightning.interactions.sparse import SparseInteractions, sparse_interactions
-from harsanyi_lightning.interactions.metrics import TAU_RATIO
-from harsanyi_lightning.interactions.sparse_slots import mask_orders, order_counts, slot_tables
+from harsanyi_lightning.interactions.metrics import TAU_RATIO, strength_by_order
+from harsanyi_lightning.interactions.sparse_slots import slot_tables
 
 from .evaluation import evaluation_model
 from .history import load_interactions, write_curve_files
@@ -120,14 +120,13 @@ def sparse_scalars(result: SparseInteractions, epoch: float, refs: dict[str, Any
     """The scalars of a sparse evaluation (module docstring), ``interactions/epoch`` included, and with ``refs``
     the ``knowledge/*`` ones (:func:`sparse_knowledge_scalars`)."""
     n = result.n
-    strength = torch.zeros(n + 1, dtype=torch.float64)
+    slots = slot_tables([(result.masks, result.dividends)], n)
+    strength = strength_by_order(slots.tables[0], slots.orders, n)
     salient = []
     for masks, dividends in zip(result.masks, result.dividends):
         nonempty = masks != 0
-        strength.index_add_(0, mask_orders(masks[nonempty], n), dividends[nonempty].abs())
         top = float(dividends[nonempty].abs().max()) if bool(nonempty.any()) else 0.0
         salient.append(float((dividends[nonempty].abs() > TAU_RATIO * top).sum()) if top > 0 else 0.0)
-    strength = strength / order_counts(n) / max(len(result.masks), 1)
     out = {f"interactions/strength/order_{k}": float(strength[k]) for k in range(1, n + 1)}
     r2 = torch.tensor(result.r2_heldout, dtype=torch.float64)
     out.update({"interactions/salient_count": sum(salient) / max(len(salient), 1),
