@@ -315,7 +315,7 @@ def trained_figures(n: int, checkpoints: dict[str, str], data_dir: str, count: i
             t0 = time.perf_counter()
             est = sparse_dividends(lambda m: row[m], n, budget=budget, seed=i)
             fit_s.append(time.perf_counter() - t0)
-            rows.append(est.dense(0))
+            rows.append(est.dense_row(0))
             r2s.append(est.r2_heldout[0])
             top = set((exact[regime][i, 1:].abs().topk(10).indices + 1).tolist())
             tops.append(len(top & set(est.masks[0].tolist())))

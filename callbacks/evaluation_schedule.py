@@ -1,12 +1,13 @@
-"""When the interaction callbacks evaluate, and where in training each evaluation is
+"""When the interaction recorder evaluates, and where in training each evaluation is
 (docs/callback.md#evaluations-inside-an-epoch).
 
-An evaluation is at a **global step** (optimizer steps done, ``trainer.global_step``): at step 0 before training,
-after every ``every_n_epochs`` epochs and after the last one (**epoch-end** evaluations, ``epoch_XXX.pt``), and,
-with ``every_n_steps`` or ``at_steps``, at those global steps inside an epoch (``step_XXXXXXX.pt``). There is at
-most one evaluation per global step: a scheduled step on an epoch's last batch is left to that epoch's
-evaluation when the epoch end is scheduled too. :class:`EvaluationPoint` says where one evaluation is; the
-history of a run (:mod:`~harsanyi_lightning.callbacks.history`) is keyed by its global step.
+An evaluation is at a **global step** (optimizer steps done): at step 0 before training, after every
+``every_n_epochs`` epochs and after the last one (**epoch-end** evaluations, ``epoch_XXX.pt``), and, with
+``every_n_steps`` or ``at_steps``, at those global steps inside an epoch (``step_XXXXXXX.pt``). There is at most one
+evaluation per global step: a scheduled step on an epoch's last batch is left to that epoch's evaluation when the
+epoch end is scheduled too. A training loop tells the recorder where it is with a :class:`TrainingPosition`; the
+functions below say which :class:`EvaluationPoint`, if any, is due there. They read nothing of any training
+framework: each adapter maps its framework's counters to a position (docs/callback.md#any-training-loop).
 """
 from __future__ import annotations
 
@@ -14,15 +15,39 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
 from .artifact_layout import epoch_path, step_path
-from .lightning_compat import batches_done
 
 if TYPE_CHECKING:
-    import pytorch_lightning as pl
-
     from .options import EvaluationOptions
+
+
+@dataclass(frozen=True)
+class TrainingPosition:
+    """Where training is when a hook fires.
+
+    ``global_step``: optimizer steps done; ``epoch_fraction``: epochs trained as the training loop counts them,
+    fractional inside an epoch (``1.25`` a quarter into the second epoch; NaN when the epoch has no known length);
+    ``epoch``: epochs completed (default: the whole part of ``epoch_fraction``); ``max_epochs``: the epochs training
+    runs for, when known (the last one's end is always evaluated); ``stops``: training stops after this step
+    (``max_steps``, a stop request), so its evaluation is the end of training's."""
+
+    global_step: int
+    epoch_fraction: float
+    epoch: Optional[int] = None
+    max_epochs: Optional[int] = None
+    stops: bool = False
+
+    def __post_init__(self) -> None:
+        if self.epoch is None:
+            whole = math.floor(self.epoch_fraction) if math.isfinite(self.epoch_fraction) else 0
+            object.__setattr__(self, "epoch", int(whole))
+
+    @property
+    def at_epoch_end(self) -> bool:
+        """Whether the position is an epoch boundary: the epochs trained are a whole number."""
+        return self.epoch_fraction == self.epoch
 
 
 @dataclass(frozen=True)
@@ -30,14 +55,18 @@ class EvaluationPoint:
     """Where in training one evaluation is.
 
     ``global_step``: optimizer steps done; ``epoch``: for an epoch-end evaluation the epoch just ended (0 before
-    training), inside an epoch the epochs completed; ``epoch_fraction``: epochs trained, fractional inside an
-    epoch (completed epochs + batches done in the current epoch / batches per epoch; NaN when the epoch has no
-    known length); ``epoch_end``: stored as ``epoch_XXX.pt`` (else ``step_XXXXXXX.pt``)."""
+    training), inside an epoch the epochs completed; ``epoch_fraction``: epochs trained, fractional inside an epoch;
+    ``epoch_end``: stored as ``epoch_XXX.pt`` (else ``step_XXXXXXX.pt``)."""
 
     global_step: int
     epoch: int
     epoch_fraction: float
     epoch_end: bool
+
+    @classmethod
+    def at(cls, position: TrainingPosition) -> EvaluationPoint:
+        """The evaluation at ``position``: epoch-end at an epoch boundary, else inside the epoch."""
+        return cls(position.global_step, int(position.epoch), float(position.epoch_fraction), position.at_epoch_end)
 
     def path(self, folder: str | os.PathLike) -> Path:
         """The artifact's path in ``folder``: ``epoch_XXX.pt`` or ``step_XXXXXXX.pt``."""
@@ -57,7 +86,7 @@ class EvaluationPoint:
 
     @property
     def logged_epoch(self) -> float:
-        """The value of ``interactions/epoch``: the epoch at an epoch end, the epoch fraction inside one."""
+        """The value of ``interactions/epoch``: the epochs trained (the epoch at an epoch end)."""
         return float(self.epoch) if self.epoch_end else float(self.epoch_fraction)
 
     def history_entry(self, path: str | os.PathLike, sha256: str) -> dict[str, Any]:
@@ -81,54 +110,39 @@ def step_scheduled(options: EvaluationOptions, step: int) -> bool:
     return (every is not None and step % every == 0) or step in (options.at_steps or ())
 
 
-def epoch_scheduled(options: EvaluationOptions, epoch: int, max_epochs: int | None) -> bool:
+def epoch_scheduled(options: EvaluationOptions, epoch: int, max_epochs: Optional[int]) -> bool:
     """Whether the end of ``epoch`` (epochs completed) is evaluated: epoch 0, every ``every_n_epochs``-th, the last."""
     return epoch == 0 or epoch % options.every_n_epochs == 0 or (max_epochs is not None and epoch == max_epochs)
 
 
-def start_point(trainer: pl.Trainer, options: EvaluationOptions) -> EvaluationPoint | None:
-    """At ``on_train_start``: step 0 on a fresh fit; on a resumed one the point it resumes at when that is
-    scheduled (a resume inside an epoch: a scheduled global step; at an epoch boundary: a scheduled epoch end),
-    so an evaluation the checkpoint was saved before is not missed."""
-    epoch, step, done, total = trainer.current_epoch, trainer.global_step, batches_done(trainer), trainer.num_training_batches
-    if 0 < done < total:  # inside an epoch
-        return EvaluationPoint(step, epoch, epoch_fraction(epoch, done, total), False) if step_scheduled(options, step) else None
-    return EvaluationPoint(step, epoch, float(epoch), True) if epoch_scheduled(options, epoch, None) else None
+def start_point(options: EvaluationOptions, position: TrainingPosition) -> Optional[EvaluationPoint]:
+    """When training starts: step 0 on a fresh run; on a resumed one the point it resumes at when that is
+    scheduled (inside an epoch: a scheduled global step; at an epoch boundary: a scheduled epoch end), so an
+    evaluation the checkpoint was saved before is not missed."""
+    if position.at_epoch_end:
+        return EvaluationPoint.at(position) if epoch_scheduled(options, position.epoch, None) else None
+    return EvaluationPoint.at(position) if step_scheduled(options, position.global_step) else None
 
 
-def batch_end_point(trainer: pl.Trainer, options: EvaluationOptions, batch_idx: int) -> EvaluationPoint | None:
-    """At ``on_train_batch_end``: the evaluation inside the epoch at a scheduled global step, or ``None``. On the
-    epoch's last batch it is left to the epoch's evaluation when that one is scheduled, and at ``max_steps`` to
-    the end of training's (one evaluation per global step)."""
-    step = trainer.global_step
-    if not step_scheduled(options, step):
+def step_point(options: EvaluationOptions, position: TrainingPosition) -> Optional[EvaluationPoint]:
+    """After an optimizer step: the evaluation at a scheduled global step, or ``None``. A step on an epoch's last
+    batch is left to the epoch's evaluation when that one is scheduled, and the step training stops at to the end
+    of training's (one evaluation per global step); on an unscheduled epoch end it is a step file."""
+    if position.stops or not step_scheduled(options, position.global_step):
         return None
-    epoch, total, done = trainer.current_epoch, trainer.num_training_batches, batch_idx + 1
-    progress = trainer.fit_loop.epoch_loop.batch_progress
-    last_batch = done >= total or bool(getattr(progress, "is_last_batch", False))
-    stops = trainer.max_steps is not None and 0 <= trainer.max_steps <= step
-    if stops or (last_batch and epoch_scheduled(options, epoch + 1, trainer.max_epochs)):
+    if position.at_epoch_end and epoch_scheduled(options, position.epoch, position.max_epochs):
         return None
-    return EvaluationPoint(step, epoch + int(done >= total), epoch_fraction(epoch, done, total), False)
+    # stored as a step file even on an unscheduled epoch end: the step schedule asked for it
+    return EvaluationPoint(position.global_step, int(position.epoch), float(position.epoch_fraction), False)
 
 
-def epoch_end_point(trainer: pl.Trainer, options: EvaluationOptions) -> EvaluationPoint | None:
-    """At ``on_train_epoch_end``: the evaluation of the epoch just ended when scheduled (its ``epoch_fraction`` is
-    the integer, or the fraction reached when ``max_steps`` stopped the epoch early)."""
-    epoch = trainer.current_epoch + 1
-    if not epoch_scheduled(options, epoch, trainer.max_epochs):
-        return None
-    fraction = epoch_fraction(trainer.current_epoch, batches_done(trainer), trainer.num_training_batches)
-    return EvaluationPoint(trainer.global_step, epoch, fraction, True)
+def epoch_point(options: EvaluationOptions, position: TrainingPosition) -> Optional[EvaluationPoint]:
+    """At an epoch's end: its evaluation when scheduled. An epoch that ended early (``max_steps`` inside it) is not
+    an epoch end: the end of training evaluates it, at the fraction it reached."""
+    if position.at_epoch_end and epoch_scheduled(options, position.epoch, position.max_epochs):
+        return EvaluationPoint.at(position)
+    return None
 
 
-def final_point(trainer: pl.Trainer) -> EvaluationPoint:
-    """At the end of training, when its last global step was not evaluated (stopped early): an epoch-end
-    evaluation named by ``trainer.current_epoch``."""
-    epoch, done, total = trainer.current_epoch, batches_done(trainer), trainer.num_training_batches
-    fraction = epoch_fraction(epoch - 1, done, total) if 0 < done < total and epoch > 0 else float(epoch)
-    return EvaluationPoint(trainer.global_step, epoch, fraction, True)
-
-
-__all__ = ["EvaluationPoint", "batch_end_point", "epoch_end_point", "epoch_fraction", "epoch_scheduled", "final_point",
-           "start_point", "step_scheduled"]
+__all__ = ["EvaluationPoint", "TrainingPosition", "epoch_fraction", "epoch_point", "epoch_scheduled",
+           "start_point", "step_point", "step_scheduled"]

@@ -33,11 +33,7 @@ def figure_writer(logger: Any) -> Optional[FigureWriter]:
     """How ``logger`` takes a figure, by capability (this module's docstring), or ``None``."""
     experiment = getattr(logger, "experiment", None)
     if callable(getattr(experiment, "add_figure", None)):
-
-        def add_figure(tag: str, fig: Figure, step: int, epoch: int | str) -> None:
-            experiment.add_figure(tag, fig, global_step=step, close=False)
-
-        return add_figure
+        return summary_writer_figures(experiment)
     if callable(getattr(experiment, "log_figure", None)) and getattr(logger, "run_id", None):
         run_id = logger.run_id
 
@@ -54,10 +50,19 @@ def figure_writer(logger: Any) -> Optional[FigureWriter]:
     return None
 
 
+def summary_writer_figures(writer: Any) -> FigureWriter:
+    """How a TensorBoard ``SummaryWriter`` itself takes a figure: ``add_figure(tag, fig, global_step=step)``."""
+
+    def add_figure(tag: str, fig: Figure, step: int, epoch: int | str) -> None:
+        writer.add_figure(tag, fig, global_step=step, close=False)
+
+    return add_figure
+
+
 def figure_writers(trainer: Any) -> list[FigureWriter]:
     """The figure writers of ``trainer.loggers`` that take figures, in the loggers' order."""
     writers = (figure_writer(logger) for logger in getattr(trainer, "loggers", None) or [])
     return [writer for writer in writers if writer is not None]
 
 
-__all__ = ["FigureWriter", "figure_artifact_path", "figure_writer", "figure_writers"]
+__all__ = ["FigureWriter", "figure_artifact_path", "figure_writer", "figure_writers", "summary_writer_figures"]

@@ -16,9 +16,10 @@ that need two groups at once are :func:`check_option_groups`.
 """
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 from harsanyi_lightning.interactions.and_or import (
     DEFAULT_NOISE_BOUND,
@@ -27,10 +28,10 @@ from harsanyi_lightning.interactions.and_or import (
     check_and_or_options,
 )
 from harsanyi_lightning.interactions.errors import ConfigError
+from harsanyi_lightning.interactions.estimators import Estimator, build_estimator, estimator_class
 from harsanyi_lightning.interactions.precision import check_precision
 from harsanyi_lightning.interactions.image_sample_set import check_image_options, patch_grid
 from harsanyi_lightning.interactions.sample_set import DEFAULT_MAX_VARIABLES, check_num_variables
-from harsanyi_lightning.interactions.sparse_design import MAX_SPARSE_VARIABLES, check_sparse_options
 
 #: the sample set's baseline: the mean input (the paper's) or zeros
 BASELINES = ("mean", "zeros")
@@ -38,8 +39,6 @@ BASELINES = ("mean", "zeros")
 BACKGROUNDS = ("keep", "baseline")
 #: on a NaN/inf model output: stop, or leave the sample out and record it
 ON_NONFINITE = ("raise", "skip")
-#: how the dividends are obtained: all ``2**n`` masks (exact) or ``budget`` masks (sparse estimate)
-ESTIMATORS = ("exact", "sparse")
 #: a reference path that does not exist: fail at ``setup``, or skip it with a warning
 MISSING_REFERENCES = ("error", "warn")
 #: the reference roles a run is measured against (v_pretrain, v_finetune in the paper's equations)
@@ -185,28 +184,21 @@ class EvaluationOptions:
                               "name of the attribute that holds the network (forward: net)")
 
     def check_estimator(self) -> None:
-        """``estimator`` is exact or sparse; sparse needs a ``budget``, exact takes neither ``budget`` nor ``max_order``."""
-        _one_of("estimator", self.estimator, ESTIMATORS, "'exact' (all 2**n masks) or 'sparse' (budget masks per sample)")
-        if self.estimator == "exact":
-            for name in ("budget", "max_order"):
-                if getattr(self, name) is not None:
-                    raise ConfigError(f"{name}={getattr(self, name)!r} is an option of estimator='sparse'; the exact "
-                                      f"estimator evaluates all 2**n masks: set estimator='sparse' or drop {name}")
-            return
-        if self.budget is None:
-            raise ConfigError("estimator='sparse' needs a budget (masked forward passes per sample), e.g. budget=4096; "
-                              "see docs/method.md#sparse-estimation")
-        _positive_int("budget", self.budget, "the masked forward passes per sample of estimator='sparse', e.g. 4096")
-        if self.on_nonfinite != "raise":
-            raise ConfigError(f"on_nonfinite={self.on_nonfinite!r} with estimator='sparse' is not supported yet (a NaN/inf "
-                              "output stops the evaluation); use on_nonfinite='raise' or estimator='exact'")
-        if self.max_order is not None:
-            _positive_int("max_order", self.max_order, "the largest subset size estimated, or None for no cap")
+        """``estimator`` names an estimator that takes ``budget``, ``max_order`` and ``on_nonfinite`` as given
+        (:mod:`~harsanyi_lightning.interactions.estimators`)."""
+        estimator_class(self.estimator).check_options(budget=self.budget, max_order=self.max_order,
+                                                      on_nonfinite=self.on_nonfinite, max_variables=self.estimator_cap)
 
-    def check_num_variables(self, n: Optional[int]) -> None:
-        """With ``estimator='sparse'``: ``n <= 62`` and a ``budget`` that ``n`` and ``max_order`` allow."""
-        if self.estimator == "sparse" and n is not None:
-            check_sparse_options(n, self.budget, self.max_order)
+    @property
+    def estimator_cap(self) -> int:
+        """The most variables the chosen estimator takes."""
+        return estimator_class(self.estimator).variable_cap
+
+    def build_estimator(self, max_variables: int) -> Estimator:
+        """The estimator these options describe, for sample sets of at most ``max_variables`` variables."""
+        return build_estimator(self.estimator, precision=self.precision, batch_size=self.batch_size,
+                               on_nonfinite=self.on_nonfinite, budget=self.budget, max_order=self.max_order,
+                               max_variables=max_variables)
 
 
 @dataclass(frozen=True)
@@ -279,33 +271,79 @@ class RunOptions:
 def check_option_groups(run: RunOptions, sampling: SampleSetOptions, extras: ExtrasOptions,
                         evaluation: Optional[EvaluationOptions] = None, *, build: bool = True) -> None:
     """The checks that need two groups: a sample set to build (no ``sample_set`` file named, and ``build``: none
-    handed over as an object) leaves room for its variables, AND-OR interactions get at most 12 variables, and
-    the sparse estimator (not yet with AND-OR, which needs every dividend) at most 62 with a big enough budget."""
+    handed over as an object) leaves room for its variables, AND-OR interactions get at most 12 variables and an
+    estimator whose result holds every value, and the estimator takes ``max_variables`` and ``n``."""
     if build and run.sample_set is None:
         sampling.check_build()
     extras.check_num_variables(sampling.n)
-    if evaluation is None or evaluation.estimator != "sparse":
+    if evaluation is None:
         return
-    if sampling.max_variables > MAX_SPARSE_VARIABLES:
-        raise ConfigError(f"max_variables={sampling.max_variables} is above the sparse estimator's cap of "
-                          f"{MAX_SPARSE_VARIABLES} variables (int64 bit-masks); use max_variables <= {MAX_SPARSE_VARIABLES}")
-    evaluation.check_num_variables(sampling.n)
-    if extras.and_or:
-        raise ConfigError("and_or with estimator='sparse' is not supported yet (it needs every dividend); use "
-                          "estimator='exact' or turn and_or off (docs/callback.md#sparse-estimates)")
+    estimator = evaluation.build_estimator(sampling.max_variables)
+    if sampling.n is not None:
+        estimator.check_variables(sampling.n)
+    if extras.and_or and not estimator.supports_and_or:
+        raise ConfigError(f"and_or with estimator={evaluation.estimator!r} is not supported (AND-OR interactions need "
+                          "every value); use estimator='exact' or turn and_or off (docs/callback.md#sparse-estimates)")
+
+
+#: the option groups of a recorder and the attribute that holds each, in the order an option is looked up
+OPTION_GROUPS = {"run": RunOptions, "sampling": SampleSetOptions, "evaluation": EvaluationOptions,
+                 "extras": ExtrasOptions}
+
+
+@dataclass(frozen=True)
+class RecorderOptions:
+    """Every option of an interaction recorder, in its four groups, checked together
+    (:func:`check_option_groups`). ``build``: the sample set may be built (none is handed over as an object)."""
+
+    run: RunOptions = field(default_factory=RunOptions)
+    sampling: SampleSetOptions = field(default_factory=SampleSetOptions)
+    evaluation: EvaluationOptions = field(default_factory=EvaluationOptions)
+    extras: ExtrasOptions = field(default_factory=ExtrasOptions)
+    build: bool = True
+
+    def __post_init__(self) -> None:
+        check_option_groups(self.run, self.sampling, self.extras, self.evaluation, build=self.build)
+
+    @classmethod
+    def from_arguments(cls, *, build: bool = True, **arguments: Any) -> RecorderOptions:
+        """The groups of flat keyword arguments (``n=10, at_steps=[25], and_or=True``), each to the group that
+        declares it; an unknown name is a :class:`ConfigError` that suggests the closest one."""
+        known = {name: group for group, kind in OPTION_GROUPS.items() for name in kind.__dataclass_fields__}
+        unknown = sorted(set(arguments) - set(known))
+        if unknown:
+            hints = [f"{name!r}" + (f" (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(
+                name, known, n=1)) else "") for name in unknown]
+            raise ConfigError(f"unknown interaction option(s) {', '.join(hints)}; the options are "
+                              f"{', '.join(sorted(known))} (docs/callback.md#arguments)")
+        grouped: dict[str, dict[str, Any]] = {group: {} for group in OPTION_GROUPS}
+        for name, value in arguments.items():
+            grouped[known[name]][name] = value
+        if grouped["run"].get("references") is None:
+            grouped["run"]["references"] = {}
+        return cls(**{group: OPTION_GROUPS[group](**values) for group, values in grouped.items()}, build=build)
+
+    def lookup(self, name: str) -> Any:
+        """An option's value by its name (``n``, ``every_n_epochs``, ...); ``AttributeError`` for any other name."""
+        for group in OPTION_GROUPS:
+            options = getattr(self, group)
+            if name in options.__dataclass_fields__:
+                return getattr(options, name)
+        raise AttributeError(name)
 
 
 __all__ = [
     "BACKGROUNDS",
     "BASELINES",
     "DEFAULT_IMAGE_VARIABLES",
-    "ESTIMATORS",
     "FORWARD_NAME",
     "MISSING_REFERENCES",
     "ON_NONFINITE",
+    "OPTION_GROUPS",
     "REFERENCE_ROLES",
     "EvaluationOptions",
     "ExtrasOptions",
+    "RecorderOptions",
     "RunOptions",
     "SampleSetOptions",
     "check_option_groups",

@@ -1,14 +1,15 @@
-"""Where the callback's annotated sample set comes from (docs/method.md#the-annotated-sample-set).
+"""Where a recorder's annotated sample set comes from (docs/method.md#the-annotated-sample-set).
 
-The annotation file ``run.sample_set`` when it exists (loaded, hash-checked, checked against the asked
-``n`` and ``grid``), else a sample set built with :class:`~harsanyi_lightning.callbacks.options.SampleSetOptions`
-from the datamodule's ``annotation_pool(pool_split)`` and saved there, so several runs (a study's
-regimes) share it. A copy is kept beside the run's artifacts. All ranks must hold the same sample set.
+In this order: a sample set handed over as an object; the annotation file ``run.sample_set`` when it exists
+(loaded, hash-checked, checked against the asked ``n`` and ``grid``); else one built with
+:class:`~harsanyi_lightning.callbacks.options.SampleSetOptions` from a pool (the one handed over, else the training
+loop's: a Lightning datamodule's ``annotation_pool(pool_split)``) and saved at ``run.sample_set``, so several runs
+(a study's regimes) share it. A copy is kept beside the run's artifacts. All ranks must hold the same sample set.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 from harsanyi_lightning.interactions.errors import AnnotationError, ConfigError
 from harsanyi_lightning.interactions.pool_sample_set import build_sample_set
@@ -17,11 +18,10 @@ from harsanyi_lightning.interactions.sample_set import AnnotatedSampleSet, check
 from .artifact_layout import ANNOTATION_FILE
 
 if TYPE_CHECKING:
-    import pytorch_lightning as pl
-
     from harsanyi_lightning.interactions.sample_set import ImagePool, TextPool
 
     from .options import RunOptions, SampleSetOptions
+    from .training_loop import TrainingLoop
 
 
 def load_sample_set(path: str, sampling: SampleSetOptions) -> AnnotatedSampleSet:
@@ -42,19 +42,6 @@ def load_sample_set(path: str, sampling: SampleSetOptions) -> AnnotatedSampleSet
     return samples
 
 
-def build_from_datamodule(trainer: pl.Trainer, run: RunOptions, sampling: SampleSetOptions) -> AnnotatedSampleSet:
-    """A sample set drawn from ``trainer.datamodule.annotation_pool(sampling.pool_split)``."""
-    dm = getattr(trainer, "datamodule", None)
-    pool_fn = getattr(dm, "annotation_pool", None)
-    if pool_fn is None:
-        where = f"sample_set={run.sample_set!r} is not an existing file and " if run.sample_set else ""
-        raise ConfigError(
-            f"{where}the trainer has no datamodule with annotation_pool(split) to build the sample set from; "
-            "pass sample_set=<annotation file> (see interactions.build_*_sample_set) or fit with such a datamodule"
-        )
-    return build_from_pool(pool_fn(sampling.pool_split), sampling)
-
-
 def build_from_pool(pool: TextPool | ImagePool, sampling: SampleSetOptions) -> AnnotatedSampleSet:
     """A sample set drawn from ``pool`` (a :class:`TextPool` or :class:`ImagePool`) as ``sampling`` says."""
     return build_sample_set(
@@ -64,24 +51,35 @@ def build_from_pool(pool: TextPool | ImagePool, sampling: SampleSetOptions) -> A
     )
 
 
-def obtain_sample_set(trainer: pl.Trainer, run: RunOptions, sampling: SampleSetOptions,
-                      folder: Path) -> AnnotatedSampleSet:
-    """Load ``run.sample_set`` when it is a file, else build one; rank zero saves a copy in ``folder``
-    (and a built one at ``run.sample_set``). :class:`AnnotationError` when the ranks disagree."""
+def obtain_sample_set(run: RunOptions, sampling: SampleSetOptions, folder: Path, loop: TrainingLoop, *,
+                      given: Optional[AnnotatedSampleSet] = None,
+                      pool: Optional[TextPool | ImagePool] = None) -> AnnotatedSampleSet:
+    """The run's sample set by the order of this module's docstring; rank zero saves a copy in ``folder`` (and a
+    built one at ``run.sample_set``). :class:`AnnotationError` when the ranks disagree."""
     copy_path = folder / ANNOTATION_FILE
-    if run.sample_set is not None and Path(run.sample_set).is_file():
+    if given is not None:
+        samples, save_to = given, [copy_path]
+    elif run.sample_set is not None and Path(run.sample_set).is_file():
         samples = load_sample_set(run.sample_set, sampling)
         save_to = [] if Path(run.sample_set).resolve() == copy_path else [copy_path]
     else:
-        samples = build_from_datamodule(trainer, run, sampling)
+        source = pool if pool is not None else loop.annotation_pool(sampling.pool_split)
+        if source is None:
+            where = f"sample_set={run.sample_set!r} is not an existing file and " if run.sample_set else ""
+            raise ConfigError(
+                f"{where}there is no pool to build the sample set from: pass sample_set=<annotation file> (see "
+                "interactions.build_*_sample_set) or pool=TextPool(sentences, labels, tokenizer) (or an ImagePool), "
+                "or, with Lightning, fit with a datamodule that has annotation_pool(split)"
+            )
+        samples = build_from_pool(source, sampling)
         save_to = [copy_path] + ([Path(run.sample_set)] if run.sample_set is not None else [])
     digest = samples.hash
-    if trainer.strategy.broadcast(digest, src=0) != digest:
+    if loop.broadcast(digest, src=0) != digest:
         raise AnnotationError("the ranks built different sample sets; build it once and pass sample_set=<file>")
-    if trainer.is_global_zero:
+    if loop.is_global_zero:
         for path in save_to:
             samples.save(path)
     return samples
 
 
-__all__ = ["build_from_datamodule", "build_from_pool", "load_sample_set", "obtain_sample_set"]
+__all__ = ["build_from_pool", "load_sample_set", "obtain_sample_set"]

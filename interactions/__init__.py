@@ -12,9 +12,12 @@ of ``mask`` set when variable ``i`` is kept. Typical use::
 Modules: :mod:`.sample_set` (the annotated sample set and its pools), :mod:`.image_sample_set`,
 :mod:`.text_sample_set`, :mod:`.feature_sample_set`, :mod:`.pool_sample_set` (its builders),
 :mod:`.maskers`, :mod:`.outputs`, :mod:`.precision`, :mod:`.values`, :mod:`.transform`,
-:mod:`.metrics`, :mod:`.attributions`, :mod:`.and_or`, :mod:`.artifacts` and :mod:`.errors`. Past ``2**n``:
-:mod:`.sparse` estimates the dividends from a budget of masks (:mod:`.sparse_design`, :mod:`.sparse_recovery`;
-docs/method.md#sparse-estimation); :mod:`.unanimity_games` builds games with known dividends to check it on.
+:mod:`.metrics`, :mod:`.scalars`, :mod:`.attributions`, :mod:`.and_or`, :mod:`.artifacts` and :mod:`.errors`. Past
+``2**n``: :mod:`.sparse` estimates the dividends from a budget of masks (:mod:`.sparse_design`,
+:mod:`.sparse_recovery`; docs/method.md#sparse-estimation); :mod:`.unanimity_games` builds games with known dividends
+to check it on. Both estimators implement one protocol (:mod:`.estimators`) and return one result type
+(:mod:`.estimates`), which converts to shapiq's ``InteractionValues`` (:mod:`.shapiq_values`); :mod:`.sharding`
+splits a sample set over the ranks of a run.
 """
 from .and_or import (
     DEFAULT_NOISE_BOUND,
@@ -36,7 +39,7 @@ from .artifacts import (
     save_artifact,
     write_error,
 )
-from .attributions import banzhaf_values, shapley_interaction_index, shapley_values
+from .attributions import attributions_of_parts, banzhaf_values, shapley_interaction_index, shapley_values
 from .errors import (
     AnnotationError,
     ConfigError,
@@ -47,6 +50,24 @@ from .errors import (
     OfflineError,
     StorageError,
     WorkerError,
+)
+from .estimates import (
+    AlignedTables,
+    InteractionEstimate,
+    aligned_tables,
+    estimate_jaccard,
+    jaccard_to_final,
+    reference_scalars,
+    strength_of,
+)
+from .estimators import (
+    ESTIMATORS,
+    Estimator,
+    ExactEstimator,
+    SparseEstimator,
+    build_estimator,
+    estimate_from_record,
+    estimator_class,
 )
 from .feature_sample_set import build_feature_sample_set
 from .image_sample_set import (
@@ -72,6 +93,7 @@ from .metrics import (
     salient_count,
     salient_mask,
     salient_strength_by_order,
+    sparse_jaccard,
     strength_by_order,
 )
 from .outputs import OutputFn, log_odds_true_class
@@ -84,6 +106,9 @@ from .sample_set import (
     TextPool,
     check_num_variables,
 )
+from .scalars import and_or_scalars, interaction_scalars, knowledge_scalars, ratio_scalars, strength_scalars
+from .shapiq_values import estimate_from_interaction_values, to_interaction_values
+from .sharding import Shards, shard_indices
 from .sparse import SparseInteractions, sparse_dividends, sparse_interactions
 from .sparse_design import MAX_SPARSE_VARIABLES, check_sparse_options
 from .sparse_slots import SlotTables, artifact_parts, mask_orders, order_counts, slot_tables
@@ -109,6 +134,7 @@ from .values import (
 )
 
 __all__ = [
+    "AlignedTables",
     "AndOrInteractions",
     "AnnotatedSampleSet",
     "AnnotationError",
@@ -116,12 +142,16 @@ __all__ = [
     "DEFAULT_MAX_VARIABLES",
     "DEFAULT_NOISE_BOUND",
     "DataError",
+    "ESTIMATORS",
+    "Estimator",
+    "ExactEstimator",
     "FeatureMasker",
     "FolderInUseError",
     "ForwardFn",
     "HarsanyiError",
     "ImagePatchMasker",
     "ImagePool",
+    "InteractionEstimate",
     "Interactions",
     "MAX_AND_OR_VARIABLES",
     "MAX_SPARSE_VARIABLES",
@@ -131,20 +161,26 @@ __all__ = [
     "OutputFn",
     "PRECISIONS",
     "SOLVERS",
+    "Shards",
     "SlotTables",
+    "SparseEstimator",
     "SparseInteractions",
     "StorageError",
     "TAU_RATIO",
     "TextPool",
     "WordMasker",
     "WorkerError",
+    "aligned_tables",
     "and_or_interactions",
     "and_or_salient_mask",
+    "and_or_scalars",
     "and_or_strength_by_order",
     "artifact_parts",
     "atomic_write_bytes",
+    "attributions_of_parts",
     "audit_precision",
     "banzhaf_values",
+    "build_estimator",
     "build_feature_sample_set",
     "build_image_sample_set",
     "build_sample_set",
@@ -162,13 +198,20 @@ __all__ = [
     "content_hash",
     "default_forward",
     "errno_name",
+    "estimate_from_interaction_values",
+    "estimate_from_record",
+    "estimate_jaccard",
+    "estimator_class",
     "evaluation_precision",
     "harsanyi_dividends",
     "harsanyi_interactions",
     "image_candidates",
+    "interaction_scalars",
     "jaccard_similarity",
+    "jaccard_to_final",
     "keep_units",
     "knowledge_by_order",
+    "knowledge_scalars",
     "knowledge_split",
     "knowledge_totals",
     "load_artifact",
@@ -186,19 +229,26 @@ __all__ = [
     "patch_grid",
     "preserved_ratio",
     "probe_writable",
+    "ratio_scalars",
+    "reference_scalars",
     "salient_count",
     "salient_mask",
     "salient_strength_by_order",
     "save_artifact",
     "shapley_interaction_index",
     "shapley_values",
+    "shard_indices",
     "slot_tables",
     "sparse_dividends",
     "sparse_interactions",
+    "sparse_jaccard",
     "split_words",
     "strength_by_order",
+    "strength_of",
+    "strength_scalars",
     "subset_orders",
     "tf32_settings",
+    "to_interaction_values",
     "unanimity_game",
     "values_from_dividends",
     "variables_to_mask",

@@ -1,11 +1,14 @@
-"""Exact attributions from Harsanyi dividends (docs/method.md#beyond-the-paper; Grabisch's formulas).
+"""Attributions from Harsanyi dividends (docs/method.md#beyond-the-paper; Grabisch's formulas).
 
-Every function takes ``dividends[sample, mask]`` (``2**n`` columns, bit ``i`` of
-``mask`` = variable ``i``) and is one matrix product with a fixed ``[2**n, ...]``
-weight table, so it costs no forward pass and no Python loop over masks.
-Results are float64; a row with a NaN (a skipped sample) comes back all NaN.
+The first three functions take ``dividends[sample, mask]`` (``2**n`` columns, bit ``i`` of ``mask`` = variable
+``i``) and are one matrix product each with a fixed ``[2**n, ...]`` weight table, so they cost no forward pass and
+no Python loop over masks; a row with a NaN (a skipped sample) comes back all NaN. :func:`attributions_of_parts`
+applies the same formulas to sparse estimates (per sample the subsets held and their dividends, every other
+subset 0). Results are float64.
 """
 from __future__ import annotations
+
+from typing import Sequence
 
 import torch
 from torch import Tensor
@@ -57,4 +60,25 @@ def shapley_interaction_index(dividends: Tensor) -> Tensor:
     return _keep_nan_rows(d, d @ pairs.reshape(1 << n, n * n)).reshape(d.shape[0], n, n)
 
 
-__all__ = ["banzhaf_values", "shapley_interaction_index", "shapley_values"]
+def attributions_of_parts(masks: Sequence[Tensor], dividends: Sequence[Tensor], n: int) -> dict[str, Tensor]:
+    """``{"shapley": [sample, i], "banzhaf": [sample, i], "sii": [sample, i, j]}`` of sparse estimates, per sample
+    the int64 bit-masks ``masks[k]`` of the subsets held and their ``dividends[k]``: the formulas of
+    :func:`shapley_values`, :func:`banzhaf_values` and :func:`shapley_interaction_index` over those subsets."""
+    shapley, banzhaf, sii = [], [], []
+    for subsets, values in zip(masks, dividends):
+        bits = ((subsets.view(-1, 1).to(torch.long) >> torch.arange(n, dtype=torch.long)) & 1).to(torch.float64)
+        values = values.to(torch.float64)
+        order = bits.sum(dim=1)
+        shapley.append((values / order.clamp_min(1)) @ bits)
+        banzhaf.append((values * torch.exp2(1 - order)) @ bits)
+        scale = torch.where(order >= 2, values / (order - 1).clamp_min(1), torch.zeros_like(values))
+        pairs = torch.einsum("s,si,sj->ij", scale, bits, bits)
+        pairs.diagonal().zero_()
+        sii.append(pairs)
+    if not shapley:
+        return {"shapley": torch.zeros(0, n, dtype=torch.float64), "banzhaf": torch.zeros(0, n, dtype=torch.float64),
+                "sii": torch.zeros(0, n, n, dtype=torch.float64)}
+    return {"shapley": torch.stack(shapley), "banzhaf": torch.stack(banzhaf), "sii": torch.stack(sii)}
+
+
+__all__ = ["attributions_of_parts", "banzhaf_values", "shapley_interaction_index", "shapley_values"]

@@ -181,6 +181,24 @@ def mean_jaccard(first: Tensor, second: Tensor) -> float:
     return float(jaccard_similarity(first[ok], second[ok]).mean())
 
 
+def sparse_jaccard(masks_a: Tensor, dividends_a: Tensor, masks_b: Tensor, dividends_b: Tensor) -> float:
+    """Jaccard similarity (eq. 9) of one sample's two sparse dividend vectors (int64 bit-masks and their dividends)
+    over the non-empty subsets, a subset absent from one counting as 0 there; two all-zero vectors count as
+    identical (1)."""
+    union = torch.unique(torch.cat([masks_a, masks_b]))
+    union = union[union != 0]
+
+    def split(masks: Tensor, dividends: Tensor) -> Tensor:
+        dense = torch.zeros(len(union), dtype=torch.float64)
+        keep = masks != 0
+        dense[torch.searchsorted(union, masks[keep])] = dividends[keep].to(torch.float64)
+        return torch.cat([dense.clamp_min(0), (-dense).clamp_min(0)])
+
+    u, w = split(masks_a, dividends_a), split(masks_b, dividends_b)
+    den = float(torch.maximum(u, w).sum())
+    return 1.0 if den == 0 else float(torch.minimum(u, w).sum()) / den
+
+
 __all__ = [
     "TAU_RATIO",
     "jaccard_similarity",
@@ -195,5 +213,6 @@ __all__ = [
     "salient_count",
     "salient_mask",
     "salient_strength_by_order",
+    "sparse_jaccard",
     "strength_by_order",
 ]

@@ -11,14 +11,19 @@ Typical use::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
 
 import torch
 from torch import Tensor, nn
 
+from .attributions import attributions_of_parts
 from .errors import ConfigError
+from .estimates import InteractionEstimate, Parts
+from .metrics import TAU_RATIO
+from .scalars import strength_scalars
 from .sparse_design import DEFAULT_HELDOUT, check_sparse_options, sparse_design
 from .sparse_recovery import r_squared, recover_dividends, values_from_sparse
+from .sparse_slots import slot_tables
 from .values import compute_values_at
 
 if TYPE_CHECKING:
@@ -29,9 +34,14 @@ ValueFn = Callable[[Tensor], Tensor]
 
 
 @dataclass
-class SparseInteractions:
+class SparseInteractions(InteractionEstimate):
     """Sparse dividends of one or more samples: ``masks[i]`` (int64 bit-masks, sorted), ``dividends[i]`` (float64,
-    same length), ``r2_heldout[i]``; ``queries`` masks fitted on per sample, ``heldout_queries`` more checked on."""
+    same length), ``r2_heldout[i]``; ``queries`` masks fitted on per sample, ``heldout_queries`` more checked on. The
+    sparse estimator's :class:`~harsanyi_lightning.interactions.estimates.InteractionEstimate`: every subset left
+    out has dividend 0."""
+
+    estimator: ClassVar[str] = "sparse"
+    estimated: ClassVar[bool] = True  #: always: these are estimates, not the exact transform
 
     masks: list[Tensor]
     dividends: list[Tensor]
@@ -43,15 +53,60 @@ class SparseInteractions:
     seed: int
     annotation_hash: str = ""
     precision: str = "fp32"
-    estimated: bool = True  #: always True: these are estimates, not the exact transform
 
-    def dense(self, i: int) -> Tensor:
+    @property
+    def num_samples(self) -> int:
+        return len(self.masks)
+
+    def parts(self) -> Parts:
+        return list(self.masks), list(self.dividends)
+
+    def dense_row(self, i: int) -> Tensor:
         """``dividends[mask]`` of sample ``i`` as a dense float64 vector over all ``2**n`` masks (n <= 24 only)."""
         if self.n > 24:
             raise ConfigError(f"n={self.n}: a dense vector of 2**n dividends is too large; use masks[i], dividends[i]")
         out = torch.zeros(1 << self.n, dtype=torch.float64)
         out[self.masks[i]] = self.dividends[i]
         return out
+
+    def record(self) -> dict[str, Any]:
+        """Per sample ``sparse_masks[i]`` and ``sparse_dividends[i]``, ``r2_heldout[sample]``, and the estimate's
+        ``budget``, ``heldout_queries``, ``max_order`` and ``seed`` (docs/method.md#sparse-estimation)."""
+        return {"estimator": self.estimator, "estimated": self.estimated, "sparse_masks": list(self.masks),
+                "sparse_dividends": list(self.dividends),
+                "r2_heldout": torch.tensor(self.r2_heldout, dtype=torch.float64), "budget": int(self.queries),
+                "heldout_queries": int(self.heldout_queries), "max_order": int(self.max_order), "seed": int(self.seed),
+                "skipped": [], "audit": None}
+
+    def interaction_scalars(self) -> dict[str, float]:
+        """``interactions/strength/order_k`` (absent subsets count 0), ``interactions/salient_count``,
+        ``interactions/r2_heldout`` (mean over samples), ``interactions/r2_heldout_min`` and
+        ``interactions/estimated`` (always 1: the exact estimator never logs it)."""
+        slots = slot_tables([self.parts()], self.n)
+        out = strength_scalars(slots.tables[0], slots.orders, self.n)
+        salient = []
+        for masks, dividends in zip(self.masks, self.dividends):
+            nonempty = dividends[masks != 0].abs()
+            top = float(nonempty.max()) if nonempty.numel() else 0.0
+            salient.append(float((nonempty > TAU_RATIO * top).sum()) if top > 0 else 0.0)
+        r2 = torch.tensor(self.r2_heldout, dtype=torch.float64)
+        out.update({"interactions/salient_count": sum(salient) / max(len(salient), 1),
+                    "interactions/r2_heldout": float(r2.mean()), "interactions/r2_heldout_min": float(r2.min()),
+                    "interactions/estimated": 1.0})
+        return out
+
+    def attributions(self) -> dict[str, Tensor]:
+        return attributions_of_parts(self.masks, self.dividends, self.n)
+
+    @classmethod
+    def from_record(cls, content: Mapping[str, Any]) -> SparseInteractions:
+        return cls(masks=[m.to(torch.long) for m in content["sparse_masks"]],
+                   dividends=[d.to(torch.float64) for d in content["sparse_dividends"]],
+                   r2_heldout=[float(x) for x in content["r2_heldout"]], queries=int(content["budget"]),
+                   heldout_queries=int(content["heldout_queries"]), n=int(content["n"]),
+                   max_order=int(content["max_order"]), seed=int(content["seed"]),
+                   annotation_hash=str(content.get("annotation_hash", "")),
+                   precision=str(content.get("precision", "fp32")))
 
 
 def _fit_all(

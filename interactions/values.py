@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Optional
 
 import torch
 from torch import Tensor, nn
 
+from .attributions import banzhaf_values, shapley_interaction_index, shapley_values
 from .errors import ConfigError, NumericsError
+from .estimates import InteractionEstimate, Parts
 from .maskers import masker_for
 from .outputs import check_logits, log_odds_true_class, log_odds_true_class_unchecked
 from .precision import check_precision, evaluation_precision
 from .sample_set import DEFAULT_MAX_VARIABLES, check_num_variables
+from .scalars import interaction_scalars
 from .transform import harsanyi_dividends, mask_to_variables
 
 if TYPE_CHECKING:
@@ -222,16 +225,59 @@ def check_finite(values: Tensor, sample_set: AnnotatedSampleSet | None = None, m
 
 
 @dataclass
-class Interactions:
-    """Values and Harsanyi dividends of one model on one annotated sample set (``[sample, mask]``, float64)."""
+class Interactions(InteractionEstimate):
+    """Values and Harsanyi dividends of one model on one annotated sample set (``[sample, mask]``, float64): the exact
+    estimator's :class:`~harsanyi_lightning.interactions.estimates.InteractionEstimate`."""
 
-    values: Tensor  #: values[sample, mask], float64
+    estimator: ClassVar[str] = "exact"
+    estimated: ClassVar[bool] = False
+
+    values: Optional[Tensor]  #: values[sample, mask], float64 (``None`` when read back without them)
     dividends: Tensor  #: dividends[sample, mask], float64
     n: int
-    annotation_hash: str
+    annotation_hash: str = ""
     precision: str = "fp32"
     skipped: list[int] = field(default_factory=list)  #: samples left out (non-finite outputs); rows are NaN
     audit: dict | None = None
+
+    @property
+    def num_samples(self) -> int:
+        return int(self.dividends.shape[0])
+
+    def parts(self) -> Parts:
+        """Per sample every subset with a non-zero dividend."""
+        masks, dividends = [], []
+        for row in self.dividends.to(torch.float64):
+            keep = torch.nonzero(row).flatten()
+            masks.append(keep)
+            dividends.append(row[keep])
+        return masks, dividends
+
+    def dense(self) -> Tensor:
+        return self.dividends
+
+    def record(self) -> dict[str, Any]:
+        """``values``, ``dividends``, ``skipped`` and ``audit`` (the precision audit, ``None`` in strict fp32)."""
+        return {"estimator": self.estimator, "estimated": self.estimated, "values": self.values,
+                "dividends": self.dividends, "skipped": [int(s) for s in self.skipped], "audit": self.audit}
+
+    def interaction_scalars(self) -> dict[str, float]:
+        """:func:`~harsanyi_lightning.interactions.scalars.interaction_scalars`, and ``interactions/audit_rel_l1``
+        under an audited precision."""
+        out = interaction_scalars(self.dividends)
+        if self.audit is not None:
+            out["interactions/audit_rel_l1"] = self.audit["max_rel_l1"]
+        return out
+
+    def attributions(self) -> dict[str, Tensor]:
+        return {"shapley": shapley_values(self.dividends), "banzhaf": banzhaf_values(self.dividends),
+                "sii": shapley_interaction_index(self.dividends)}
+
+    @classmethod
+    def from_record(cls, content: Mapping[str, Any]) -> Interactions:
+        return cls(values=content.get("values"), dividends=content["dividends"].to(torch.float64), n=int(content["n"]),
+                   annotation_hash=str(content.get("annotation_hash", "")), precision=str(content.get("precision", "fp32")),
+                   skipped=list(content.get("skipped", [])), audit=content.get("audit"))
 
 
 def harsanyi_interactions(

@@ -79,8 +79,7 @@ def main(argv: list[str] | None = None) -> transformers.Trainer:
     )
     trainer = transformers.Trainer(model=model, args=training, train_dataset=train, eval_dataset=dev,
                                    processing_class=tokenizer, compute_metrics=accuracy, callbacks=[callback])
-    callback.attach(trainer)  # the callback logs through trainer.log
-    trainer.train()
+    trainer.train()  # the callback logs to every report_to integration at the Trainer's steps
     print(f"interactions: {Path(args.output_dir) / 'interactions'}; TensorBoard: tensorboard --logdir "
           f"{Path(args.output_dir) / 'runs'}")
     return trainer

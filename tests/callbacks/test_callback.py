@@ -18,7 +18,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from harsanyi_lightning.callbacks import InteractionCallback
-from harsanyi_lightning.callbacks.knowledge_logging import DASHBOARD_ORDERS, and_or_metrics, dashboard_layout
+from harsanyi_lightning.callbacks.dashboard import DASHBOARD_ORDERS, dashboard_layout
+from harsanyi_lightning.interactions.scalars import and_or_scalars
 from harsanyi_lightning.callbacks.model_forward import resolve_forward
 from harsanyi_lightning.interactions import (
     AndOrInteractions,
@@ -308,29 +309,26 @@ def test_bad_arguments_are_refused_at_construction(kwargs, match):
         InteractionCallback(**kwargs)
 
 
-#: what an epoch artifact held before the options of docs/method.md#beyond-the-paper, and the state key of fit()'s callback then
-BEFORE_KEYS = {"values", "dividends", "epoch", "global_step", "log_step", "annotation_hash", "regime", "n",
-               "precision", "skipped", "model", "dataset", "audit"}
-BEFORE_STATE_KEY = ("InteractionCallback{'sample_set': None, 'n': 4, 'num_samples': None, 'per_class': None, "
-                    "'seed': 0, 'baseline': 'mean', 'background': 'keep', 'pool_split': 'val', 'precision': 'fp32', "
-                    "'regime': None}")
+#: what an exact evaluation artifact holds with the extras off (docs/callback.md#artifacts)
+CORE_KEYS = {"estimator", "estimated", "values", "dividends", "epoch", "global_step", "epoch_fraction", "log_step",
+             "annotation_hash", "regime", "n", "precision", "skipped", "model", "dataset", "audit"}
 
 
-def test_options_off_write_what_the_callback_wrote_before(tmp_path):
+def test_extras_off_write_the_core_keys_and_the_default_adds_the_attributions(tmp_path):
     trainer, _, cb = fit(tmp_path / "off", epochs=1, attributions=False)
     out = Path(trainer.log_dir) / "interactions"
     for epoch in (0, 1):
-        # every artifact records its epoch_fraction (docs/callback.md#evaluations-inside-an-epoch); nothing else new
-        assert set(epoch_content(out, epoch)) == BEFORE_KEYS | {"epoch_fraction"}
-        assert epoch_content(out, epoch)["epoch_fraction"] == float(epoch)
+        content = epoch_content(out, epoch)
+        assert set(content) == CORE_KEYS
+        assert (content["estimator"], content["estimated"], content["epoch_fraction"]) == ("exact", False, float(epoch))
     tags = scalars(trainer.log_dir)
     assert not [t for t in tags if "and_or" in t] and tags["__images__"] == ["interactions/strength_by_order"]
-    assert cb.state_key == BEFORE_STATE_KEY  # so checkpoints written before the options still resume
-    # the default adds the exact attributions only (and keeps the state key)
+    # the state key names the callback by the few options that tell two of them apart, not by every option
+    assert cb.state_key == "InteractionCallback{'sample_set': None, 'output_dir': None, 'regime': None}"
+    # the default adds the exact attributions only
     trainer, _, cb = fit(tmp_path / "default", epochs=1)
-    assert cb.state_key == BEFORE_STATE_KEY
     content = epoch_content(Path(trainer.log_dir) / "interactions", 1)
-    assert set(content) == BEFORE_KEYS | {"epoch_fraction", "shapley", "banzhaf", "sii"}
+    assert set(content) == CORE_KEYS | {"shapley", "banzhaf", "sii"}
     assert not [t for t in scalars(trainer.log_dir) if "and_or" in t]
     d = content["dividends"]
     assert torch.equal(content["shapley"], shapley_values(d)) and torch.equal(content["banzhaf"], banzhaf_values(d))
@@ -342,13 +340,12 @@ def test_options_off_write_what_the_callback_wrote_before(tmp_path):
 @pytest.mark.parametrize("solver", ["lp", "gradient"])
 def test_and_or_option_stores_and_logs_the_and_or_interactions(tmp_path, solver):
     trainer, _, cb = fit(tmp_path, epochs=2, and_or=True, and_or_solver=solver, and_or_noise_bound=0.1)
-    assert cb.state_key != BEFORE_STATE_KEY and f"'and_or_solver': '{solver}'" in cb.state_key
     out = Path(trainer.log_dir) / "interactions"
     tags = scalars(trainer.log_dir)
     assert "interactions/and_or_by_order" in tags["__images__"]
     for epoch in (0, 1, 2):
         content = epoch_content(out, epoch)
-        assert set(content) == BEFORE_KEYS | {"epoch_fraction", "shapley", "banzhaf", "sii", "and_or"}
+        assert set(content) == CORE_KEYS | {"shapley", "banzhaf", "sii", "and_or"}
         stored = AndOrInteractions.from_dict(content["and_or"])
         assert stored.solver == solver and stored.noise_bound == 0.1 and stored.n == N
         if solver == "lp":  # the exact LP from the stored values gives the stored result
@@ -362,7 +359,7 @@ def test_and_or_option_stores_and_logs_the_and_or_interactions(tmp_path, solver)
         # logged at the step of the other scalars, with the numbers of the stored result
         step = content["log_step"]
         assert step in tags["interactions/salient_count"]
-        for tag, value in and_or_metrics(stored).items():
+        for tag, value in and_or_scalars(stored).items():
             assert tags[tag][step] == pytest.approx(value, rel=1e-6, abs=1e-12), tag
     expected = {"interactions/and_or/salient_count"} | {
         f"interactions/and_or/{kind}_strength/order_{k}" for kind in ("and", "or") for k in range(1, N + 1)}

@@ -36,13 +36,13 @@ def test_the_keyword_signature_is_the_union_of_the_option_objects():
 def test_the_callback_holds_its_options_as_frozen_objects():
     cb = InteractionCallback(n=4, grid=(4, 2), region=[2, 2], every_n_epochs=3, and_or=True, and_or_noise_bound=1,
                              references={"pretrain": "p"}, output_dir="out")
-    assert cb.sampling == SampleSetOptions(n=4, grid=[4, 2], region=[2, 2])
-    assert cb.sampling.grid == [4, 2] and cb.grid == [4, 2]  # normalised, and readable as an attribute
-    assert cb.evaluation.every_n_epochs == cb.every_n_epochs == 3
-    assert cb.extras.and_or_noise_bound == 1.0 and isinstance(cb.and_or_noise_bound, float)
-    assert cb.run == RunOptions(references={"pretrain": "p"}, output_dir="out")
+    assert cb.options.sampling == SampleSetOptions(n=4, grid=[4, 2], region=[2, 2])
+    assert cb.options.sampling.grid == [4, 2] and cb.grid == [4, 2]  # normalised, and readable as an attribute
+    assert cb.options.evaluation.every_n_epochs == cb.every_n_epochs == 3
+    assert cb.options.extras.and_or_noise_bound == 1.0 and isinstance(cb.and_or_noise_bound, float)
+    assert cb.options.run == RunOptions(references={"pretrain": "p"}, output_dir="out")
     with pytest.raises(dataclasses.FrozenInstanceError):
-        cb.sampling.n = 5
+        cb.options.sampling.n = 5
     with pytest.raises(AttributeError, match="no_such_option"):
         cb.no_such_option  # noqa: B018
 

@@ -11,7 +11,7 @@ import pytorch_lightning as pl
 from pytorch_lightning.loggers import MLFlowLogger, WandbLogger
 
 from harsanyi_lightning.callbacks import InteractionCallback
-from harsanyi_lightning.callbacks.knowledge_logging import interaction_metrics
+from harsanyi_lightning.interactions.scalars import interaction_scalars
 from harsanyi_lightning.interactions import load_artifact
 from tests.callback_fixtures import NetOnlyTabularClassifier, tabular_task
 
@@ -46,7 +46,7 @@ def test_mlflow_file_store_gets_scalars_and_figures(tmp_path, monkeypatch):
     assert [(m.step, m.value) for m in epochs] == [(s, float(e)) for e, s in enumerate(steps)]
     strength = {m.step: m.value for m in client.get_metric_history(logger.run_id, STRENGTH)}
     for e, s in enumerate(steps):  # the value logged is the one of the stored dividends
-        assert strength[s] == pytest.approx(interaction_metrics(artifacts[e]["dividends"])[STRENGTH], rel=1e-6)
+        assert strength[s] == pytest.approx(interaction_scalars(artifacts[e]["dividends"])[STRENGTH], rel=1e-6)
     assert len(client.get_metric_history(logger.run_id, "knowledge/jaccard_to_final")) == EPOCHS + 1
     figures = sorted(a.path for a in client.list_artifacts(logger.run_id, FIGURE))
     assert figures == [f"{FIGURE}/epoch_{e:03d}.png" for e in range(EPOCHS + 1)]
@@ -121,7 +121,7 @@ def test_wandb_offline_run_gets_scalars_and_figures(tmp_path, monkeypatch):
     assert evaluated == [(s, float(e)) for e, s in enumerate(steps)]
     strength = {row["trainer/global_step"]: row[STRENGTH] for row in rows if STRENGTH in row}
     for e, s in enumerate(steps):
-        assert strength[s] == pytest.approx(interaction_metrics(artifacts[e]["dividends"])[STRENGTH], rel=1e-6)
+        assert strength[s] == pytest.approx(interaction_scalars(artifacts[e]["dividends"])[STRENGTH], rel=1e-6)
     assert sum("knowledge/jaccard_to_final" in row for row in rows) == EPOCHS + 1
     images = [(row["trainer/global_step"], row[FIGURE]) for row in rows if FIGURE in row]
     assert [s for s, _ in images] == steps

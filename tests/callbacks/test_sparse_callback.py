@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from harsanyi_lightning.callbacks import EvaluationOptions, InteractionCallback
-from harsanyi_lightning.callbacks.sparse_evaluation import sparse_attributions, sparse_jaccard
 from harsanyi_lightning.interactions import (
     ConfigError,
     banzhaf_values,
@@ -17,6 +16,7 @@ from harsanyi_lightning.interactions import (
     shapley_interaction_index,
     shapley_values,
 )
+from harsanyi_lightning.interactions.metrics import sparse_jaccard
 from harsanyi_lightning.interactions.sparse import sparse_dividends
 from harsanyi_lightning.interactions.sparse_recovery import values_from_sparse
 from harsanyi_lightning.study.plan import InteractionSpec
@@ -26,7 +26,7 @@ SPARSE = dict(estimator="sparse", budget=128, max_order=2, n=8, attributions=Fal
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(estimator="fourier"), "estimator='fourier' must be 'exact'"),
+    (dict(estimator="fourier"), "estimator='fourier' must be one of 'exact', 'sparse'"),
     (dict(estimator="sparse"), "needs a budget"),
     (dict(budget=4096), "budget=4096 is an option of estimator='sparse'"),
     (dict(max_order=3), "max_order=3 is an option of estimator='sparse'"),
@@ -45,7 +45,7 @@ def test_bad_estimator_options_are_refused(kwargs, match):
     (dict(estimator="sparse", budget=4096, max_variables=63), "max_variables=63 is above the sparse estimator's cap"),
     (dict(estimator="sparse", budget=100, n=8, max_order=4), "raise budget to >= 144"),
     (dict(estimator="sparse", budget=4096, n=8), "not below 2\\*\\*n|below 2\\*\\*8|2\\*\\*n"),
-    (dict(estimator="sparse", budget=512, and_or=True), "and_or with estimator='sparse' is not supported yet"),
+    (dict(estimator="sparse", budget=512, and_or=True), "and_or with estimator='sparse' is not supported"),
 ])
 def test_sparse_needs_a_sample_set_and_options_it_can_serve(kwargs, match):
     with pytest.raises(ConfigError, match=match):
@@ -65,8 +65,8 @@ def test_sparse_attributions_are_the_exact_formulas_on_the_recovered_set():
     planted = torch.tensor([1, 6, 9, 22, 131], dtype=torch.long)
     dividends = torch.randn(5, generator=g, dtype=torch.float64)
     result = sparse_dividends(lambda m: values_from_sparse(m, planted, dividends), 8, budget=160, max_order=4)
-    dense = result.dense(0).view(1, -1)
-    found = sparse_attributions(result)
+    dense = result.dense_row(0).view(1, -1)
+    found = result.attributions()
     torch.testing.assert_close(found["shapley"], shapley_values(dense))
     torch.testing.assert_close(found["banzhaf"], banzhaf_values(dense))
     torch.testing.assert_close(found["sii"], shapley_interaction_index(dense))
@@ -78,7 +78,6 @@ def test_sparse_attributions_are_the_exact_formulas_on_the_recovered_set():
 def test_a_sparse_fit_stores_estimates_and_logs_their_heldout_r2(tmp_path):
     trainer, _, cb = fit(tmp_path, epochs=2, **{**SPARSE, "attributions": True})
     out = Path(trainer.log_dir) / "interactions"
-    assert "'estimator': 'sparse', 'budget': 128, 'max_order': 2" in cb.state_key
     for epoch in (0, 1, 2):
         content = epoch_content(out, epoch)
         assert content["estimator"] == "sparse" and content["estimated"] is True
@@ -96,7 +95,7 @@ def test_a_sparse_fit_stores_estimates_and_logs_their_heldout_r2(tmp_path):
     assert len(tags["interactions/r2_heldout"]) == 3 and len(tags["interactions/r2_heldout_min"]) == 3
     final = epoch_content(out, 2)
     assert tags["interactions/r2_heldout"][final["log_step"]] == pytest.approx(float(final["r2_heldout"].mean()))
-    assert "interactions/strength/order_1" in tags and tags["__images__"] == []
+    assert "interactions/strength/order_1" in tags and tags["__images__"] == ["interactions/strength_by_order"]
     assert not [t for t in tags if t.startswith("knowledge/") and t != "knowledge/jaccard_to_final"]
     jaccard = json.loads((out / "jaccard.json").read_text())
     assert jaccard["steps"][-1] == jaccard["final_step"] and jaccard["jaccard"][-1] == 1.0

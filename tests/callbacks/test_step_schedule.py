@@ -19,6 +19,7 @@ from harsanyi_lightning.callbacks.artifact_layout import evaluation_files, step_
 from harsanyi_lightning.interactions import ConfigError, load_artifact
 from harsanyi_lightning.study import layout
 from tests.callback_fixtures import ToyImageDataModule, ToyModule, make_trainer
+from tests.callbacks.test_callback import scalars
 
 BATCHES = 4  # 32 training images, batches of 8
 
@@ -77,7 +78,7 @@ def test_bad_step_options_name_the_option_and_the_fix(kwargs, match):
 
 def test_at_steps_are_kept_sorted_and_unique():
     cb = InteractionCallback(at_steps=[200, 25, 50, 25, 100], every_n_steps=7)
-    assert cb.at_steps == cb.evaluation.at_steps == [25, 50, 100, 200] and cb.every_n_steps == 7
+    assert cb.at_steps == cb.options.evaluation.at_steps == [25, 50, 100, 200] and cb.every_n_steps == 7
     assert EvaluationOptions(at_steps=(3, 1)).at_steps == [1, 3]
 
 
@@ -189,31 +190,11 @@ def test_a_resume_from_the_last_batch_makes_the_epoch_evaluation_it_was_saved_be
     assert cb.history[4]["path"].endswith("epoch_001.pt")
 
 
-def test_an_old_checkpoint_with_an_epoch_keyed_history_resumes(tmp_path):
-    """A checkpoint written before evaluations inside an epoch holds ``{epoch: {"path", "sha256"}}``: it loads,
-    its entries are verified and keyed by the global step their artifacts record, and nothing is redone."""
-    ckpt = ModelCheckpoint(dirpath=str(tmp_path / "ckpt"), save_last=True)
-    out = tmp_path / "out"
-    _, _, first = fit(tmp_path, epochs=1, out=out, extra=[ckpt])
-    path = tmp_path / "ckpt" / "last.ckpt"
-    checkpoint = torch.load(path, weights_only=False)
-    (key,) = [k for k in checkpoint["callbacks"] if k.startswith("InteractionCallback")]
-    checkpoint["callbacks"][key] = {
-        "annotation_hash": checkpoint["callbacks"][key]["annotation_hash"],
-        "history": {e["epoch"]: {"path": e["path"], "sha256": e["sha256"]} for e in first.history.values()},
-    }
-    torch.save(checkpoint, path)
-    _, module, cb = fit(tmp_path, epochs=2, out=out, every_n_steps=2, ckpt_path=str(path))
-    assert sorted(cb.history) == [0, 4, 6, 8] and len(module.eval_forward_state) == 2  # 6 and 8
-    assert (cb.history[4]["epoch"], cb.history[4]["epoch_fraction"]) == (1, 1.0)
-    assert cb.state_dict()["history_key"] == "global_step"
-
-
 @pytest.mark.parametrize("every_n_epochs, steps", [(1, [0, 2, 4, 6]), (5, [0, 2, 6])])
 def test_a_step_at_max_steps_is_the_final_evaluation(tmp_path, every_n_epochs, steps):
-    """max_steps=6 stops inside epoch 2: the scheduled step 6 is the run's final evaluation, made once, as the
-    epoch file of the epoch reached, with the fraction reached (from the epoch end or, when that is not
-    scheduled, from the end of training)."""
+    """max_steps=6 stops inside epoch 2: the scheduled step 6 is the run's final evaluation, made once at the end
+    of training, labelled as Lightning counts the epochs trained (1.5, not 2): a step file, its ``epoch_fraction``
+    and its ``interactions/epoch`` tag."""
     out = tmp_path / "out"
     pl.seed_everything(0, verbose=False)
     cb = InteractionCallback(n=4, progress=False, output_dir=str(out), at_steps=[2, 6], every_n_epochs=every_n_epochs)
@@ -221,9 +202,11 @@ def test_a_step_at_max_steps_is_the_final_evaluation(tmp_path, every_n_epochs, s
     module = ToyModule()
     trainer.fit(module, datamodule=ToyImageDataModule(num_train=8 * BATCHES))
     assert sorted(cb.history) == steps and len(module.eval_forward_state) == len(steps)
-    assert cb.history[6]["path"].endswith("epoch_002.pt")
-    assert (cb.history[6]["epoch"], cb.history[6]["epoch_fraction"]) == (2, 1.5)
+    assert cb.history[6]["path"].endswith("step_0000006.pt") and not (out / "epoch_002.pt").exists()
+    assert (cb.history[6]["epoch"], cb.history[6]["epoch_fraction"]) == (1, 1.5)
     assert json.loads((out / "final.json").read_text())["step"] == 6
+    assert load_artifact(out / "step_0000006.pt", "interactions")[0]["epoch_fraction"] == 1.5
+    assert list(scalars(trainer.log_dir)["interactions/epoch"].values())[-1] == 1.5
 
 
 def test_a_resume_at_a_scheduled_step_not_yet_evaluated_evaluates_it_first(tmp_path):

@@ -27,7 +27,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from harsanyi_lightning.callbacks import InteractionCallback
-from harsanyi_lightning.callbacks.knowledge_logging import DASHBOARD_PAPER
+from harsanyi_lightning.callbacks.dashboard import DASHBOARD_PAPER
 from harsanyi_lightning.interactions import AnnotatedSampleSet, ConfigError, ImagePool, load_artifact
 from tests.shared_data import ROOT
 PACKAGES = ["lightning.pytorch", "pytorch_lightning"]

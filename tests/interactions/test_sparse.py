@@ -114,7 +114,7 @@ def test_an_exactly_sparse_torch_model_matches_the_exact_engine_at_n10():
     assert result.queries == 256 and result.heldout_queries == 768  # every mask not fitted on
     for i in range(2):
         assert torch.equal(result.masks[i], torch.nonzero(exact[i].abs() > 1e-12).flatten())
-        assert torch.allclose(result.dense(i), exact[i], rtol=0, atol=1e-9 * float(exact[i].abs().max()))
+        assert torch.allclose(result.dense_row(i), exact[i], rtol=0, atol=1e-9 * float(exact[i].abs().max()))
         assert result.r2_heldout[i] > 1 - 1e-12
 
 
@@ -129,7 +129,7 @@ def test_a_small_mlp_is_nearly_sparse_and_its_largest_dividends_match_the_exact_
         assert result.r2_heldout[i] > 0.99
         top = set(exact[i].abs().topk(5).indices.tolist())
         assert len(top & set(result.masks[i].tolist())) >= 4
-        err = (result.dense(i) - exact[i]).abs().max() / exact[i].abs().max()
+        err = (result.dense_row(i) - exact[i]).abs().max() / exact[i].abs().max()
         assert float(err) < 0.15
 
 

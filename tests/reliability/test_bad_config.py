@@ -99,8 +99,9 @@ def reference(tmp_path: Path, **changes) -> Path:
     dm = TinyTextDataModule(backbone="tiny-bert", num_train=16, num_val=8, num_test=8, batch_size=8, words=5)
     samples = build_sample_set(dm.annotation_pool("val"), n=5, num_samples=2)
     samples.save(tmp_path / "annotation.pt")
-    content = {"values": torch.zeros(2, 32, dtype=torch.float64), "dividends": torch.zeros(2, 32, dtype=torch.float64),
-               "epoch": 2, "annotation_hash": samples.hash, "model": "tiny-bert", "dataset": "TinyTextDataModule",
+    content = {"estimator": "exact", "estimated": False, "values": torch.zeros(2, 32, dtype=torch.float64),
+               "dividends": torch.zeros(2, 32, dtype=torch.float64),
+               "n": 5, "epoch": 2, "annotation_hash": samples.hash, "model": "tiny-bert", "dataset": "TinyTextDataModule",
                **changes}
     path = tmp_path / "ref" / "epoch_002.pt"
     save_artifact(path, "interactions", content)

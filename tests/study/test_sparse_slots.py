@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harsanyi_lightning.callbacks.knowledge_logging import knowledge_metrics
-from harsanyi_lightning.callbacks.sparse_evaluation import sparse_jaccard
+from harsanyi_lightning.interactions.scalars import knowledge_scalars
+from harsanyi_lightning.interactions.metrics import sparse_jaccard
 from harsanyi_lightning.interactions import (
     artifact_parts,
     knowledge_by_order,
@@ -92,8 +92,8 @@ def test_order_averages_split_and_ratio_on_slots_equal_the_dense_ones(models):
         close(torch.tensor(values), torch.tensor(ratio_by_order(a, b, c)[key]))
     for sign, curve in salient_strength_by_order(sa, orders=o, n=n).items():
         close(curve, salient_strength_by_order(a)[sign])
-    scalars, _ = knowledge_metrics(sa, sb, o, n)
-    for key, value in knowledge_metrics(a, b)[0].items():
+    scalars, _ = knowledge_scalars(sa, sb, o, n)
+    for key, value in knowledge_scalars(a, b)[0].items():
         assert scalars[key] == pytest.approx(value, rel=1e-12, abs=1e-15), key
 
 

@@ -105,7 +105,7 @@ def test_every_callback_option_can_be_set_from_a_study_config(tmp_path, option):
     for stage in STAGES:
         callback = plan.interaction_callback(stage, {})
         assert getattr(callback, option) == expected, (stage, option)
-        assert callback.run.regime == stage and callback.run.sample_set == str(tmp_path / "study" / "annotation.pt")
+        assert callback.options.run.regime == stage and callback.options.run.sample_set == str(tmp_path / "study" / "annotation.pt")
 
 
 def test_a_stage_overrides_the_study_interactions(tmp_path):

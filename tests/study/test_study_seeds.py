@@ -84,8 +84,8 @@ def test_each_seed_run_has_its_folder_its_seed_and_its_own_references(tmp_path):
         assert managed["seed_everything"] == run.seed  # the managed layer comes last: it wins over shared's 7
         assert managed["trainer"]["default_root_dir"] == str(run.run_dir / "scratch")
         callback, checkpoint = run.callbacks("probe")  # probe: no reference needed
-        assert callback.run.output_dir == str(run.run_dir / "probe" / "interactions")
-        assert callback.run.sample_set == str(tmp_path / "study" / "annotation.pt")  # the one sample set
+        assert callback.options.run.output_dir == str(run.run_dir / "probe" / "interactions")
+        assert callback.options.run.sample_set == str(tmp_path / "study" / "annotation.pt")  # the one sample set
         assert checkpoint.dirpath == str(run.run_dir / "probe" / "checkpoints")
     for s in STAGES:
         assert len({run.fingerprint(s) for run in runs} | {plan.fingerprint(s)}) == 3
