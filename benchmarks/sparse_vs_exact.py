@@ -210,7 +210,7 @@ def load_regime(regime: str, path: str) -> torch.nn.Module:
 def headline_metrics(dividends: dict[str, torch.Tensor], reading: str) -> dict[str, float]:
     """The four headline knowledge numbers (docs/method.md#knowledge-metrics: totals as the sum of the order
     averages) of the ``dividends[sample, mask]`` of probe, finetune and scratch in ``reading``."""
-    from harsanyi_lightning.study.readings import knowledge_features, knowledge_statistics, reading_dividends
+    from harsanyi_lightning.study.report.readings import knowledge_features, knowledge_statistics, reading_dividends
 
     a, b, c = (reading_dividends(dividends[r], reading) for r in REGIMES)
     features = knowledge_features(a, b, c)

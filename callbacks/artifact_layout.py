@@ -83,7 +83,7 @@ def artifact_global_step(path: str | os.PathLike) -> int:
         return int(blob["content"]["global_step"])
     except Exception as err:  # truncated, garbage, another kind of file
         raise DataError(f"{path} is not a readable interactions artifact with a global_step ({type(err).__name__}); "
-                        "delete it and rerun the stage that writes it") from None
+                        "delete it and rerun the regime that writes it") from None
 
 
 def evaluation_files(folder: str | os.PathLike) -> dict[int, Path]:
@@ -117,7 +117,7 @@ def read_json(path: str | os.PathLike) -> dict:
     except FileNotFoundError:
         raise DataError(f"{path} does not exist") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise DataError(f"{path} is not valid JSON ({err}); delete it and rerun the stage that writes it") from None
+        raise DataError(f"{path} is not valid JSON ({err}); delete it and rerun the regime that writes it") from None
 
 
 def resolve_interactions_file(path: str | os.PathLike) -> Path:
@@ -141,7 +141,7 @@ def resolve_interactions_file(path: str | os.PathLike) -> Path:
         return epochs[max(epochs)]
     if not path.exists():
         raise AnnotationError(
-            f"interactions reference {path} does not exist; run the reference stage first (e.g. the probe run) "
+            f"interactions reference {path} does not exist; run the reference regime first (e.g. the probe run) "
             "and pass its interactions folder or an epoch_XXX.pt file"
         )
     return path

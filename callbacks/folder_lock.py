@@ -13,8 +13,8 @@ first write and keeps it until it ends:
 
 A folder is refused when it, or a folder above it, is locked by another process (a ``fit`` whose
 callback writes into a study folder in use is refused too); with ``check_inside`` also when a folder
-up to three levels below it is (a study's ``<stage>/interactions``). A process may lock a folder it
-already holds (or one inside it) again: the study locks its folder, then each stage's callback its
+up to three levels below it is (a study's ``<regime>/interactions``). A process may lock a folder it
+already holds (or one inside it) again: the study locks its folder, then each regime's callback its
 ``interactions`` folder. Readers (``cli.py report``) take no lock. Under DDP only global rank zero
 takes it (the other ranks write nothing).
 """
@@ -201,4 +201,4 @@ def lock_folder(folder: str | os.PathLike, what: str = "folder", *, check_inside
     return held
 
 
-__all__ = ["FolderLock", "StaleLockWarning", "lock_folder", "read_holder", "LOCK_FILE", "INFO_FILE"]
+__all__ = ["INFO_FILE", "LOCK_FILE", "FolderLock", "StaleLockWarning", "describe", "holder_info", "lock_folder", "read_holder"]

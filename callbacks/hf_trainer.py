@@ -21,8 +21,7 @@ from transformers.trainer_callback import ExportableState
 from harsanyi_lightning.interactions.sample_set import AnnotatedSampleSet
 
 from .artifact_layout import ANNOTATION_FILE
-from .options import RecorderOptions
-from .recorder import InteractionRecorder
+from .recorder import InteractionRecorder, RecorderHolder
 from .trainer_loop import TrainerLoop, calling_handler, trainer_position
 
 if TYPE_CHECKING:
@@ -41,7 +40,7 @@ def importable_name(value: Any) -> Optional[str]:
     return f"{module}.{name}" if module and name and "<" not in name else None
 
 
-class InteractionTrainerCallback(TrainerCallback, ExportableState):
+class InteractionTrainerCallback(RecorderHolder, TrainerCallback, ExportableState):
     """Compute, store and log the Harsanyi interactions of a ``transformers.Trainer``'s model during ``train``.
 
     Args:
@@ -64,21 +63,6 @@ class InteractionTrainerCallback(TrainerCallback, ExportableState):
                  pool: Optional[TextPool | ImagePool] = None, **options: Any) -> None:
         self.recorder = InteractionRecorder(sample_set=sample_set, pool=pool, **options)
         self._loop: Optional[TrainerLoop] = None
-
-    @property
-    def options(self) -> RecorderOptions:
-        """The options in their four groups: ``run``, ``sampling``, ``evaluation``, ``extras``."""
-        return self.recorder.options
-
-    @property
-    def history(self) -> dict[int, dict[str, Any]]:
-        """``{global step: {"path", "sha256", "epoch", "epoch_fraction"}}`` of the evaluations of this training."""
-        return self.recorder.history
-
-    @property
-    def annotated_sample_set(self) -> Optional[AnnotatedSampleSet]:
-        """The sample set of the current training (after ``on_train_begin``)."""
-        return self.recorder.annotated_sample_set
 
     def state(self) -> dict[str, Any]:
         """What a Trainer checkpoint keeps (``ExportableState``): the recorder's history as an attribute, and as

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 from harsanyi_lightning.interactions.and_or import DEFAULT_NOISE_BOUND
-from harsanyi_lightning.interactions.sample_set import DEFAULT_MAX_VARIABLES, AnnotatedSampleSet
+from harsanyi_lightning.interactions.sample_set import DEFAULT_MAX_VARIABLES
 
 from .lightning_compat import CALLBACK_BASES, rank_zero_warn
 from .lightning_loop import (
@@ -26,14 +26,13 @@ from .lightning_loop import (
     epoch_end_position,
     start_position,
 )
-from .options import RecorderOptions
-from .recorder import InteractionRecorder
+from .recorder import InteractionRecorder, RecorderHolder
 
 if TYPE_CHECKING:
     import pytorch_lightning as pl
 
 
-class InteractionCallback(*CALLBACK_BASES):
+class InteractionCallback(RecorderHolder, *CALLBACK_BASES):
     """Compute, store and log the Harsanyi interactions of the model during ``fit``.
 
     The arguments are the recorder's options (docs/callback.md#arguments), checked when the callback is built;
@@ -152,21 +151,6 @@ class InteractionCallback(*CALLBACK_BASES):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore a checkpoint's history; its files are verified at ``on_train_start``."""
         self.recorder.load_state_dict(state_dict)
-
-    @property
-    def options(self) -> RecorderOptions:
-        """The options in their four groups: ``run``, ``sampling``, ``evaluation``, ``extras``."""
-        return self.recorder.options
-
-    @property
-    def history(self) -> dict[int, dict[str, Any]]:
-        """``{global step: {"path", "sha256", "epoch", "epoch_fraction"}}`` of the evaluations so far (a copy)."""
-        return self.recorder.history
-
-    @property
-    def annotated_sample_set(self) -> Optional[AnnotatedSampleSet]:
-        """The sample set of the current fit (after ``setup``)."""
-        return self.recorder.annotated_sample_set
 
     # ------------------------------------------------------------------ hooks
 

@@ -265,4 +265,26 @@ class InteractionRecorder:
                 log_figures(loop.figure_writers(), estimate, by_order, and_or, point, log_step)
 
 
-__all__ = ["InteractionRecorder", "TrainingPosition"]
+class RecorderHolder:
+    """What an adapter that holds an :class:`InteractionRecorder` as ``self.recorder`` shows of it: its options, its
+    history and its sample set."""
+
+    recorder: InteractionRecorder
+
+    @property
+    def options(self) -> RecorderOptions:
+        """The options in their four groups: ``run``, ``sampling``, ``evaluation``, ``extras``."""
+        return self.recorder.options
+
+    @property
+    def history(self) -> dict[int, dict[str, Any]]:
+        """``{global step: {"path", "sha256", "epoch", "epoch_fraction"}}`` of the evaluations so far (a copy)."""
+        return self.recorder.history
+
+    @property
+    def annotated_sample_set(self) -> Optional[AnnotatedSampleSet]:
+        """The sample set of the current training (once it began)."""
+        return self.recorder.annotated_sample_set
+
+
+__all__ = ["InteractionRecorder", "RecorderHolder", "TrainingPosition"]

@@ -24,7 +24,7 @@ from harsanyi_lightning.interactions.errors import HarsanyiError
 from harsanyi_lightning.lightning_modules import HarsanyiClassifier
 from harsanyi_lightning.study.cli import StudyCommandsMixin
 from harsanyi_lightning.study.config_errors import ArgumentError, parser_error
-from harsanyi_lightning.study.failures import exception_chain, project_error
+from harsanyi_lightning.study.run.failures import exception_chain, project_error
 from harsanyi_lightning.study.trainer import StudyTrainer
 
 __all__ = ["HarsanyiCLI", "HarsanyiStudyCLI", "cli_kwargs", "main", "run_from_command_line", "user_error"]
@@ -87,7 +87,7 @@ def user_error(err: BaseException) -> HarsanyiError | None:
 def run_from_command_line(args: list[str] | None = None) -> int:
     """:func:`main` for the shell: an error caused by the user's input (one of the documented types of
     :mod:`harsanyi_lightning.interactions.errors`), or a failure of the run's surroundings the project recognises (a write
-    that fails for a full disk, a dead DataLoader worker or DDP rank; see :mod:`harsanyi_lightning.study.failures`) is printed
+    that fails for a full disk, a dead DataLoader worker or DDP rank; see :mod:`harsanyi_lightning.study.run.failures`) is printed
     as one short message naming the input or file and the fix, and the exit status is 2 (as for a
     command-line usage error); anything else keeps its full traceback."""
     try:

@@ -111,7 +111,7 @@ from .shapiq_values import estimate_from_interaction_values, to_interaction_valu
 from .sharding import Shards, shard_indices
 from .sparse import SparseInteractions, sparse_dividends, sparse_interactions
 from .sparse_design import MAX_SPARSE_VARIABLES, check_sparse_options
-from .sparse_slots import SlotTables, artifact_parts, mask_orders, order_counts, slot_tables
+from .sparse_slots import SlotTables, mask_orders, order_counts, slot_tables
 from .text_sample_set import build_text_sample_set, split_words
 from .transform import (
     harsanyi_dividends,
@@ -175,7 +175,6 @@ __all__ = [
     "and_or_salient_mask",
     "and_or_scalars",
     "and_or_strength_by_order",
-    "artifact_parts",
     "atomic_write_bytes",
     "attributions_of_parts",
     "audit_precision",

@@ -47,8 +47,11 @@ from .errors import ConfigError, DataError, NumericsError
 from .metrics import TAU_RATIO, salient_strength_by_order
 from .transform import as_sample_table, harsanyi_dividends, subset_orders, values_from_dividends
 
+#: the most variables AND-OR interactions are computed for (the linear program grows about 5x per variable)
 MAX_AND_OR_VARIABLES = 12
+#: the solvers: the exact linear program (scipy's HiGHS) and batched gradient steps with a certified gap
 SOLVERS = ("lp", "gradient")
+#: ``delta`` in the noise bound ``|q_T| <= delta·|v(x_N) - v(x_∅)|`` (docs/method.md#beyond-the-paper)
 DEFAULT_NOISE_BOUND = 0.04
 
 

@@ -12,6 +12,7 @@ from torch import Tensor
 from .sparse_slots import order_counts
 from .transform import num_variables, subset_orders, values_from_dividends
 
+#: a salient interaction has |I(S)| > TAU_RATIO · max_{S≠∅} |I(S)| in its sample (footnote 4)
 TAU_RATIO = 0.05
 
 

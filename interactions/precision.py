@@ -14,6 +14,7 @@ import torch
 
 from .errors import ConfigError
 
+#: the forward precisions of an evaluation: strict fp32 (the default) and the audited faster ones
 PRECISIONS = ("fp32", "tf32", "fp16", "bf16")
 
 

@@ -3,7 +3,7 @@ SI graph, ...) draw the project's interactions.
 
 One sample of an :class:`~harsanyi_lightning.interactions.estimates.InteractionEstimate` becomes one
 ``InteractionValues`` of index ``"Moebius"`` (the Harsanyi dividends are Möbius coefficients), ``min_order`` 0
-(the empty set's dividend is ``v(x_∅)``, also the ``baseline_value``), ``n_players`` = ``n``, the subsets the
+(the empty set's dividend is ``v(x_∅)``, also the ``baseline_value``; 0 for an estimate without it), ``n_players`` = ``n``, the subsets the
 estimate holds in its ``interaction_lookup`` (bit ``i`` of a mask = player ``i``), ``estimated`` and
 ``estimation_budget`` as the estimate says (``2**n`` forward passes for exact dividends). shapiq is imported only
 when these functions are called (``pip install shapiq``).
@@ -45,14 +45,12 @@ def to_interaction_values(estimate: InteractionEstimate, sample: int) -> Any:
     else:
         masks, dividends = estimate.parts()
         subsets, values = masks[sample].tolist(), dividends[sample].tolist()
-    if 0 not in subsets:  # the empty set is always listed: it is v(x_∅), the baseline value
-        subsets, values = [0, *subsets], [0.0, *values]
     lookup = {mask_to_variables(int(m)): k for k, m in enumerate(subsets)}
     budget = estimate.record().get("budget", 1 << estimate.n)
     return shapiq.InteractionValues(
         np.asarray(values, dtype=np.float64), index=MOEBIUS, max_order=estimate.n, n_players=estimate.n, min_order=0,
         interaction_lookup=lookup, estimated=bool(estimate.estimated), estimation_budget=int(budget),
-        baseline_value=float(values[subsets.index(0)]))
+        baseline_value=float(values[subsets.index(0)]) if 0 in subsets else 0.0)
 
 
 def estimate_from_interaction_values(samples: Sequence[Any]) -> InteractionEstimate:

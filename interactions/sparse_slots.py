@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Sequence
 
 import torch
 from torch import Tensor
 
-__all__ = ["SlotTables", "artifact_parts", "mask_orders", "order_counts", "slot_tables"]
+__all__ = ["SlotTables", "mask_orders", "order_counts", "slot_tables"]
 
 #: the mask of a padding slot
 PAD_MASK = -1
@@ -81,18 +81,3 @@ def slot_tables(models: Sequence[tuple[Sequence[Tensor], Sequence[Tensor]]], n: 
         if num else torch.zeros(0, width, dtype=torch.float64)
         for m, d in models)
     return SlotTables(tables=tables, masks=masks, orders=mask_orders(masks, n), n=n)
-
-
-def artifact_parts(content: Mapping[str, Any]) -> tuple[list[Tensor], list[Tensor]]:
-    """``(masks[i], dividends[i])`` per sample of an interaction artifact's content: a sparse one's recovered
-    subsets (``sparse_masks``, ``sparse_dividends``; docs/method.md#sparse-estimation), or for an exact one
-    (``dividends[sample, mask]``) every subset with a non-zero dividend."""
-    if content.get("estimator", "exact") == "sparse":
-        return ([m.to(torch.long) for m in content["sparse_masks"]],
-                [d.to(torch.float64) for d in content["sparse_dividends"]])
-    masks, dividends = [], []
-    for row in content["dividends"].to(torch.float64):
-        keep = torch.nonzero(row).flatten()
-        masks.append(keep)
-        dividends.append(row[keep])
-    return masks, dividends

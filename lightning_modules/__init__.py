@@ -1,9 +1,8 @@
-"""LightningModules for the three regimes (probe, finetune, scratch; docs/method.md#the-three-regimes)
-and the backbones they are built from (docs/training.md)."""
+"""LightningModules for the kinds of regime (probe, finetune, scratch; docs/method.md#the-three-regimes,
+docs/training.md#regime-kinds) and the backbones they are built from (docs/training.md)."""
 from .backbone_factory import build_classifier, build_feature_extractor, load_tokenizer, pretrained_reference
 from .backbone_registry import BackboneInfo, known_backbones, resolve_backbone
 from .base import (
-    REGIMES,
     FinetuneClassifier,
     FrozenModule,
     HarsanyiClassifier,
@@ -12,14 +11,13 @@ from .base import (
     ScratchClassifier,
 )
 from .heads import find_head
+from .regime_kinds import REGIME_KINDS, ROLES, RegimeKind, regime_kind
 from .hf_backbones import TEXT_POOLINGS, HFPooledFeatures
 from .schedules import LinearWarmupDecay
 from .tiny_networks import register_tiny_backbone, tiny_pretrained, unregister_tiny_backbone
 from .vision_backbones import image_normalization
 
 __all__ = [
-    "REGIMES",
-    "TEXT_POOLINGS",
     "BackboneInfo",
     "FinetuneClassifier",
     "FrozenModule",
@@ -28,7 +26,11 @@ __all__ = [
     "LinearWarmupDecay",
     "ProbeClassifier",
     "ProbeNet",
+    "REGIME_KINDS",
+    "ROLES",
+    "RegimeKind",
     "ScratchClassifier",
+    "TEXT_POOLINGS",
     "build_classifier",
     "build_feature_extractor",
     "find_head",
@@ -36,6 +38,7 @@ __all__ = [
     "known_backbones",
     "load_tokenizer",
     "pretrained_reference",
+    "regime_kind",
     "register_tiny_backbone",
     "resolve_backbone",
     "tiny_pretrained",

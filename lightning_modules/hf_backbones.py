@@ -26,6 +26,7 @@ __all__ = [
     "load_hf_tokenizer",
 ]
 
+#: how a text backbone's token states become a probe's feature: the first token ([CLS]) or the mean over real tokens
 TEXT_POOLINGS = ("cls", "mean")
 
 

@@ -135,7 +135,7 @@ def tiny_pretrained(name: str) -> nn.Module:
 
 def build_tiny_classifier(info: BackboneInfo, num_classes: int, *, pretrained: bool) -> nn.Module:
     """A tiny classifier with a new ``num_classes`` head, from :func:`tiny_pretrained` or from scratch."""
-    if info.kind == TEXT:
+    if info.modality == TEXT:
         from transformers import BertForSequenceClassification
 
         model = BertForSequenceClassification(tiny_bert_config(num_classes))
@@ -149,7 +149,7 @@ def build_tiny_classifier(info: BackboneInfo, num_classes: int, *, pretrained: b
 
 def build_tiny_features(info: BackboneInfo, pooling: str) -> tuple[nn.Module, int]:
     """The "pre-trained" tiny network up to its penultimate layer: ``(module, dim)``."""
-    if info.kind == TEXT:
+    if info.modality == TEXT:
         encoder = tiny_pretrained(info.target)
         return HFPooledFeatures(encoder, pooling), int(encoder.config.hidden_size)
     return strip_head(tiny_pretrained(info.target), info.name)

@@ -42,7 +42,7 @@ def image_normalization(name: str | None) -> tuple[tuple[float, ...], tuple[floa
     if name is None:
         return IMAGENET_MEAN, IMAGENET_STD
     info = resolve_backbone(name)
-    if info.kind != IMAGE:
+    if info.modality != IMAGE:
         raise ConfigError(f"backbone {name!r} is a text model; an image data set needs an image backbone")
     if info.source == "timm":
         from timm.models import get_pretrained_cfg

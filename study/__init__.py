@@ -1,8 +1,11 @@
-"""One command for the whole study: probe -> finetune -> scratch -> report (paper section 3; docs/study.md).
+"""One command for the whole study: its regimes, one after another, then the report (paper section 3; docs/study.md).
 
-:mod:`harsanyi_lightning.study.loop` runs the regimes (``python cli.py study``);
-:mod:`harsanyi_lightning.study.report` draws the paper's figures and writes ``report.md`` from what the
-regimes stored (``python cli.py report``); :mod:`harsanyi_lightning.study.layout` says where each file lives.
+Two sub-packages: :mod:`harsanyi_lightning.study.run` trains the regimes (``python cli.py study``: plan, loop,
+processes, folders, checkpoints) and :mod:`harsanyi_lightning.study.report` judges what they stored
+(``python cli.py report``: numbers, intervals, readings, findings, verdicts, figures, markdown).
+:mod:`harsanyi_lightning.study.regimes` holds the regimes of a study config (kind, role, references) and
+:mod:`harsanyi_lightning.study.layout` says where each file lives; the command line is :mod:`.cli`, :mod:`.trainer`,
+:mod:`.overrides` and :mod:`.config_errors`.
 
 The report's entry points are loaded on first use (module ``__getattr__``), so importing this package
 does not import matplotlib.
@@ -11,18 +14,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .layout import STAGES, check_study
+from .layout import check_study
+from .regimes import RegimeSpec, StudyRegimes
 
 if TYPE_CHECKING:
-    from .report import write_report
-    from .report_numbers import StudyNumbers, compute_study
-    from .report_summary import write_summary
+    from .report.writer import write_report
+    from .report.numbers import StudyNumbers, compute_study
+    from .report.summary import write_summary
 
-__all__ = ["STAGES", "StudyNumbers", "check_study", "compute_study", "write_report", "write_summary"]
+__all__ = ["RegimeSpec", "StudyNumbers", "StudyRegimes", "check_study", "compute_study", "write_report",
+           "write_summary"]
 
 #: the lazily loaded public names and the module each lives in
-_LAZY = {"StudyNumbers": "report_numbers", "compute_study": "report_numbers", "write_report": "report",
-         "write_summary": "report_summary"}
+_LAZY = {"StudyNumbers": "report.numbers", "compute_study": "report.numbers", "write_report": "report.writer",
+         "write_summary": "report.summary"}
 
 
 def __getattr__(name: str) -> Any:

@@ -4,9 +4,9 @@ They are registered the way LightningCLI registers ``fit``: through
 :meth:`subcommands`, each mapping to a method of the ``trainer_class``
 (:class:`~harsanyi_lightning.study.trainer.StudyTrainer`), whose signature becomes the
 subcommand's arguments. Unlike ``fit`` they take no top-level
-``model``/``data``/``trainer`` (a study has three models; each stage builds its
+``model``/``data``/``trainer`` (a study has several models; each regime builds its
 own LightningCLI with ``run=False`` from the stacked configs, see
-:mod:`harsanyi_lightning.study.plan`), so nothing is instantiated for them up front.
+:mod:`harsanyi_lightning.study.run.plan`), so nothing is instantiated for them up front.
 ``python cli.py study`` without ``--config`` reads the embedded default,
 ``configs/sst2_minilm/study.yaml``; every study setting given on the command line merges into the
 config (``--shared.trainer.max_epochs 1``: typed, its siblings kept; see
@@ -14,6 +14,7 @@ config (``--shared.trainer.max_epochs 1``: typed, its siblings kept; see
 """
 from __future__ import annotations
 
+import importlib
 import sys
 import warnings
 from pathlib import Path
@@ -23,10 +24,11 @@ from jsonargparse import Namespace, get_loader
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
 from harsanyi_lightning.interactions.errors import ConfigError, HarsanyiError
+from harsanyi_lightning.lightning_modules.regime_kinds import regime_kind
 
-from .bootstrap import BootstrapOptions
+from .bootstrap_options import BootstrapOptions
 from .config_errors import ArgumentError, one_line
-from .loop import run_study
+from .run.loop import run_study
 from .overrides import (
     dict_settings,
     has_config,
@@ -35,21 +37,22 @@ from .overrides import (
     split_dict_overrides,
     without_print_config,
 )
-from .plan import DEFAULT_STUDY_CONFIG, InteractionSpec, SampleSetSpec, StageSpec, StudyPlan
-from .processes import LAYOUT_KEYS, StudyProcesses, layout_of, start_study_processes
+from .regimes import RegimeSpec
+from .run.plan import DEFAULT_STUDY_CONFIG, InteractionSpec, SampleSetSpec, StudyPlan
+from .run.processes import LAYOUT_KEYS, StudyProcesses, layout_of, start_study_processes
 from .trainer import StudyTrainer
 
-__all__ = ["REQUIRED_SETTINGS", "STUDY_COMMANDS", "STUDY_OWNED_CALLBACKS", "StudyCommandsMixin"]
+__all__ = ["REQUIRED_SETTINGS", "STUDY_COMMANDS", "STUDY_OWNED_CALLBACKS", "StudyCommandsMixin", "check_regime_kind"]
 
 STUDY_COMMANDS = {"study": {"model", "datamodule"}, "report": {"model", "datamodule"}}
-#: study settings that must not be null (the stage and evaluation specs)
-REQUIRED_SETTINGS = ("probe", "finetune", "scratch", "sample_set", "interactions", "test", "force", "report")
+#: study settings that must not be null (the regimes and evaluation specs)
+REQUIRED_SETTINGS = ("regimes", "sample_set", "interactions", "test", "force", "report")
 
 
 class StudyCommandsMixin:
     """Adds ``study`` and ``report`` to a LightningCLI subclass whose ``trainer_class`` is a
-    :class:`~harsanyi_lightning.study.trainer.StudyTrainer`. Stages are built with ``type(self)(args=..., run=False,
-    **self.stage_cli_kwargs())``."""
+    :class:`~harsanyi_lightning.study.trainer.StudyTrainer`. Regimes are built with ``type(self)(args=..., run=False,
+    **self.regime_cli_kwargs())``."""
 
     @staticmethod
     def subcommands() -> dict[str, set[str]]:
@@ -98,7 +101,7 @@ class StudyCommandsMixin:
 
     def _set_seed(self) -> None:
         if self.subcommand in STUDY_COMMANDS:
-            return  # each stage seeds itself (its seed_everything)
+            return  # each regime seeds itself (its seed_everything)
         super()._set_seed()
 
     def instantiate_classes(self) -> None:
@@ -121,8 +124,8 @@ class StudyCommandsMixin:
         self.trainer = StudyTrainer(logger=False, enable_checkpointing=False, enable_progress_bar=False,
                                     enable_model_summary=False, accelerator="cpu", devices=1)
 
-    def stage_cli_kwargs(self) -> dict:
-        """Constructor arguments for each stage's LightningCLI: the ones this CLI was built with."""
+    def regime_cli_kwargs(self) -> dict:
+        """Constructor arguments for each regime's LightningCLI: the ones this CLI was built with."""
         return dict(
             model_class=self.model_class, datamodule_class=self.datamodule_class,
             save_config_callback=self.save_config_callback, save_config_kwargs=dict(self.save_config_kwargs),
@@ -132,18 +135,18 @@ class StudyCommandsMixin:
             subclass_mode_data=self.subclass_mode_data, auto_configure_optimizers=self.auto_configure_optimizers,
         )
 
-    def study(self, study_dir: str, shared: dict | None, probe: StageSpec, finetune: StageSpec, scratch: StageSpec,
-              sample_set: SampleSetSpec, interactions: InteractionSpec, test: bool, force: bool, report: bool,
-              seeds: list[int] | None = None, bootstrap: BootstrapOptions | None = None, **_: Any) -> None:
+    def study(self, study_dir: str, shared: dict | None, regimes: dict[str, RegimeSpec], sample_set: SampleSetSpec,
+              interactions: InteractionSpec, test: bool, force: bool, report: bool, seeds: list[int] | None = None,
+              bootstrap: BootstrapOptions | None = None, configs: list[str] | None = None, **_: Any) -> None:
         """Run the study described by the parsed config (see :meth:`StudyTrainer.study`)."""
         plan = StudyPlan(
-            study_dir=Path(study_dir), stages={"probe": probe, "finetune": finetune, "scratch": scratch},
+            study_dir=Path(study_dir), regimes=dict(regimes), configs=list(configs or []),
             shared=dict(shared or {}), sample_set=sample_set, interactions=interactions, test=test, force=force,
             seeds=seeds, bootstrap=bootstrap or BootstrapOptions(),
         )
-        cls = _stage_cli_class(type(self))
-        check_cls = _stage_cli_class(type(self), parse_only=True)
-        extra = self.stage_cli_kwargs()
+        cls = _regime_cli_class(type(self))
+        check_cls = _regime_cli_class(type(self), parse_only=True)
+        extra = self.regime_cli_kwargs()
 
         def make_cli(args: list[str], callbacks: list, cli_class: type = cls) -> LightningCLI:
             kw = dict(extra)
@@ -151,14 +154,16 @@ class StudyCommandsMixin:
             cbs = defaults.get("callbacks", [])
             defaults["callbacks"] = (list(cbs) if isinstance(cbs, list) else [cbs]) + list(callbacks)
             save_kw = {"overwrite": True, **dict(kw.pop("save_config_kwargs", {}) or {})}
-            with warnings.catch_warnings():  # args= is meant here: the stage's stacked configs, not sys.argv
+            with warnings.catch_warnings():  # args= is meant here: the regime's stacked configs, not sys.argv
                 warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python.*")
                 return cli_class(args=args, run=False, trainer_defaults=defaults, save_config_kwargs=save_kw, **kw)
 
-        layouts: list[dict] = []
+        layouts: dict[str, dict] = {}
 
-        def check_cli(args: list[str]) -> None:
-            layouts.append(layout_of(make_cli(args, [], check_cls).config.get("trainer")))
+        def check_cli(regime: str, args: list[str]) -> None:
+            config = make_cli(args, [], check_cls).config
+            check_regime_kind(regime, plan.regimes[regime].kind, config.get("model"))
+            layouts[regime] = layout_of(config.get("trainer"))
 
         def start_processes() -> StudyProcesses:
             return start_study_processes(_one_layout(layouts))
@@ -171,30 +176,50 @@ class StudyCommandsMixin:
         self.trainer.report(study_dirs=study_dirs, summary=summary, bootstrap=bootstrap or BootstrapOptions())
 
 
-def _one_layout(layouts: list[dict]) -> dict:
-    """The process layout all stages share (docs/study.md#many-devices-and-machines): one set of ranks runs
-    every stage, so a stage that asks for other devices is a ``ConfigError`` naming the setting."""
+def _one_layout(layouts: dict[str, dict]) -> dict:
+    """The process layout all regimes share (docs/study.md#many-devices-and-machines): one set of ranks runs
+    every regime, so a regime that asks for other devices is a ``ConfigError`` naming the setting."""
     if not layouts:
         return {}
+    first = next(iter(layouts.values()))
     for key in LAYOUT_KEYS:
-        values = [layout.get(key) for layout in layouts]
-        if any(v != values[0] for v in values):
-            shown = ", ".join(f"{stage}: {v!r}" for stage, v in zip(("probe", "finetune", "scratch"), values))
-            raise ConfigError(f"the stages ask for different trainer.{key} ({shown}); one set of processes runs "
-                              f"every stage: set trainer.{key} once, in shared.trainer.{key}")
-    return layouts[0]
+        if any(layout.get(key) != first.get(key) for layout in layouts.values()):
+            shown = ", ".join(f"{regime}: {layout.get(key)!r}" for regime, layout in layouts.items())
+            raise ConfigError(f"the regimes ask for different trainer.{key} ({shown}); one set of processes runs "
+                              f"every regime: set trainer.{key} once, in shared.trainer.{key}")
+    return first
 
 
-#: callbacks the study adds to every stage itself; copies in a stage's own config files are dropped
+def check_regime_kind(regime: str, kind: str, model: Any) -> None:
+    """A regime's parsed ``model`` must be the LightningModule of its kind, or a subclass of it
+    (docs/training.md#regime-kinds): a ``ConfigError`` naming both and the fix otherwise."""
+    expected = regime_kind(kind, f"regimes.{regime}.kind")
+    given = str(getattr(model, "class_path", "") or "")
+    if not given:
+        return  # no class_path to check (a parse-only stand-in): the regime's files decide
+    try:
+        module, _, name = given.rpartition(".")
+        cls = getattr(importlib.import_module(module), name)
+        base_module, _, base_name = expected.module.rpartition(".")
+        base = getattr(importlib.import_module(base_module), base_name)
+    except (ImportError, AttributeError, ValueError):
+        return  # an unknown class_path is the parser's error to report
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise ConfigError(f"regime {regime!r} has kind {kind!r}, which trains {expected.module}, but its "
+                          f"model.class_path is {given}; give the regime kind: {getattr(cls, 'regime', '?')} or a model "
+                          f"of class {expected.module.rsplit('.', 1)[-1]} (docs/training.md#regime-kinds)")
+
+
+#: callbacks the study adds to every regime itself; copies in a regime's own config files are dropped
 STUDY_OWNED_CALLBACKS = ("InteractionCallback", "ModelCheckpoint")
 
 
-def _stage_cli_class(cli_class: type, parse_only: bool = False) -> type:
+def _regime_cli_class(cli_class: type, parse_only: bool = False) -> type:
     """``cli_class`` whose configured ``trainer.callbacks`` lose any InteractionCallback or
     ModelCheckpoint (the study adds its own, pointed at the study's folders). ``parse_only``: it only
-    parses the stage's configs (an error is a ``ConfigError``), seeds nothing and builds nothing."""
+    parses the regime's configs (an error is a ``ConfigError``), seeds nothing and builds nothing."""
 
-    class StageCLI(cli_class):
+    class RegimeCLI(cli_class):
         if parse_only:
             def _set_seed(self) -> None:
                 pass
@@ -212,5 +237,5 @@ def _stage_cli_class(cli_class: type, parse_only: bool = False) -> type:
                     if str(getattr(cb, "class_path", "") or "").rsplit(".", 1)[-1] not in STUDY_OWNED_CALLBACKS
                 ]
 
-    StageCLI.__name__ = StageCLI.__qualname__ = f"{'Check' if parse_only else ''}Stage{cli_class.__name__}"
-    return StageCLI
+    RegimeCLI.__name__ = RegimeCLI.__qualname__ = f"{'Check' if parse_only else ''}Regime{cli_class.__name__}"
+    return RegimeCLI

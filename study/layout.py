@@ -1,26 +1,24 @@
 """Where a study keeps its files, and the checks that a study folder is complete.
 
-A study folder (written by :mod:`harsanyi_lightning.study.loop`)::
+A study folder (written by :mod:`harsanyi_lightning.study.run.loop`)::
 
-    <study_dir>/study.json                 manifest: stages, their configs, model and data names
-    <study_dir>/annotation.pt              the ONE annotated sample set every stage is measured on
+    <study_dir>/study.json                 manifest: the regimes (kind, role), their configs, the seeds
+    <study_dir>/annotation.pt              the ONE annotated sample set every regime is measured on
                                            (docs/method.md#the-annotated-sample-set)
-    <study_dir>/<stage>/tb/                TensorBoard events of the stage (train/loss, val/loss, knowledge/*, ...)
-    <study_dir>/<stage>/checkpoints/last.ckpt
-    <study_dir>/<stage>/interactions/epoch_XXX.pt, jaccard.json
-    <study_dir>/<stage>/summary.json       written last and atomically: the stage's completion marker
+    <study_dir>/<regime>/tb/               TensorBoard events of the regime (train/loss, val/loss, knowledge/*, ...)
+    <study_dir>/<regime>/checkpoints/last.ckpt
+    <study_dir>/<regime>/interactions/epoch_XXX.pt, jaccard.json
+    <study_dir>/<regime>/summary.json      written last and atomically: the regime's completion marker
     <study_dir>/report/                    figures, report.md, report.json, tb/
 
 A study with ``seeds: [0, 1, ...]`` (docs/study.md#seeds) keeps ``study.json``, ``annotation.pt`` and
-``report/`` where they are and puts each seed's stage folders in a *run folder* of its own,
-``<study_dir>/seed_<k>/<stage>/...`` (the manifest lists the seeds). :func:`run_dirs` names the run
-folders of a study; every per-stage function below takes a run folder as its ``root`` (the study folder
-itself for a single-seed study).
-
-Stages run in the order of :data:`STAGES`: probe (``v_pretrain``), finetune
-(``v_finetune``), scratch (``v_random``) (docs/method.md#the-three-regimes). The names inside an
-interactions folder, their parsing and the JSON writing are
-:mod:`harsanyi_lightning.callbacks.artifact_layout`'s, the one owner of the on-disk layout.
+``report/`` where they are and puts each seed's regime folders in a *run folder* of its own,
+``<study_dir>/seed_<k>/<regime>/...`` (the manifest lists the seeds). :func:`run_dirs` names the run
+folders of a study; every per-regime function below takes a run folder as its ``root`` (the study folder
+itself for a single-seed study). The regimes come from the study config (:mod:`harsanyi_lightning.study.regimes`);
+the manifest records them, and :func:`manifest_regimes` reads them back. The names inside an interactions folder,
+their parsing and the JSON writing are :mod:`harsanyi_lightning.callbacks.artifact_layout`'s, the one owner of the
+on-disk layout.
 """
 from __future__ import annotations
 
@@ -30,9 +28,10 @@ from pathlib import Path
 from harsanyi_lightning.callbacks import artifact_layout
 from harsanyi_lightning.callbacks.artifact_layout import KIND, read_json, write_json
 from harsanyi_lightning.interactions.artifacts import load_artifact
-from harsanyi_lightning.interactions.errors import AnnotationError, DataError
+from harsanyi_lightning.interactions.errors import AnnotationError, ConfigError, DataError
 
-STAGES = ("probe", "finetune", "scratch")
+from .regimes import StudyRegimes
+
 MANIFEST = "study.json"
 #: the study's one annotated sample set, named as in every interactions folder
 ANNOTATION = artifact_layout.ANNOTATION_FILE
@@ -80,8 +79,18 @@ def manifest_seeds(manifest: dict, where: str | os.PathLike = MANIFEST) -> list[
     return list(seeds)
 
 
+def manifest_regimes(manifest: dict, where: str | os.PathLike = MANIFEST) -> StudyRegimes:
+    """The regimes a study manifest records (``{name: {"kind", "role"}}`` in training order); :class:`DataError`
+    naming ``where`` when there are none or they are not valid."""
+    try:
+        return StudyRegimes.of(manifest.get("regimes") or {})
+    except (ConfigError, KeyError, TypeError) as err:
+        raise DataError(f"{where}: its regimes are not valid ({err}); rerun `python cli.py study` with the study's "
+                        "config to rewrite it") from None
+
+
 def run_dirs(study_dir: str | os.PathLike) -> dict[int | None, Path]:
-    """The run folders of a study, each holding one folder per stage: ``{None: study_dir}`` for a
+    """The run folders of a study, each holding one folder per regime: ``{None: study_dir}`` for a
     single-seed study (no manifest, or one without ``seeds``), ``{k: <study_dir>/seed_<k>}`` in the
     manifest's order when it lists ``seeds`` (docs/study.md#seeds). A manifest that does not parse raises
     :class:`DataError` naming it."""
@@ -95,60 +104,55 @@ def run_dirs(study_dir: str | os.PathLike) -> dict[int | None, Path]:
     return {k: seed_dir(study_dir, k) for k in seeds}
 
 
-def stage_dir(root: str | os.PathLike, stage: str) -> Path:
-    """``<root>/<stage>``: everything one stage writes; ``root`` is a run folder (:func:`run_dirs`)."""
-    return Path(root) / stage
+def regime_dir(root: str | os.PathLike, regime: str) -> Path:
+    """``<root>/<regime>``: everything one regime writes; ``root`` is a run folder (:func:`run_dirs`)."""
+    return Path(root) / regime
 
 
-def tb_dir(root: str | os.PathLike, stage: str) -> Path:
-    """The stage's TensorBoard folder (``root``: a run folder)."""
-    return stage_dir(root, stage) / "tb"
+def tb_dir(root: str | os.PathLike, regime: str) -> Path:
+    """The regime's TensorBoard folder (``root``: a run folder)."""
+    return regime_dir(root, regime) / "tb"
 
 
-def interactions_dir(root: str | os.PathLike, stage: str) -> Path:
-    """The stage's interactions folder (see :mod:`harsanyi_lightning.callbacks.artifact_layout`)."""
-    return stage_dir(root, stage) / "interactions"
+def interactions_dir(root: str | os.PathLike, regime: str) -> Path:
+    """The regime's interactions folder (see :mod:`harsanyi_lightning.callbacks.artifact_layout`)."""
+    return regime_dir(root, regime) / "interactions"
 
 
-def checkpoint_path(root: str | os.PathLike, stage: str) -> Path:
-    """The stage's ``last.ckpt``."""
-    return stage_dir(root, stage) / "checkpoints" / "last.ckpt"
+def checkpoint_path(root: str | os.PathLike, regime: str) -> Path:
+    """The regime's ``last.ckpt``."""
+    return regime_dir(root, regime) / "checkpoints" / "last.ckpt"
 
 
-def summary_path(root: str | os.PathLike, stage: str) -> Path:
-    """The stage's ``summary.json``, its completion marker."""
-    return stage_dir(root, stage) / SUMMARY
+def summary_path(root: str | os.PathLike, regime: str) -> Path:
+    """The regime's ``summary.json``, its completion marker."""
+    return regime_dir(root, regime) / SUMMARY
 
 
-def epoch_files(root: str | os.PathLike, stage: str) -> dict[int, Path]:
-    """``{epoch: path}`` of the stage's stored interaction artifacts ``epoch_XXX.pt``, ascending."""
-    return artifact_layout.epoch_files(interactions_dir(root, stage))
-
-
-def evaluation_files(root: str | os.PathLike, stage: str) -> dict[int, Path]:
-    """The stage's stored evaluation artifacts (epoch files and, where the callback wrote them, in-epoch step
+def evaluation_files(root: str | os.PathLike, regime: str) -> dict[int, Path]:
+    """The regime's stored evaluation artifacts (epoch files and, where the callback wrote them, in-epoch step
     files), keyed by global step, ascending."""
-    return artifact_layout.evaluation_files(interactions_dir(root, stage))
+    return artifact_layout.evaluation_files(interactions_dir(root, regime))
 
 
-def final_artifact(root: str | os.PathLike, stage: str) -> Path:
-    """The stage's final interaction artifact, as recorded in its ``summary.json``."""
-    summary = read_json(summary_path(root, stage))
-    return stage_dir(root, stage) / summary["final_artifact"]
+def final_artifact(root: str | os.PathLike, regime: str) -> Path:
+    """The regime's final interaction artifact, as recorded in its ``summary.json``."""
+    summary = read_json(summary_path(root, regime))
+    return regime_dir(root, regime) / summary["final_artifact"]
 
 
-def stage_problems(root: str | os.PathLike, stage: str, annotation_hash: str | None = None) -> list[str]:
-    """What is missing or invalid for ``stage`` to count as complete (empty list: complete).
+def regime_problems(root: str | os.PathLike, regime: str, annotation_hash: str | None = None) -> list[str]:
+    """What is missing or invalid for ``regime`` to count as complete (empty list: complete).
 
     Complete means: ``summary.json`` exists, its final artifact exists, passes its
     hash check and carries the sha256 recorded in the summary, and (when given)
     was computed on the annotation with ``annotation_hash``."""
-    spath = summary_path(root, stage)
+    spath = summary_path(root, regime)
     if not spath.is_file():
-        return [f"{spath} (the stage's completion marker) is missing"]
+        return [f"{spath} (the regime's completion marker) is missing"]
     try:
         summary = read_json(spath)
-        art = stage_dir(root, stage) / summary["final_artifact"]
+        art = regime_dir(root, regime) / summary["final_artifact"]
         expected = summary["final_artifact_sha256"]
     except (DataError, KeyError, TypeError) as err:
         return [f"{spath} is unreadable or incomplete ({err})"]
@@ -168,12 +172,12 @@ def stage_problems(root: str | os.PathLike, stage: str, annotation_hash: str | N
 
 
 def check_study(study_dir: str | os.PathLike) -> dict:
-    """Check that ``study_dir`` holds a complete study (every stage of every run folder of
+    """Check that ``study_dir`` holds a complete study (every regime of every run folder of
     :func:`run_dirs`); return its manifest, with ``seeds`` (``None`` for a single-seed study) and
     ``annotation_hash``.
 
     Raises :class:`DataError` listing every missing or invalid path: a folder
-    that is not a study at all, or a study with a stage missing or incomplete (of a seed: named)."""
+    that is not a study at all, or a study with a regime missing or incomplete (of a seed: named)."""
     study_dir = Path(study_dir)
     manifest_file, annotation_file = study_dir / MANIFEST, study_dir / ANNOTATION
     if not study_dir.is_dir():
@@ -192,15 +196,16 @@ def check_study(study_dir: str | os.PathLike) -> dict:
         except AnnotationError as err:
             missing.append(str(err))
     seeds = manifest_seeds(manifest, manifest_file)
+    regimes = manifest_regimes(manifest, manifest_file) if manifest_file.is_file() else None
     runs = {None: study_dir} if seeds is None else {k: seed_dir(study_dir, k) for k in seeds}
     for seed, root in runs.items():
         of = "" if seed is None else f"seed {seed}, "
-        for stage in STAGES:
-            problems = stage_problems(root, stage, annotation_hash)
+        for regime in regimes.names if regimes is not None else ():
+            problems = regime_problems(root, regime, annotation_hash)
             if problems:
-                missing.append(f"{of}stage {stage!r}: " + "; ".join(problems))
-            elif not tb_dir(root, stage).is_dir():
-                missing.append(f"{of}stage {stage!r}: {tb_dir(root, stage)} (its TensorBoard logs) is missing")
+                missing.append(f"{of}regime {regime!r}: " + "; ".join(problems))
+            elif not tb_dir(root, regime).is_dir():
+                missing.append(f"{of}regime {regime!r}: {tb_dir(root, regime)} (its TensorBoard logs) is missing")
     if missing:
         raise DataError(
             f"study {study_dir} is incomplete; missing or invalid:\n  - " + "\n  - ".join(missing)
@@ -217,21 +222,20 @@ __all__ = [
     "MAX_SEED",
     "SEED_DIR",
     "SEEDS_FIX",
-    "STAGES",
     "SUMMARY",
     "check_study",
     "checkpoint_path",
-    "epoch_files",
     "evaluation_files",
     "final_artifact",
     "interactions_dir",
+    "manifest_regimes",
     "manifest_seeds",
     "read_json",
     "run_dirs",
     "seed_dir",
+    "regime_dir",
+    "regime_problems",
     "seeds_problem",
-    "stage_dir",
-    "stage_problems",
     "summary_path",
     "tb_dir",
     "write_json",

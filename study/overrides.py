@@ -2,8 +2,8 @@
 
 Typed study settings (``--sample_set.num_samples 4``, ``--interactions.batch_size 64``) are merged by
 jsonargparse itself, field by field, as LightningCLI merges ``--trainer.max_epochs 5``. The blocks a study
-passes on to each stage's LightningCLI are plain dicts (``shared``, ``<stage>.overrides``,
-``<stage>.interactions``): jsonargparse replaces the sub-dict a dotted key names
+passes on to each regime's LightningCLI are plain dicts (``shared``, ``<regime>.overrides``,
+``<regime>.interactions``): jsonargparse replaces the sub-dict a dotted key names
 (``--shared.trainer.devices 2`` would drop ``shared.trainer.max_epochs``) and keeps the value a string.
 :func:`split_dict_overrides` takes those dotted overrides out of the command line, and
 :func:`merge_dict_overrides` deep-merges their YAML-typed values (``1`` -> int, ``null`` -> None,
@@ -29,6 +29,7 @@ __all__ = [
     "has_config",
     "merge_dict_overrides",
     "override_args",
+    "plain",
     "split_dict_overrides",
     "without_print_config",
 ]
@@ -156,13 +157,24 @@ def _merge(base: dict, keys: tuple[str, ...], value: Any) -> None:
         node[last] = value
 
 
-def merge_dict_overrides(parsed: dict[str, dict | None], overrides: Sequence[DictOverride]) -> dict[str, dict]:
+def plain(value: Any) -> Any:
+    """``value`` as plain data: jsonargparse's namespaces (a ``regimes`` entry) as dicts, recursively."""
+    if hasattr(value, "as_dict"):
+        value = value.as_dict()
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def merge_dict_overrides(parsed: dict[str, Any], overrides: Sequence[DictOverride]) -> dict[str, dict]:
     """The dict-typed settings the overrides touch, each its parsed value (``parsed[setting]``; ``None``
     = empty) with the overrides deep-merged in, in command-line order."""
     merged: dict[str, dict] = {}
     for o in overrides:
         if o.setting not in merged:
-            merged[o.setting] = copy.deepcopy(dict(parsed.get(o.setting) or {}))
+            merged[o.setting] = copy.deepcopy(plain(parsed.get(o.setting)) or {})
         _merge(merged[o.setting], o.keys, o.value)
     return merged
 

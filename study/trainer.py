@@ -7,8 +7,9 @@ import pytorch_lightning as pl
 
 from harsanyi_lightning.interactions.errors import ConfigError
 
-from .bootstrap import BootstrapOptions
-from .plan import InteractionSpec, SampleSetSpec, StageSpec
+from .bootstrap_options import BootstrapOptions
+from .regimes import RegimeSpec
+from .run.plan import InteractionSpec, SampleSetSpec
 
 __all__ = ["StudyTrainer"]
 
@@ -23,9 +24,8 @@ class StudyTrainer(pl.Trainer):
         study_dir: str = "studies/study",
         shared: Optional[dict] = None,
         seeds: Optional[list[int]] = None,
-        probe: StageSpec = StageSpec(),
-        finetune: StageSpec = StageSpec(),
-        scratch: StageSpec = StageSpec(),
+        regimes: Optional[dict[str, RegimeSpec]] = None,
+        configs: Optional[list[str]] = None,
         sample_set: SampleSetSpec = SampleSetSpec(),
         interactions: InteractionSpec = InteractionSpec(),
         test: bool = True,
@@ -33,27 +33,30 @@ class StudyTrainer(pl.Trainer):
         report: bool = True,
         bootstrap: BootstrapOptions = BootstrapOptions(),
     ) -> None:
-        """Run probe, finetune and scratch on one annotated sample set, then write the report.
+        """Train the study's regimes one after another on one annotated sample set, then write the report.
 
         Args:
-            study_dir: where every stage and the report go (``<study_dir>/<stage>/``, ``<study_dir>/report/``).
-            shared: LightningCLI settings every stage gets (``data``, ``model.init_args.backbone``,
-                ``trainer``, ``seed_everything``), applied after the stage's own config files. A dotted
-                override (``--shared.trainer.max_epochs 1``) merges into it, as into a stage's
-                ``overrides`` and ``interactions``.
-            seeds: run every stage once per seed (``seeds: [0, 1, 2]``), each seed's stages with
-                ``seed_everything: <seed>`` in ``<study_dir>/seed_<seed>/<stage>/``, all on the one sample
-                set (docs/study.md#seeds). ``None`` (the default): one run in ``<study_dir>/<stage>/``,
+            study_dir: where every regime and the report go (``<study_dir>/<regime>/``, ``<study_dir>/report/``).
+            shared: LightningCLI settings every regime gets (``data``, ``model.init_args.backbone``,
+                ``trainer``, ``seed_everything``), applied after the regime's own config files. A dotted
+                override (``--shared.trainer.max_epochs 1``) merges into it, as into a regime's
+                ``overrides`` and ``interactions`` (``--regimes.scratch.overrides.trainer.max_epochs 3``).
+            seeds: run every regime once per seed (``seeds: [0, 1, 2]``), each seed's regimes with
+                ``seed_everything: <seed>`` in ``<study_dir>/seed_<seed>/<regime>/``, all on the one sample
+                set (docs/study.md#seeds). ``None`` (the default): one run in ``<study_dir>/<regime>/``,
                 seeded by ``shared.seed_everything``.
-            probe: the probe stage (frozen pre-trained backbone, linear head): its config files and overrides.
-            finetune: the fine-tuning stage, measured against the probe's final interactions.
-            scratch: the from-scratch stage, measured against probe and finetune.
+            regimes: the regimes by name, each with its ``kind`` (``probe``, ``finetune``, ``scratch``: its role
+                follows from it), its ``configs`` files, ``overrides`` and ``interactions`` settings
+                (docs/study.md#regimes; ``--regimes.help`` lists the fields). They train in the order of their roles:
+                the pre-trained reference first, then those trained from its weights, then those from scratch.
+            configs: config files every regime gets after its own files (a data set and a model: ``configs/data``,
+                ``configs/model``; docs/study.md#composed-configs).
             sample_set: the one annotated sample set (docs/method.md#the-annotated-sample-set).
             interactions: evaluation settings of the interaction callback (docs/method.md#precision-and-budget)
                 and its options beyond the paper (docs/method.md#beyond-the-paper: attributions, and_or,
                 and_or_solver, and_or_noise_bound).
             test: also report test accuracy when the data module has a test split.
-            force: redo every stage (and rebuild the sample set) even when complete.
+            force: redo every regime (and rebuild the sample set) even when complete.
             report: write ``<study_dir>/report/`` at the end.
             bootstrap: the report's intervals: ``resamples`` (1,000), ``seed`` (0), ``confidence`` (0.95)
                 (docs/method.md#uncertainty-and-verdicts).
@@ -70,7 +73,7 @@ class StudyTrainer(pl.Trainer):
             summary: also write the table (markdown) to this file.
             bootstrap: the intervals' ``resamples``, ``seed`` and ``confidence`` (``--bootstrap.resamples 2000``).
         """
-        from .report import write_report, write_summary
+        from .report.writer import write_report, write_summary
 
         if not study_dirs:
             raise ConfigError("report needs at least one study folder: `python cli.py report <study_dir> [...]`")

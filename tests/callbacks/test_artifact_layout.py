@@ -35,9 +35,7 @@ def test_the_study_finds_the_epoch_files_the_callback_writes(tmp_path):
         (folder / name).write_bytes(b"")
     expected = {0: folder / "epoch_000.pt", 2: folder / "epoch_002.pt", 10: folder / "epoch_010.pt"}
     assert epoch_files(folder) == expected
-    assert layout.epoch_files(tmp_path, "probe") == expected
-    assert list(layout.epoch_files(tmp_path, "probe")) == [0, 2, 10]
-    assert layout.epoch_files(tmp_path, "scratch") == {}
+    assert layout.interactions_dir(tmp_path, "scratch") == tmp_path / "scratch" / "interactions"
     assert layout.ANNOTATION == artifact_layout.ANNOTATION_FILE
     assert layout.write_json is write_json and layout.read_json is read_json
     # a folder without final.json: its highest epoch is the reference

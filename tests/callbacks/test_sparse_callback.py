@@ -19,7 +19,7 @@ from harsanyi_lightning.interactions import (
 from harsanyi_lightning.interactions.metrics import sparse_jaccard
 from harsanyi_lightning.interactions.sparse import sparse_dividends
 from harsanyi_lightning.interactions.sparse_recovery import values_from_sparse
-from harsanyi_lightning.study.plan import InteractionSpec
+from harsanyi_lightning.study.run.plan import InteractionSpec, fingerprint_fields
 from tests.callbacks.test_callback import epoch_content, fit, scalars
 
 SPARSE = dict(estimator="sparse", budget=128, max_order=2, n=8, attributions=False)
@@ -55,7 +55,7 @@ def test_sparse_needs_a_sample_set_and_options_it_can_serve(kwargs, match):
 def test_a_study_takes_the_sparse_estimator_with_its_budget():
     spec = InteractionSpec(estimator="sparse", budget=4096, max_order=3)
     assert (spec.estimator, spec.budget, spec.max_order) == ("sparse", 4096, 3)
-    assert spec.fingerprint_fields()["budget"] == 4096 and "budget" not in InteractionSpec().fingerprint_fields()
+    assert fingerprint_fields(spec)["budget"] == 4096 and fingerprint_fields(InteractionSpec())["budget"] is None
     with pytest.raises(ConfigError, match="needs a budget"):
         InteractionSpec(estimator="sparse")
 

@@ -13,8 +13,8 @@ import yaml
 from harsanyi_lightning.cli import main
 from tests.shared_data import ROOT, require_shared_sst2
 
-CONFIGS = sorted(p for p in (ROOT / "configs").glob("*/*.yaml") if not p.parent.name.startswith("_")
-                 and p.stem in ("probe", "finetune", "scratch"))
+#: the paper's grid cells (configs/experiments/) and the embedded default (configs/sst2_minilm/study.yaml)
+CELLS = sorted([*ROOT.glob("configs/experiments/*.yaml"), ROOT / "configs" / "sst2_minilm" / "study.yaml"])
 REGIME_CLASS = {"probe": "ProbeClassifier", "finetune": "FinetuneClassifier", "scratch": "ScratchClassifier"}
 DATA_CLASS = {"sst2": "SST2DataModule", "cifar10": "CIFAR10DataModule", "cub200": "CUB200DataModule",
               "cars": "StanfordCarsDataModule"}
@@ -23,41 +23,58 @@ BACKBONE = {"vgg16": "vgg16", "resnet50": "resnet50", "vit_small": "vit_small_pa
             "distilbert": "distilbert"}
 
 
-def test_the_config_grid_is_complete():
-    experiments = {p.parent.name for p in CONFIGS}
-    expected = {f"{d}_{b}" for d in ("cifar10", "cub200", "cars") for b in ("vgg16", "resnet50", "vit_small", "vit_base")}
-    expected |= {"sst2_minilm", "sst2_bert_base", "sst2_distilbert"}
-    assert expected <= experiments
-    assert all((ROOT / "configs" / e / f"{r}.yaml").is_file() for e in expected for r in REGIME_CLASS)
+def study_plan(path: Path, capsys):
+    """The plan ``cli.py study --config <path>`` runs (parsed and built, nothing run)."""
+    from harsanyi_lightning.study.regimes import RegimeSpec
+    from harsanyi_lightning.study.run.plan import InteractionSpec, SampleSetSpec, StudyPlan
 
-
-@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: f"{p.parent.name}/{p.stem}")
-def test_every_config_parses_offline(path, capsys, monkeypatch, tmp_path):
-    monkeypatch.chdir(tmp_path)  # relative includes resolve against the config file, not the cwd
     with pytest.raises(SystemExit) as info:
-        main(["fit", "--config", str(path), "--print_config"])
+        main(["study", "--config", str(path), "--print_config"])
     assert info.value.code in (0, None)
     cfg = yaml.safe_load(capsys.readouterr().out)
-    dataset, _, model_key = path.parent.name.partition("_")
-    assert cfg["model"]["class_path"] == f"harsanyi_lightning.lightning_modules.{REGIME_CLASS[path.stem]}"
-    assert cfg["model"]["init_args"]["backbone"] == BACKBONE[model_key]
-    assert cfg["data"]["class_path"] == f"harsanyi_lightning.datamodules.{DATA_CLASS[dataset]}"
-    assert cfg["trainer"]["logger"]["class_path"].endswith("TensorBoardLogger")
-    args = cfg["model"]["init_args"]
-    opt = args["optimizer"]["init_args"]
-    if dataset == "sst2" and model_key != "minilm":  # paper D.2 / D.3, text: AdamW, constant lr
-        assert cfg["trainer"]["max_epochs"] == 300
-        assert args["optimizer"]["class_path"] == "torch.optim.AdamW" and args["lr_scheduler"] is None
-        assert opt["lr"] == pytest.approx(2e-4 if path.stem == "scratch" else 2e-5)
-    elif dataset != "sst2":  # paper D.2 / D.3, vision
-        assert cfg["trainer"]["max_epochs"] == 90
-        assert args["optimizer"]["class_path"] == "torch.optim.SGD" and args["lr_scheduler"] is None
-        assert (opt["momentum"], opt["weight_decay"]) == (0.9, 5e-4)
-        assert opt["lr"] == pytest.approx(0.1 if path.stem == "scratch" else 0.01)
-    else:  # the embedded default: the recipe of configs/_base/sst2_minilm.yaml
-        assert cfg["data"]["init_args"]["group_by_length"] is True
-        assert args["lr_scheduler"]["class_path"] == "harsanyi_lightning.lightning_modules.LinearWarmupDecay"
-        assert args.get("pooling", "mean") == "mean"  # the probe reads mean-pooled MiniLM features
+    return StudyPlan(study_dir=Path(cfg["study_dir"]), regimes={k: RegimeSpec(**v) for k, v in cfg["regimes"].items()},
+                     shared=cfg["shared"] or {}, sample_set=SampleSetSpec(), interactions=InteractionSpec(),
+                     configs=cfg.get("configs") or [])
+
+
+def test_the_config_grid_is_complete():
+    cells = {p.stem for p in CELLS}
+    expected = {f"{d}_{b}" for d in ("cifar10", "cub200", "cars") for b in ("vgg16", "resnet50", "vit_small", "vit_base")}
+    assert expected | {"sst2_bert_base", "sst2_distilbert", "study"} == cells
+
+
+@pytest.mark.parametrize("path", CELLS, ids=lambda p: p.stem)
+def test_every_cell_of_the_grid_parses_offline_for_each_regime(path, capsys, monkeypatch, tmp_path):
+    """Each regime of each cell, as the study stacks its configs (the regime's files, the cell's data and model,
+    ``shared``, the regime's overrides), parses as a plain ``cli.py fit`` config with the paper's recipe."""
+    plan = study_plan(path, capsys)
+    cell = "sst2_minilm" if path.stem == "study" else path.stem
+    dataset, _, model_key = cell.partition("_")
+    monkeypatch.chdir(tmp_path)  # relative includes resolve against the config file, not the cwd
+    for regime in plan.regimes:
+        with pytest.raises(SystemExit) as info:
+            main(["fit", *plan.regime_args(regime)[:-2], "--print_config"])  # without the study's managed layer
+        assert info.value.code in (0, None)
+        cfg = yaml.safe_load(capsys.readouterr().out)
+        assert cfg["model"]["class_path"] == f"harsanyi_lightning.lightning_modules.{REGIME_CLASS[regime]}"
+        assert cfg["model"]["init_args"]["backbone"] == BACKBONE[model_key]
+        assert cfg["data"]["class_path"] == f"harsanyi_lightning.datamodules.{DATA_CLASS[dataset]}"
+        assert cfg["trainer"]["logger"]["class_path"].endswith("TensorBoardLogger")
+        args = cfg["model"]["init_args"]
+        opt = args["optimizer"]["init_args"]
+        if dataset == "sst2" and model_key != "minilm":  # paper D.2 / D.3, text: AdamW, constant lr
+            assert cfg["trainer"]["max_epochs"] == 300
+            assert args["optimizer"]["class_path"] == "torch.optim.AdamW" and args["lr_scheduler"] is None
+            assert opt["lr"] == pytest.approx(2e-4 if regime == "scratch" else 2e-5)
+        elif dataset != "sst2":  # paper D.2 / D.3, vision
+            assert cfg["trainer"]["max_epochs"] == 90
+            assert args["optimizer"]["class_path"] == "torch.optim.SGD" and args["lr_scheduler"] is None
+            assert (opt["momentum"], opt["weight_decay"]) == (0.9, 5e-4)
+            assert opt["lr"] == pytest.approx(0.1 if regime == "scratch" else 0.01)
+        else:  # the embedded default: the recipe of configs/recipes/minilm.yaml
+            assert cfg["data"]["init_args"]["group_by_length"] is True
+            assert args["lr_scheduler"]["class_path"] == "harsanyi_lightning.lightning_modules.LinearWarmupDecay"
+            assert args.get("pooling", "mean") == "mean"  # the probe reads mean-pooled MiniLM features
 
 
 def tensorboard_scalars(log_dir: Path) -> dict[str, list[float]]:

@@ -311,22 +311,22 @@ def test_bad_groups_name_the_fix(kwargs, match):
 
 
 def test_report_samples_figure_draws_the_sample_sets_own_grid():
-    from harsanyi_lightning.study.layout import STAGES
-    from harsanyi_lightning.study.report_sample_figures import samples_image
+    from tests.tiny_study import REGIMES
+    from harsanyi_lightning.study.report.sample_figures import samples_image
 
     images = patterned(2, 1, 28, 28, 4)
     ss = build_image_sample_set(images, [0, 1], "zeros", n=3, seed=1, grid=4)
     g = torch.Generator().manual_seed(0)
-    finals = {s: torch.randn(2, 8, generator=g, dtype=torch.float64) for s in STAGES}
-    fig = samples_image(ss, finals, [0, 1], top=1)
+    finals = {s: torch.randn(2, 8, generator=g, dtype=torch.float64) for s in REGIMES}
+    fig = samples_image(ss, finals, [0, 1], {s: "#1f77b4" for s in REGIMES}, top=1)
     try:
         axes = fig.axes
-        per_row = 1 + len(STAGES) * 2  # the input, then per model its Shapley values and top=1 interaction
+        per_row = 1 + len(REGIMES) * 2  # the input, then per model its Shapley values and top=1 interaction
         assert len(axes) == 2 * per_row
         for row, sample in enumerate((0, 1)):
             want = sorted(((p % 4) * 7, (p // 4) * 7, 7, 7) for p in ss.meta["patches"][sample])
             # the variables' outlines on the input, and each model's Shapley value on every variable patch
-            for col in [0] + [1 + 2 * j for j in range(len(STAGES))]:
+            for col in [0] + [1 + 2 * j for j in range(len(REGIMES))]:
                 boxes = axes[row * per_row + col].patches
                 assert sorted((r.get_x(), r.get_y(), r.get_width(), r.get_height()) for r in boxes) == want, col
         assert axes[0].images[0].get_array().shape == (28, 28)  # a single channel shown as grey

@@ -56,8 +56,8 @@ def pretrained_part(module: HarsanyiClassifier) -> nn.Module:
     """The part of the net that comes from the pre-trained weights (everything but the new head)."""
     net = module.net
     if module.regime == "probe":
-        return net.features.module.encoder if module.kind == "text" else net.features.module
-    if module.kind == "text":
+        return net.features.module.encoder if module.modality == "text" else net.features.module
+    if module.modality == "text":
         return net.model.bert
     return net
 

@@ -13,58 +13,11 @@ import sys
 import time
 from pathlib import Path
 
+from tests.tiny_study import REGIMES, regime_epochs, write_tiny_study  # noqa: F401 - the catalogue's study config
+
 ROOT = Path(__file__).resolve().parents[2]
 INJECT = Path(__file__).resolve().parent / "inject"
-STAGES = ("probe", "finetune", "scratch")
-
-BASE = """\
-seed_everything: 0
-trainer:
-  max_epochs: 2
-  accelerator: cpu
-  devices: 1
-  deterministic: true
-  enable_model_summary: false
-  enable_progress_bar: false
-  log_every_n_steps: 1
-model:
-  class_path: harsanyi_lightning.lightning_modules.FinetuneClassifier
-  init_args: {backbone: tiny-bert, optimizer: {class_path: torch.optim.AdamW, init_args: {lr: 0.001}}}
-data:
-  class_path: harsanyi_lightning.datamodules.TinyTextDataModule
-  init_args: {num_train: 32, num_val: 16, num_test: 16, batch_size: 16}
-"""
-
-
-def write_tiny_study(folder: Path, study_dir: Path, kill: dict | None = None, n: int = 5, num_workers: int = 0,
-                     seeds: list[int] | None = None, report: bool = True) -> Path:
-    """A tiny study config (tiny BERT, generated sentences, 2 epochs per stage) at ``folder/study.yaml``.
-
-    ``kill``: init args of the test-only ``kill_callback.KillOnce`` added to every stage.
-    ``num_workers``: DataLoader worker processes of every stage (persistent).
-    ``seeds``: the study's ``seeds`` (docs/study.md#seeds); ``report=False``: no report at the end."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "base.yaml").write_text(BASE)
-    for regime in STAGES:
-        (folder / f"{regime}.yaml").write_text(
-            f"config: base.yaml\nmodel.class_path: harsanyi_lightning.lightning_modules.{regime.capitalize()}Classifier\n")
-    callbacks = ""
-    if kill is not None:
-        callbacks = f"  trainer: {{callbacks: [{{class_path: kill_callback.KillOnce, init_args: {json.dumps(kill)}}}]}}\n"
-    workers = f", num_workers: {num_workers}" if num_workers else ""
-    cfg = folder / "study.yaml"
-    cfg.write_text(f"""\
-study_dir: {study_dir}
-shared:
-  data: {{init_args: {{num_train: 32, words: {n}{workers}}}}}
-{callbacks}probe: {{configs: [{folder / 'probe.yaml'}], overrides: {{model: {{init_args: {{optimizer: {{init_args: {{lr: 0.01}}}}}}}}}}}}
-finetune: {{configs: [{folder / 'finetune.yaml'}]}}
-scratch: {{configs: [{folder / 'scratch.yaml'}], overrides: {{model: {{init_args: {{optimizer: {{init_args: {{lr: 0.003}}}}}}}}}}}}
-sample_set: {{n: {n}, num_samples: 2, seed: 0}}
-interactions: {{batch_size: 16, progress: false, figures: false}}
-test: false
-""" + (f"seeds: {json.dumps(seeds)}\n" if seeds is not None else "") + ("" if report else "report: false\n"))
-    return cfg
+REGIMES = tuple(REGIMES)
 
 
 def cli_env(**extra: str) -> dict[str, str]:
@@ -85,26 +38,26 @@ def run_cli(*args: str, env: dict | None = None, check: bool = False) -> subproc
 
 
 def snapshot(study: Path, report: bool = True) -> dict:
-    """Everything a study's result consists of: every epoch's artifact, each stage's jaccard.json (of each
+    """Everything a study's result consists of: every epoch's artifact, each regime's jaccard.json (of each
     seed's run folder, ``seed_<k>/`` in front of the key, for a study with seeds) and (``report``) the report
     (paths made relative to the study folder)."""
     import torch  # noqa: F401  (artifacts hold tensors)
 
     from harsanyi_lightning.interactions.artifacts import load_artifact
-    from harsanyi_lightning.study.layout import epoch_files, run_dirs
+    from harsanyi_lightning.study.layout import run_dirs
 
     snap: dict = {}
     for seed, root in run_dirs(study).items():
         run = "" if seed is None else f"{root.name}/"
-        for stage in STAGES:
-            for epoch, path in epoch_files(root, stage).items():
+        for regime in REGIMES:
+            for epoch, path in regime_epochs(root, regime).items():
                 content, _ = load_artifact(path, "interactions")
-                snap[f"{run}{stage}/epoch_{epoch:03d}"] = {
+                snap[f"{run}{regime}/epoch_{epoch:03d}"] = {
                     "values": content["values"], "dividends": content["dividends"], "epoch": content["epoch"],
                     "global_step": content["global_step"], "annotation_hash": content["annotation_hash"],
                     "skipped": content["skipped"],
                 }
-            snap[f"{run}{stage}/jaccard.json"] = json.loads((root / stage / "interactions" / "jaccard.json").read_text())
+            snap[f"{run}{regime}/jaccard.json"] = json.loads((root / regime / "interactions" / "jaccard.json").read_text())
     if not report:
         return snap
     snap["report.md"] = (study / "report" / "report.md").read_text().replace(str(study), "<study>")

@@ -1,19 +1,19 @@
 """A finished study whose shared annotation.pt was damaged: a rerun of the same command fails with a
-clear error naming the file and does not rebuild it (nor redo any stage on a new sample set); a
-damaged epoch file of a stage is named by `report`."""
+clear error naming the file and does not rebuild it (nor redo any regime on a new sample set); a
+damaged epoch file of a regime is named by `report`."""
 from __future__ import annotations
 
 import shutil
 
 import pytest
 
-from tests.reliability.harness import STAGES, run_cli
+from tests.reliability.harness import REGIMES, run_cli
 
 pytestmark = pytest.mark.slow
 
 
 def stage_files(study):
-    return {str(p): p.stat().st_mtime_ns for s in STAGES for p in (study / s).rglob("*") if p.is_file()}
+    return {str(p): p.stat().st_mtime_ns for s in REGIMES for p in (study / s).rglob("*") if p.is_file()}
 
 
 def test_rerun_with_corrupt_shared_annotation_fails_clearly_and_rebuilds_nothing(finished_study, tmp_path):
@@ -30,7 +30,7 @@ def test_rerun_with_corrupt_shared_annotation_fails_clearly_and_rebuilds_nothing
         assert err.startswith("error (AnnotationError):") and str(anno) in err and "corrupt" in err
         assert "--force" in err
         assert anno.read_bytes() == saved[: len(saved) // 3]  # not rebuilt
-        assert stage_files(study) == before  # no stage touched
+        assert stage_files(study) == before  # no regime touched
     finally:
         anno.write_bytes(saved)
 

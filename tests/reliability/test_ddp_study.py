@@ -9,7 +9,7 @@
 
 Both end with a complete report and the same result, bit for bit. Then faults: the same study with rank 0
 SIGKILLed in the middle of a training epoch of finetune (rank 1 stops by itself with an error naming the
-stage), then, rerunning the same command (it resumes), rank 1 SIGKILLed inside an interaction evaluation of
+regime), then, rerunning the same command (it resumes), rank 1 SIGKILLed inside an interaction evaluation of
 scratch; the third run of the same command ends equal to the uninterrupted one. The kills come from the
 test-only ``kill_callback.KillOnce`` given on the command line (``--shared.trainer.callbacks``)."""
 from __future__ import annotations
@@ -33,8 +33,8 @@ TINY = ["--config", "configs/tiny/study.yaml", "--shared.trainer.devices", "2",
         "--shared.trainer.accelerator", "cpu", "--shared.trainer.strategy", "ddp"]
 
 KILLS = [
-    dict(stage="finetune", at="train", epoch=1, batch=0, rank=0),  # run 1: rank 0 (the launcher) dies mid-epoch
-    dict(stage="scratch", at="evaluation", epoch=0, call=1, rank=1),  # run 2: rank 1 dies inside an evaluation
+    dict(regime="finetune", at="train", epoch=1, batch=0, rank=0),  # run 1: rank 0 (the launcher) dies mid-epoch
+    dict(regime="scratch", at="evaluation", epoch=0, call=1, rank=1),  # run 2: rank 1 dies inside an evaluation
 ]
 
 
@@ -104,17 +104,17 @@ def runs(tmp_path_factory) -> dict:
 def test_two_processes_write_a_complete_report_from_rank_zero(runs):
     study_dir = runs["root"] / "reference"
     out = runs["reference"].stdout
-    assert out.count("[study] stage 2/3: finetune -> ") == 1  # progress lines from rank zero only
+    assert out.count("[study] regime 2/3: finetune -> ") == 1  # progress lines from rank zero only
     assert "[study] study finished" in out
     assert "Starting with 2 processes" in runs["reference"].stderr + out
     report = json.loads((study_dir / "report" / "report.json").read_text())
     for key in ("preserve", "discard", "new"):
         assert math.isfinite(report["knowledge_totals"][key]), key
     assert math.isfinite(report["ratio"]["ratio"])
-    for stage in ("probe", "finetune", "scratch"):
-        summary = json.loads((study_dir / stage / "summary.json").read_text())
+    for regime in ("probe", "finetune", "scratch"):
+        summary = json.loads((study_dir / regime / "summary.json").read_text())
         assert summary["final_epoch"] == 2 and 0.0 <= summary["val_acc"] <= 1.0
-        assert sorted(p.name for p in (study_dir / stage / "interactions").glob("epoch_*.pt")) == [
+        assert sorted(p.name for p in (study_dir / regime / "interactions").glob("epoch_*.pt")) == [
             "epoch_000.pt", "epoch_001.pt", "epoch_002.pt"]
     assert (study_dir / "report" / "report.md").is_file()
     assert not list(study_dir.rglob(".*.tmp")) and not (study_dir / ".harsanyi.lock.json").exists()
@@ -139,7 +139,7 @@ def test_rank_0_killed_in_training_stops_rank_1_with_an_error_naming_the_stage(r
     first = runs["faulty"][0]
     assert "killed in training epoch 1, batch 0" in (runs["root"] / "killed_1").read_text()
     assert first.returncode == -signal.SIGKILL
-    assert ("error (WorkerError): stage finetune stopped: another DDP process of this study died"
+    assert ("error (WorkerError): regime finetune stopped: another DDP process of this study died"
             in first.stderr), first.stderr[-3000:]
     assert "Rerun the same command to resume the study" in first.stderr
     # probe finished; finetune's epoch 0 was checkpointed, and it did not finish
@@ -151,12 +151,12 @@ def test_rank_1_killed_in_an_evaluation_stops_rank_0(runs):
     assert "killed in the interaction evaluation after epoch 0" in (runs["root"] / "killed_2").read_text()
     assert "probe: complete, skipped" in second.stdout
     assert "(resuming from" in second.stdout  # finetune resumed from run 1's checkpoint
-    assert "stage 2/3: finetune done" in second.stdout
+    assert "regime 2/3: finetune done" in second.stdout
     assert "finetune/summary.json" in runs["after"][1] and "scratch/summary.json" not in runs["after"][1]
     # rank 0 stops: with the error of its failed collective, or killed by Lightning's launcher, which
     # watches its child processes every 5 s
     assert second.returncode == -signal.SIGKILL or (
-        second.returncode == 2 and "error (WorkerError): stage scratch stopped" in second.stderr
+        second.returncode == 2 and "error (WorkerError): regime scratch stopped" in second.stderr
     ), (second.returncode, second.stderr[-3000:])
 
 

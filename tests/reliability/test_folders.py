@@ -1,6 +1,6 @@
-"""Unwritable folders: a read-only study folder, report folder or stage folder stops `cli.py study` (and
-`cli.py report`) before any work with a ConfigError naming the folder and the errno. (A stage folder
-deleted between stages is redone: see test_write_faults.py, whose sequence deletes one.)"""
+"""Unwritable folders: a read-only study folder, report folder or regime folder stops `cli.py study` (and
+`cli.py report`) before any work with a ConfigError naming the folder and the errno. (A regime folder
+deleted between regimes is redone: see test_write_faults.py, whose sequence deletes one.)"""
 from __future__ import annotations
 
 import shutil
@@ -13,7 +13,7 @@ from write_faults import read_only
 
 def nothing_done(study) -> None:
     assert not (study / "study.json").exists() and not (study / "annotation.pt").exists()
-    assert not list(study.rglob("stage.json")) and not list(study.rglob("*.ckpt"))
+    assert not list(study.rglob("regime.json")) and not list(study.rglob("*.ckpt"))
 
 
 @pytest.mark.parametrize("folder", ["", "report", "probe/checkpoints"], ids=["study", "report", "stage"])
@@ -27,7 +27,7 @@ def test_read_only_folder_fails_before_the_study_starts(tiny_study_config, folde
     msg = last_line(err)
     assert msg.startswith("error (ConfigError): ") and "Traceback" not in err
     assert f"{target} is not writable (EACCES (Permission denied))" in msg and "chmod" in msg
-    assert "[study] stage" not in out
+    assert "[study] regime" not in out
     nothing_done(study)
 
 

@@ -1,7 +1,7 @@
 """Fuzz (hypothesis): study YAML files made of random text, and random edits of a valid study config
 (values of random types at random keys, keys deleted, unknown keys added), never give `cli.py study` a
 traceback: each either stops with one `error (<Type>): ...` line and exit status 2 before any work, or is
-valid and reaches the first stage (where the test stops it: training is not what is fuzzed here)."""
+valid and reaches the first regime (where the test stops it: training is not what is fuzzed here)."""
 from __future__ import annotations
 
 import itertools
@@ -14,7 +14,7 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-import harsanyi_lightning.study.loop as loop
+import harsanyi_lightning.study.run.loop as loop
 from tests.reliability.harness import last_line, run_in_process, write_tiny_study
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -24,7 +24,7 @@ VALID = yaml.safe_load(write_tiny_study(_DIR / "configs", _DIR / "valid").read_t
 
 
 class ReachedTraining(Exception):
-    """The config was valid: the study got to its first stage."""
+    """The config was valid: the study got to its first regime."""
 
 
 def _stop_at_the_first_stage(*args, **kwargs):
@@ -35,7 +35,7 @@ def check_study_config(text: str) -> str:
     """Run `cli.py study --config <text>` (in-process): ``"valid"``, or the one-line error it printed."""
     path = _DIR / f"study_{next(_COUNT)}.yaml"
     path.write_text(text)
-    with mock.patch.object(loop, "run_stage", _stop_at_the_first_stage):
+    with mock.patch.object(loop, "run_regime", _stop_at_the_first_stage):
         try:
             rc, out, err = run_in_process("study", "--config", str(path))
         except ReachedTraining:
@@ -116,14 +116,14 @@ def test_random_text_gives_a_message(text):
 
 
 @pytest.mark.parametrize("where, value, words", [
-    ("shared.data.class_path", "harsanyi_lightning.datamodules.NoSuchDataModule", ["stage 'probe'", "is not a known data module",
+    ("shared.data.class_path", "harsanyi_lightning.datamodules.NoSuchDataModule", ["regime 'probe'", "is not a known data module",
                                                                 "harsanyi_lightning.datamodules.TinyTextDataModule"]),
-    ("finetune.overrides.model.class_path", "harsanyi_lightning.lightning_modules.NoSuch", ["stage 'finetune'", "is not a known model",
+    ("regimes.finetune.overrides.model.class_path", "harsanyi_lightning.lightning_modules.NoSuch", ["regime 'finetune'", "is not a known model",
                                                                          "harsanyi_lightning.lightning_modules.FinetuneClassifier"]),
     ("shared.trainer.callbacks", [{"class_path": "harsanyi_lightning.callbacks.NoSuch"}], ["is not a known callback",
                                                                         "harsanyi_lightning.callbacks.InteractionCallback"]),
 ])
-def test_unknown_class_path_in_a_study_is_named_before_any_stage_runs(where, value, words):
+def test_unknown_class_path_in_a_study_is_named_before_any_regime_runs(where, value, words):
     import copy
 
     config = copy.deepcopy(VALID)

@@ -34,14 +34,14 @@ def kill_then_rerun(cfg: Path, study: Path, marker: Path, env: dict | None = Non
     second = run_cli("study", "--config", str(cfg), env=env, check=True)
     assert "[study] study finished" in second.stdout
     assert "probe: complete, skipped" in second.stdout
-    # the interrupted stage resumed from its checkpoint (it was not redone from the start)
+    # the interrupted regime resumed from its checkpoint (it was not redone from the start)
     assert f"finetune -> {study / 'finetune'} (resuming from {study / 'finetune' / 'checkpoints' / 'last.ckpt'})" in second.stdout
     return second.stdout
 
 
 def test_killed_during_training_resumes_to_the_same_result(tiny_study_config, tmp_path, uninterrupted):
     marker = tmp_path / "marker"
-    cfg, study = tiny_study_config(dict(marker=str(marker), stage="finetune", at="train", epoch=1, batch=0))
+    cfg, study = tiny_study_config(dict(marker=str(marker), regime="finetune", at="train", epoch=1, batch=0))
     kill_then_rerun(cfg, study, marker)
     assert "training epoch 1" in marker.read_text()
     assert_same(snapshot(study), uninterrupted)
@@ -51,7 +51,7 @@ def test_killed_during_an_interaction_evaluation_resumes_to_the_same_result(tiny
                                                                             uninterrupted):
     # after the last epoch of finetune: last.ckpt of that epoch is written, its evaluation is not
     marker = tmp_path / "marker"
-    cfg, study = tiny_study_config(dict(marker=str(marker), stage="finetune", at="evaluation", epoch=1, call=2))
+    cfg, study = tiny_study_config(dict(marker=str(marker), regime="finetune", at="evaluation", epoch=1, call=2))
     kill_then_rerun(cfg, study, marker)
     assert "interaction evaluation after epoch 1" in marker.read_text()
     assert_same(snapshot(study), uninterrupted)

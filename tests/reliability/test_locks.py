@@ -53,10 +53,10 @@ def test_a_second_study_on_a_folder_in_use_stops_at_once_and_the_first_finishes(
     last = second.stderr.strip().splitlines()[-1]
     assert last.startswith(f"error (FolderInUseError): study folder {study} is in use: pid {first.pid} ")
     assert f"on host {socket.gethostname()}, started 20" in last and "cli.py study --config" in last
-    assert "[study] stage" not in second.stdout  # stopped before any work
-    # the first went on and finished normally: every stage, the report, its lock let go
+    assert "[study] regime" not in second.stdout  # stopped before any work
+    # the first went on and finished normally: every regime, the report, its lock let go
     assert first.returncode == 0 and "[study] study finished" in first.stdout
-    assert "stage 1/3: probe ->" in first.stdout and (study / "report" / "report.md").is_file()
+    assert "regime 1/3: probe ->" in first.stdout and (study / "report" / "report.md").is_file()
     assert not (study / INFO_FILE).exists()
 
 

@@ -51,7 +51,7 @@ def test_a_resumed_loader_with_workers_augments_like_the_uninterrupted_one(monke
 
 def test_study_with_two_workers_interrupted_mid_epoch_resumes_to_the_same_result(tmp_path, uninterrupted):
     marker = tmp_path / "marker"
-    kill = dict(marker=str(marker), stage="finetune", at="train", epoch=1, batch=0, how="raise")
+    kill = dict(marker=str(marker), regime="finetune", at="train", epoch=1, batch=0, how="raise")
     cfg = write_tiny_study(tmp_path / "configs", tmp_path / "study", kill, num_workers=2)
     with pytest.raises(RuntimeError, match="injected crash: killed in training epoch 1, batch 0"):
         run_in_process("study", "--config", str(cfg))

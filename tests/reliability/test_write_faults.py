@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import harsanyi_lightning.study.loop as loop
+import harsanyi_lightning.study.run.loop as loop
 from tests.reliability.harness import assert_same, last_line, run_in_process, snapshot, write_tiny_study
 from harsanyi_lightning.interactions.artifacts import load_artifact
 from write_faults import fail_write
@@ -28,11 +28,11 @@ from write_faults import fail_write
 FAULTS = [
     ("study.json", errno.ENOSPC, 0),                          # the manifest, the study's first write
     ("annotation.pt", errno.EIO, 0),                          # the shared annotated sample set
-    ("probe/interactions/epoch_001.pt", errno.EACCES, 0),     # an interaction artifact, mid-stage
+    ("probe/interactions/epoch_001.pt", errno.EACCES, 0),     # an interaction artifact, mid-regime
     ("probe/checkpoints/last.ckpt", errno.ENOSPC, 1),         # a checkpoint: epoch 1's (epoch 0's must survive)
     ("probe/summary.json", errno.EIO, 0),                     # a stage's completion marker
-    ("finetune/stage.json", errno.EACCES, 0),                 # a stage's configuration record
-    ("scratch/interactions/jaccard.json", errno.ENOSPC, 0),   # end of the last stage (probe deleted meanwhile)
+    ("finetune/regime.json", errno.EACCES, 0),                 # a stage's configuration record
+    ("scratch/interactions/jaccard.json", errno.ENOSPC, 0),   # end of the last regime (probe deleted meanwhile)
     ("report/report.json", errno.EIO, 0),                     # the report
     ("report/report.md", errno.EACCES, 0),
 ]
@@ -79,16 +79,16 @@ def sequence(tmp_path_factory) -> dict:
             fault = fail_write(mp, str(study / suffix), err, after)
             deleted = []
             if suffix == DELETE_BETWEEN_STAGES:
-                real_run_stage = loop.run_stage
+                real_run_regime = loop.run_regime
 
-                def run_stage(plan, index, stage, make_cli):
-                    summary = real_run_stage(plan, index, stage, make_cli)
-                    if stage == "probe" and not deleted:  # probe complete; before finetune's turn
+                def run_regime(plan, index, regime, make_cli, processes=None):
+                    summary = real_run_regime(plan, index, regime, make_cli, processes)
+                    if regime == "probe" and not deleted:  # probe complete; before finetune's turn
                         shutil.rmtree(study / "probe")
                         deleted.append(True)
                     return summary
 
-                mp.setattr(loop, "run_stage", run_stage)
+                mp.setattr(loop, "run_regime", run_regime)
             rc, out, err_text = run_in_process("study", "--config", str(cfg))
         steps.append(dict(suffix=suffix, errno=err, rc=rc, out=out, err=err_text, hit=fault.hit, before=before,
                           after=results(study), temps=[str(p) for p in study.rglob(".*.tmp")],
@@ -123,11 +123,11 @@ def test_a_failed_write_is_named_and_every_earlier_file_is_intact(sequence, suff
         assert step["kept_epoch"] == after - 1, step["kept_epoch"]
 
 
-def test_a_stage_folder_deleted_between_stages_is_redone(sequence):
+def test_a_regime_folder_deleted_between_regimes_is_redone(sequence):
     step = next(s for s in sequence["steps"] if s["suffix"] == DELETE_BETWEEN_STAGES)
     assert step["deleted"]
-    assert "[study] stage probe is no longer complete" in step["out"] and "it is redone" in step["out"]
-    assert "stage 1/3: probe ->" in step["out"].split("no longer complete", 1)[1]  # run again, from the start
+    assert "[study] regime probe is no longer complete" in step["out"] and "it is redone" in step["out"]
+    assert "regime 1/3: probe ->" in step["out"].split("no longer complete", 1)[1]  # run again, from the start
     assert (sequence["study"] / "probe" / "summary.json").is_file()
 
 

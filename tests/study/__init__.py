@@ -1,1 +1,1 @@
-"""Tests of harsanyi_lightning.study (plan, stages, loop, report)."""
+"""Tests of harsanyi_lightning.study (plan, regimes, loop, report)."""

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from harsanyi_lightning.interactions.errors import ConfigError
-from harsanyi_lightning.study.bootstrap import (
+from harsanyi_lightning.study.report.bootstrap import (
     BootstrapOptions,
     Interval,
     binomial_draws,
@@ -108,8 +108,8 @@ def test_interval_is_a_value():
 
 
 def test_the_vectorised_spearman_matches_the_reports_one_ties_included():
-    from harsanyi_lightning.study.readings import spearman_with_order
-    from harsanyi_lightning.study.report_statistics import spearman
+    from harsanyi_lightning.study.report.readings import spearman_with_order
+    from harsanyi_lightning.study.report.statistics import spearman
 
     x = torch.randn(40, 10, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     x[3, 2] = x[3, 5]

@@ -9,11 +9,11 @@ from dataclasses import replace
 
 import pytest
 
-from harsanyi_lightning.study.bootstrap import Interval
-from harsanyi_lightning.study.findings import FINDINGS, OUTPUTS, paper_findings, reading_agreement, verdict_counts
-from harsanyi_lightning.study.readings import READINGS
-from harsanyi_lightning.study.verdicts import HOLDS, INCONCLUSIVE, NOT_HOLD, NOT_MEASURABLE, VERDICTS, verdict
-from harsanyi_lightning.study.report_numbers import (
+from harsanyi_lightning.study.report.bootstrap import Interval
+from harsanyi_lightning.study.report.findings import FINDINGS, OUTPUTS, paper_findings, reading_agreement, verdict_counts
+from harsanyi_lightning.study.report.readings import READINGS
+from harsanyi_lightning.study.report.verdicts import HOLDS, INCONCLUSIVE, NOT_HOLD, NOT_MEASURABLE, VERDICTS, verdict
+from harsanyi_lightning.study.report.numbers import (
     Accuracy,
     DiscardOverPreserve,
     KnowledgeByOrder,
@@ -25,6 +25,13 @@ from harsanyi_lightning.study.report_numbers import (
 )
 
 REGIMES = ("probe", "finetune", "scratch")
+#: the regime of each role in these hand-made numbers
+PAPER = {"pretrain": "probe", "finetune": "finetune", "scratch": "scratch"}
+
+
+def judge(given: dict, weak: tuple = (), **kwargs) -> list:
+    """:func:`paper_findings` of ``given`` intervals with the regimes of :data:`PAPER`."""
+    return paper_findings(given, weak, PAPER, **kwargs)
 
 
 def numbers(**changes) -> StudyNumbers:
@@ -94,7 +101,7 @@ def test_the_verdict_rule_rejects_an_unknown_direction():
 
 
 def test_every_finding_is_judged_in_both_readings_and_follows_its_own_interval():
-    found = paper_findings(intervals())
+    found = judge(intervals())
     interaction = [s for s in FINDINGS if not s.key.startswith(("accuracy/", "loss/"))]
     assert len(found) == 2 * len(interaction) + 2
     assert {(f.id, f.reading) for f in found} == (
@@ -108,7 +115,7 @@ def test_every_finding_is_judged_in_both_readings_and_follows_its_own_interval()
 
 
 def test_one_reading_can_hold_while_the_other_is_inconclusive():
-    found = paper_findings(intervals(**{"salient/discard_over_preserve": Interval(2.2, 1.9, 2.6)}))
+    found = judge(intervals(**{"salient/discard_over_preserve": Interval(2.2, 1.9, 2.6)}))
     assert find(found, "discard_more_than_twice_preserve", "dense").verdict == HOLDS
     f = find(found, "discard_more_than_twice_preserve", "salient")
     assert f.verdict == INCONCLUSIVE and f.measured == "discarded / preserved = 2.20 [1.90, 2.60]"
@@ -116,7 +123,7 @@ def test_one_reading_can_hold_while_the_other_is_inconclusive():
 
 
 def test_the_ratio_is_judged_on_both_ends_of_the_papers_range():
-    found = paper_findings(intervals(**{"dense/ratio": Interval(0.5, 0.47, 0.55),
+    found = judge(intervals(**{"dense/ratio": Interval(0.5, 0.47, 0.55),
                                         "salient/ratio": Interval(0.08, 0.05, 0.12)}))
     assert find(found, "ratio_low", "dense").verdict == NOT_HOLD
     assert find(found, "ratio_at_least_paper_low", "dense").verdict == HOLDS
@@ -132,7 +139,7 @@ def test_the_ratio_is_judged_on_both_ends_of_the_papers_range():
                   "new_knowledge_mostly_high_order", "ratio_low", "ratio_at_least_paper_low"}),
 ])
 def test_a_near_constant_model_makes_the_findings_about_it_not_measurable(weak, unmeasurable):
-    found = paper_findings(intervals(), weak)
+    found = judge(intervals(), weak)
     assert {f.id for f in found if f.verdict == NOT_MEASURABLE} == unmeasurable
     for f in found:
         if f.verdict == NOT_MEASURABLE:
@@ -142,20 +149,20 @@ def test_a_near_constant_model_makes_the_findings_about_it_not_measurable(weak, 
 
 
 def test_an_undefined_interval_is_not_measurable_and_written_n_a():
-    found = paper_findings(intervals(**{"accuracy/finetune_minus_scratch": Interval(0.05, math.nan, math.nan)}))
+    found = judge(intervals(**{"accuracy/finetune_minus_scratch": Interval(0.05, math.nan, math.nan)}))
     f = find(found, "finetune_accuracy_above_scratch", OUTPUTS)
     assert f.verdict == NOT_MEASURABLE and f.measured == "val acc finetune - scratch = 5.0% [n/a, n/a]"
 
 
 def test_per_seed_estimates_are_shown():
-    found = paper_findings(intervals(**{"dense/new_over_preserve": Interval(1.5, 1.2, 1.9, (1.3, 1.7))}))
+    found = judge(intervals(**{"dense/new_over_preserve": Interval(1.5, 1.2, 1.9, (1.3, 1.7))}))
     assert find(found, "much_new_knowledge", "dense").measured.endswith("; per seed 1.30, 1.70")
     assert find(found, "much_new_knowledge", "dense").per_seed == (1.3, 1.7)
 
 
 def test_the_numbers_as_report_json_content():
     """``to_dict`` gives report.json's keys; epochs become strings, tuples lists, findings and intervals dicts."""
-    found = tuple(paper_findings(intervals()))
+    found = tuple(judge(intervals()))
     num = replace(numbers(), findings=found, findings_verdicts=verdict_counts(found),
                   intervals={"dense/ratio": Interval(0.3, 0.2, 0.4), "dense/K_new": (Interval(1.0, 0.5, 1.5),)})
     d = num.to_dict()
@@ -164,8 +171,8 @@ def test_the_numbers_as_report_json_content():
         "discard_share_vs_order_spearman", "estimator", "evaluations", "final_epoch", "findings", "findings_verdicts", "intervals",
         "jaccard", "jaccard_drops", "jaccard_first_at_level", "knowledge_by_order", "knowledge_by_order_salient",
         "knowledge_totals", "loss", "model", "n", "new_high_order_share", "new_over_preserve", "new_share_by_order",
-        "num_samples", "r2_heldout", "ratio", "ratio_by_order", "reading_agreement", "readings", "scratch_vs_pretrain",
-        "seeds",
+        "num_samples", "paper", "r2_heldout", "ratio", "ratio_by_order", "reading_agreement", "readings", "regimes",
+        "scratch_vs_pretrain", "seeds",
         "strength_share", "strength_total", "study_dir", "two_phase", "two_phase_rule", "verdict_rule",
         "weak_models"])
     assert d["jaccard"]["finetune"] == {"0": 0.3, "1": 0.7, "2": 0.9, "3": 1.0}
@@ -187,10 +194,10 @@ def test_sparse_estimates_leave_the_dense_reading_not_measurable_and_judge_the_s
     """docs/study.md#sparse-studies: a dense-reading finding of estimated dividends is not measurable (it needs every
     dividend), and so are the two about the spread over the orders; the other salient-reading findings and the
     outputs findings get the verdicts they get on exact dividends."""
-    from harsanyi_lightning.study.findings import ESTIMATED_DENSE_WHY, ESTIMATED_ORDER_WHY, ORDER_SHAPE
+    from harsanyi_lightning.study.report.findings import ESTIMATED_DENSE_WHY, ESTIMATED_ORDER_WHY, ORDER_SHAPE
 
-    exact = paper_findings(intervals())
-    estimated = paper_findings(intervals(), estimated=True)
+    exact = judge(intervals())
+    estimated = judge(intervals(), estimated=True)
     assert len(exact) == len(estimated)
     for e, s in zip(exact, estimated):
         if s.reading == "dense":

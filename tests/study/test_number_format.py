@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from harsanyi_lightning.study.number_format import MISSING, is_missing, number, percent
+from harsanyi_lightning.study.report.number_format import MISSING, is_missing, number, percent
 
 
 def test_percent_has_one_decimal_and_says_n_a_for_what_is_missing():

@@ -8,21 +8,21 @@ import torch
 from harsanyi_lightning.interactions.scalars import knowledge_scalars
 from harsanyi_lightning.interactions.metrics import sparse_jaccard
 from harsanyi_lightning.interactions import (
-    artifact_parts,
+    estimate_from_record,
     knowledge_by_order,
     preserved_ratio,
     salient_strength_by_order,
     slot_tables,
     strength_by_order,
 )
-from harsanyi_lightning.study.readings import (
+from harsanyi_lightning.study.report.readings import (
     READINGS,
     jaccard_features,
     knowledge_features,
     knowledge_statistics,
     reading_dividends,
 )
-from harsanyi_lightning.study.report_statistics import ratio_by_order
+from harsanyi_lightning.study.report.statistics import ratio_by_order
 
 N, SAMPLES = 10, 5
 
@@ -124,8 +124,9 @@ def test_report_features_in_both_readings_on_slots_equal_the_dense_ones(models):
 def test_an_exact_artifact_becomes_its_nonzero_subsets():
     table = torch.zeros(2, 8, dtype=torch.float64)
     table[0, [0, 3, 5]] = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64)
-    masks, dividends = artifact_parts({"dividends": table})
+    masks, dividends = estimate_from_record({"estimator": "exact", "n": 3, "dividends": table}).parts()
     assert masks[0].tolist() == [0, 3, 5] and dividends[0].tolist() == [0.5, -1.0, 2.0] and masks[1].numel() == 0
-    masks, dividends = artifact_parts({"estimator": "sparse", "sparse_masks": [torch.tensor([1, 6])],
-                                       "sparse_dividends": [torch.tensor([0.25, 0.5])]})
+    sparse = {"estimator": "sparse", "n": 3, "sparse_masks": [torch.tensor([1, 6])], "budget": 16, "heldout_queries": 8,
+              "sparse_dividends": [torch.tensor([0.25, 0.5])], "r2_heldout": [1.0], "max_order": 2, "seed": 0}
+    masks, dividends = estimate_from_record(sparse).parts()
     assert masks[0].dtype == torch.long and dividends[0].dtype == torch.float64 and masks[0].tolist() == [1, 6]

@@ -1,7 +1,7 @@
 """The study driver and its report (``python cli.py study`` / ``report``), on a tiny study.
 
 A tiny text task (generated 10-word sentences, a tiny BERT built in code), 2 epochs per
-stage, runs end to end through the real command line; the report's numbers are checked
+regime, runs end to end through the real command line; the report's numbers are checked
 against numbers recomputed here from the stored interaction artifacts.
 """
 from __future__ import annotations
@@ -18,62 +18,28 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from harsanyi_lightning import cli
 from harsanyi_lightning.interactions import knowledge_by_order, knowledge_totals, load_artifact, mean_jaccard, preserved_ratio
 from harsanyi_lightning.interactions.errors import DataError
-from harsanyi_lightning.study.layout import STAGES, epoch_files
-from harsanyi_lightning.study.report import write_report, write_summary
+from harsanyi_lightning.study.report.writer import write_report, write_summary
 from tests.shared_data import ROOT
+from tests.tiny_study import REGIMES, regime_epochs
+from tests.tiny_study import write_tiny_study as tiny_study_config
 
 pytestmark = pytest.mark.filterwarnings("ignore:LightningCLI's args parameter:UserWarning")
 
-BASE = """\
-seed_everything: 0
-trainer:
-  max_epochs: 2
-  accelerator: cpu
-  devices: 1
-  enable_model_summary: false
-  enable_progress_bar: false
-  log_every_n_steps: 1
-model:
-  class_path: harsanyi_lightning.lightning_modules.FinetuneClassifier
-  init_args: {backbone: tiny-bert, optimizer: {class_path: torch.optim.AdamW, init_args: {lr: 0.001}}}
-data:
-  class_path: harsanyi_lightning.datamodules.TinyTextDataModule
-  init_args: {num_train: 32, num_val: 16, num_test: 16, batch_size: 16}
-"""
-
-
 def write_tiny_study(folder: Path, study_dir: Path, *, words: int = 10, interactions: str = "",
                      probe_interactions: str = "") -> Path:
-    """Regime files (like configs/<experiment>/<regime>.yaml) and a study config using them; ``words`` words
-    per sentence (= n), extra ``interactions`` settings (flow-style YAML items) for the study and the probe."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "base.yaml").write_text(BASE)
-    for regime in STAGES:
-        (folder / f"{regime}.yaml").write_text(
-            f"config: base.yaml\nmodel.class_path: harsanyi_lightning.lightning_modules.{regime.capitalize()}Classifier\n")
-    cfg = folder / "study.yaml"
-    cfg.write_text(f"""\
-study_dir: {study_dir}
-shared:
-  data: {{init_args: {{num_train: 32, words: {words}}}}}
-probe: {{configs: [{folder / 'probe.yaml'}], overrides: {{model: {{init_args: {{optimizer: {{init_args: {{lr: 0.01}}}}}}}}}},
-        interactions: {{{probe_interactions}}}}}
-finetune: {{configs: [{folder / 'finetune.yaml'}]}}
-scratch: {{configs: [{folder / 'scratch.yaml'}], overrides: {{model: {{init_args: {{optimizer: {{init_args: {{lr: 0.003}}}}}}}}}}}}
-sample_set: {{n: {words}, num_samples: 3, seed: 0}}
-interactions: {{batch_size: 1024, progress: false, figures: false{', ' + interactions if interactions else ''}}}
-""")
-    return cfg
+    """The tiny study (tests/tiny_study.py) of ``words``-word sentences (= n), 3 of them, with test accuracy."""
+    return tiny_study_config(folder, study_dir, n=words, num_samples=3, test=True, batch_size=1024,
+                             interactions=interactions, probe_interactions=probe_interactions)
 
 
 def run_study(cfg: Path) -> None:
     cli.main(["study", "--config", str(cfg)])
 
 
-def stage_files(study: Path, stage: str) -> dict[str, float]:
-    """mtime of every checkpoint, interaction artifact, event file and summary of a stage."""
+def regime_files(study: Path, regime: str) -> dict[str, float]:
+    """mtime of every checkpoint, interaction artifact, event file and summary of a regime."""
     out = {}
-    for p in sorted((study / stage).rglob("*")):
+    for p in sorted((study / regime).rglob("*")):
         if p.is_file() and (p.suffix in (".ckpt", ".pt") or p.name == "summary.json" or "tfevents" in p.name):
             out[str(p.relative_to(study))] = p.stat().st_mtime_ns
     return out
@@ -88,9 +54,9 @@ def tiny_study(tmp_path_factory) -> tuple[Path, Path]:
     return cfg, study
 
 
-def final_dividends(study: Path, stage: str) -> torch.Tensor:
-    summary = json.loads((study / stage / "summary.json").read_text())
-    content, sha = load_artifact(study / stage / summary["final_artifact"], "interactions")
+def final_dividends(study: Path, regime: str) -> torch.Tensor:
+    summary = json.loads((study / regime / "summary.json").read_text())
+    content, sha = load_artifact(study / regime / summary["final_artifact"], "interactions")
     assert sha == summary["final_artifact_sha256"]
     return content["dividends"]
 
@@ -99,13 +65,13 @@ def final_dividends(study: Path, stage: str) -> torch.Tensor:
 def test_study_runs_end_to_end_and_writes_every_report_file(tiny_study):
     _, study = tiny_study
     assert (study / "annotation.pt").is_file()
-    for stage in STAGES:
-        summary = json.loads((study / stage / "summary.json").read_text())
-        assert (study / stage / "checkpoints" / "last.ckpt").is_file()
-        assert sorted(epoch_files(study, stage)) == [0, 1, 2]
+    for regime in REGIMES:
+        summary = json.loads((study / regime / "summary.json").read_text())
+        assert (study / regime / "checkpoints" / "last.ckpt").is_file()
+        assert sorted(regime_epochs(study, regime)) == [0, 1, 2]
         assert summary["final_epoch"] == 2 and 0.0 <= summary["val_acc"] <= 1.0
         assert summary["val_examples"] > 0  # the validation accuracy's interval is binomial over these
-        assert list((study / stage / "tb").glob("events.out.tfevents.*"))
+        assert list((study / regime / "tb").glob("events.out.tfevents.*"))
     report = study / "report"
     for name in ("knowledge_by_order.png", "ratio.png", "jaccard.png", "loss.png", "samples.png", "two_phase.png",
                  "report.md", "report.json"):
@@ -116,10 +82,10 @@ def test_study_runs_end_to_end_and_writes_every_report_file(tiny_study):
 @pytest.mark.slow
 def test_report_numbers_equal_the_ones_recomputed_from_the_artifacts(tiny_study):
     _, study = tiny_study
-    a, b, c = (final_dividends(study, s) for s in STAGES)
-    # every stage measured on the one annotation of the study
+    a, b, c = (final_dividends(study, s) for s in REGIMES)
+    # every regime measured on the one annotation of the study
     anno_hash = load_artifact(study / "annotation.pt", "annotation")[1]
-    for s in STAGES:
+    for s in REGIMES:
         assert json.loads((study / s / "summary.json").read_text())["annotation_hash"] == anno_hash
     by_order = knowledge_by_order(a, b)
     totals = knowledge_totals(by_order)
@@ -130,11 +96,11 @@ def test_report_numbers_equal_the_ones_recomputed_from_the_artifacts(tiny_study)
         assert num["knowledge_by_order"][key] == pytest.approx(by_order[key][1:].tolist(), rel=1e-12)
     assert num["ratio"]["ratio"] == pytest.approx(ratio["ratio"], rel=1e-12)
     assert num["ratio"]["ratio_weighted"] == pytest.approx(ratio["ratio_weighted"], rel=1e-12)
-    for stage, final in (("finetune", b), ("scratch", c)):
-        for e, path in epoch_files(study, stage).items():
+    for regime, final in (("finetune", b), ("scratch", c)):
+        for e, path in regime_epochs(study, regime).items():
             j = mean_jaccard(load_artifact(path, "interactions")[0]["dividends"], final)
-            assert num["jaccard"][stage][str(e)] == pytest.approx(j, rel=1e-12)
-        assert num["jaccard"][stage]["2"] == pytest.approx(1.0)
+            assert num["jaccard"][regime][str(e)] == pytest.approx(j, rel=1e-12)
+        assert num["jaccard"][regime]["2"] == pytest.approx(1.0)
 
     md = (study / "report" / "report.md").read_text()
     dp = totals["discard"] / totals["preserve"]
@@ -143,15 +109,15 @@ def test_report_numbers_equal_the_ones_recomputed_from_the_artifacts(tiny_study)
     assert f"Σ K_preserve = {100 * ratio['ratio_weighted']:.1f}%." in md
     total_row = next(line for line in md.splitlines() if line.startswith("| total |"))
     assert f"| {totals['preserve']:.4g} | {totals['discard']:.4g} | {totals['new']:.4g} |" in total_row
-    for s in STAGES:
+    for s in REGIMES:
         acc = json.loads((study / s / "summary.json").read_text())["val_acc"]
         assert re.search(rf"^\| {s} \| 2 \| {100 * acc:.1f}% \|", md, re.M), s
     for e in (0, 1, 2):
         jf = num["jaccard"]["finetune"][str(e)]
         js = num["jaccard"]["scratch"][str(e)]
         assert f"| {e} | {jf:.4f} | {js:.4f} |" in md
-    # losses: one value per trained epoch for each stage, read from its TensorBoard events
-    for s in STAGES:
+    # losses: one value per trained epoch for each regime, read from its TensorBoard events
+    for s in REGIMES:
         assert sorted(num["loss"][s]["train"]) == ["1", "2"] and sorted(num["loss"][s]["val"]) == ["1", "2"]
     table = write_summary([study, study])
     rows = table.strip().splitlines()[2:]
@@ -165,7 +131,7 @@ def test_report_intervals_equal_an_independent_bootstrap_of_the_artifacts(tiny_s
     final dividends, recompute with the core metrics, take the percentiles; the report's intervals agree.
     Every interval contains its estimate and every verdict follows the rule from its own interval."""
     _, study = tiny_study
-    a, b, c = (final_dividends(study, s) for s in STAGES)
+    a, b, c = (final_dividends(study, s) for s in REGIMES)
     num = json.loads((study / "report" / "report.json").read_text())
     resamples, seed = num["bootstrap"]["resamples"], num["bootstrap"]["seed"]
     gen = torch.Generator().manual_seed(seed)
@@ -215,24 +181,24 @@ def test_too_few_resamples_is_refused_before_any_work(tmp_path, capsys):
 @pytest.mark.slow
 def test_rerunning_a_finished_study_trains_nothing(tiny_study):
     cfg, study = tiny_study
-    before = {s: stage_files(study, s) for s in STAGES}
+    before = {s: regime_files(study, s) for s in REGIMES}
     report_before = (study / "report" / "report.md").stat().st_mtime_ns
     run_study(cfg)
-    assert {s: stage_files(study, s) for s in STAGES} == before
+    assert {s: regime_files(study, s) for s in REGIMES} == before
     assert (study / "report" / "report.md").stat().st_mtime_ns > report_before
 
 
 @pytest.mark.slow
 def test_deleting_scratch_final_artifacts_redoes_only_scratch_and_the_report(tiny_study):
     cfg, study = tiny_study
-    before = {s: stage_files(study, s) for s in STAGES}
+    before = {s: regime_files(study, s) for s in REGIMES}
     report_before = (study / "report" / "report.md").stat().st_mtime_ns
     for p in (study / "scratch" / "interactions").glob("epoch_002.pt"):
         p.unlink()
     run_study(cfg)
     for s in ("probe", "finetune"):
-        assert stage_files(study, s) == before[s], s
-    after = stage_files(study, "scratch")
+        assert regime_files(study, s) == before[s], s
+    after = regime_files(study, "scratch")
     assert "scratch/interactions/epoch_002.pt" in after
     changed = [k for k in before["scratch"] if k in after and after[k] != before["scratch"][k]]
     assert "scratch/summary.json" in changed and "scratch/checkpoints/last.ckpt" in changed
@@ -243,7 +209,7 @@ def test_deleting_scratch_final_artifacts_redoes_only_scratch_and_the_report(tin
 def test_an_interrupted_stage_resumes_from_its_last_checkpoint(tiny_study):
     cfg, study = tiny_study
     def epochs() -> dict[str, float]:
-        return {k: v for k, v in stage_files(study, "scratch").items() if "/epoch_" in k}
+        return {k: v for k, v in regime_files(study, "scratch").items() if "/epoch_" in k}
 
     epochs_before = epochs()
     step_before = json.loads((study / "scratch" / "summary.json").read_text())["global_step"]
@@ -272,27 +238,41 @@ def test_report_on_a_study_missing_a_stage_names_the_stage(tiny_study, tmp_path)
     with pytest.raises(DataError) as err:
         write_report(partial)
     msg = str(err.value)
-    assert "stage 'scratch'" in msg and str(partial / "scratch" / "summary.json") in msg
-    assert "stage 'probe'" not in msg and "stage 'finetune'" not in msg
+    assert "regime 'scratch'" in msg and str(partial / "scratch" / "summary.json") in msg
+    assert "regime 'probe'" not in msg and "regime 'finetune'" not in msg
     assert not (partial / "report").exists()
 
 
-def test_every_study_config_parses_and_names_existing_regime_files():
-    """Each configs/*/study*.yaml parses with the study subcommand, and its regime files exist."""
-    from harsanyi_lightning.study.plan import resolve_config_path
+#: every study config of the repository: the embedded default's family, the tiny study, the paper's protocols and
+#: the grid cells composed from them
+STUDY_CONFIGS = sorted([*ROOT.glob("configs/*/study*.yaml"), *ROOT.glob("configs/studies/*.yaml"),
+                        *ROOT.glob("configs/experiments/*.yaml")])
 
-    configs = sorted(ROOT.glob("configs/*/study*.yaml"))
-    assert ROOT / "configs" / "sst2_minilm" / "study.yaml" in configs and len(configs) >= 16
-    for path in configs:
-        with pytest.raises(SystemExit) as done:
-            cli.main(["study", "--config", str(path), "--print_config"])
-        assert done.value.code in (0, None), path
-        import yaml
 
-        cfg = yaml.safe_load(path.read_text())
-        for stage in STAGES:
-            for regime in cfg[stage]["configs"]:
-                assert resolve_config_path(regime).is_file(), (path, regime)
+@pytest.mark.parametrize("path", STUDY_CONFIGS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_every_study_config_parses_and_names_existing_config_files(path, capsys):
+    """Each study config parses with the study subcommand (its includes composed), names the paper's three roles,
+    and every config file it stacks exists."""
+    import yaml
+
+    from harsanyi_lightning.study.regimes import StudyRegimes
+    from harsanyi_lightning.study.run.plan import resolve_config_path
+
+    with pytest.raises(SystemExit) as done:
+        cli.main(["study", "--config", str(path), "--print_config"])
+    assert done.value.code in (0, None), path
+    cfg = yaml.safe_load(capsys.readouterr().out)
+    regimes = StudyRegimes.of(cfg["regimes"])
+    assert set(regimes.paper) == {"pretrain", "finetune", "scratch"}
+    for file in [*(cfg.get("configs") or []), *(f for r in cfg["regimes"].values() for f in r["configs"])]:
+        assert resolve_config_path(file).is_file(), (path, file)
+
+
+def test_the_repository_has_the_paper_grid_and_the_default_study():
+    assert ROOT / "configs" / "sst2_minilm" / "study.yaml" in STUDY_CONFIGS
+    cells = sorted(p.stem for p in ROOT.glob("configs/experiments/*.yaml"))
+    assert cells == sorted([f"{d}_{m}" for d in ("cifar10", "cub200", "cars")
+                            for m in ("resnet50", "vgg16", "vit_small", "vit_base")] + ["sst2_bert_base", "sst2_distilbert"])
 
 
 # ---------------------------------------------------------------- docs/method.md#beyond-the-paper: attributions, AND-OR, two phases
@@ -331,21 +311,21 @@ def salient_strength(tables: list[torch.Tensor], n: int) -> tuple[list[float], l
 @pytest.mark.slow
 def test_study_with_and_or_stores_and_logs_it_and_draws_the_two_phase_view(and_or_study):
     _, study = and_or_study
-    for stage in STAGES:
-        for e, path in epoch_files(study, stage).items():
+    for regime in REGIMES:
+        for e, path in regime_epochs(study, regime).items():
             content = load_artifact(path, "interactions")[0]
-            assert {"shapley", "banzhaf", "sii"} <= set(content), (stage, e)
-            assert ("and_or" in content) == (stage != "probe"), (stage, e)
-        tags = EventAccumulator(str(study / stage / "tb"), size_guidance={"scalars": 0})
+            assert {"shapley", "banzhaf", "sii"} <= set(content), (regime, e)
+            assert ("and_or" in content) == (regime != "probe"), (regime, e)
+        tags = EventAccumulator(str(study / regime / "tb"), size_guidance={"scalars": 0})
         tags.Reload()
         names = set(tags.Tags()["scalars"])
-        if stage == "probe":
+        if regime == "probe":
             assert not [t for t in names if "and_or" in t]
             continue
         steps = [ev.step for ev in tags.Scalars("interactions/salient_count")]
         for tag in ["interactions/and_or/salient_count"] + [
                 f"interactions/and_or/{kind}_strength/order_{k}" for kind in ("and", "or") for k in range(1, 7)]:
-            assert [ev.step for ev in tags.Scalars(tag)] == steps, (stage, tag)
+            assert [ev.step for ev in tags.Scalars(tag)] == steps, (regime, tag)
     report = study / "report"
     assert (report / "two_phase.png").stat().st_size > 0
     num = json.loads((report / "report.json").read_text())
@@ -358,7 +338,7 @@ def test_study_with_and_or_stores_and_logs_it_and_draws_the_two_phase_view(and_o
 
 @pytest.mark.slow
 def test_two_phase_numbers_equal_a_recomputation_from_the_artifacts(and_or_study, tiny_study):
-    from harsanyi_lightning.study.two_phase import MIN_SHIFT, SOURCES
+    from harsanyi_lightning.study.report.two_phase import MIN_SHIFT, SOURCES
 
     for study, sources in ((and_or_study[1], ("harsanyi", "and_or")), (tiny_study[1], ("harsanyi",))):
         num = json.loads((study / "report" / "report.json").read_text())
@@ -366,17 +346,17 @@ def test_two_phase_numbers_equal_a_recomputation_from_the_artifacts(and_or_study
         n = num["n"]
         assert sorted(num["two_phase"]) == sorted(sources)
         for source in sources:
-            for stage in ("finetune", "scratch"):
-                got = num["two_phase"][source][stage]
+            for regime in ("finetune", "scratch"):
+                got = num["two_phase"][source][regime]
                 assert got["epochs"] == [0, 1, 2]
                 means = []
-                for i, (e, path) in enumerate(epoch_files(study, stage).items()):
+                for i, (e, path) in enumerate(regime_epochs(study, regime).items()):
                     content = load_artifact(path, "interactions")[0]
                     tables = ([content["dividends"]] if source == "harsanyi" else
                               [content["and_or"]["and_dividends"], content["and_or"]["or_dividends"]])
                     pos, neg = salient_strength(tables, n)
-                    assert got["positive"][i] == pytest.approx(pos, rel=1e-9, abs=1e-15), (source, stage, e)
-                    assert got["negative"][i] == pytest.approx(neg, rel=1e-9, abs=1e-15), (source, stage, e)
+                    assert got["positive"][i] == pytest.approx(pos, rel=1e-9, abs=1e-15), (source, regime, e)
+                    assert got["negative"][i] == pytest.approx(neg, rel=1e-9, abs=1e-15), (source, regime, e)
                     weights = [p + q for p, q in zip(pos, neg)]
                     means.append(sum((k + 1) * w for k, w in enumerate(weights)) / sum(weights))
                 assert got["mean_order"] == pytest.approx(means, rel=1e-9)
@@ -385,42 +365,36 @@ def test_two_phase_numbers_equal_a_recomputation_from_the_artifacts(and_or_study
                 phase1 = turn > 0 and means[0] - means[turn] >= MIN_SHIFT * n
                 phase2 = turn < 2 and means[2] - means[turn] >= MIN_SHIFT * n
                 verdict = got["verdict"]
-                if stage in num["weak_models"]:
+                if regime in num["weak_models"]:
                     assert verdict["verdict"] == "not measurable"
                     continue
                 assert (verdict["phase1"], verdict["phase2"], verdict["turning_epoch"]) == (phase1, phase2, turn)
                 expected = {(True, True): "shows both phases", (True, False): "first phase only",
                             (False, True): "second phase only", (False, False): "neither phase"}[phase1, phase2]
                 assert verdict["verdict"] == expected
-                assert f"{stage}, {SOURCES[source]}: **{expected}**" in md
+                assert f"{regime}, {SOURCES[source]}: **{expected}**" in md
 
 
-def test_section7_options_change_a_stage_fingerprint_only_when_set(tmp_path):
-    """At their defaults the new interactions options leave the fingerprint of an earlier study as it was
-    (its stages are not redone); set, they change it (the stage is redone with them)."""
-    import hashlib
-    from dataclasses import asdict, replace
+def test_every_option_and_the_kind_change_a_regimes_fingerprint(tmp_path):
+    """A regime's fingerprint covers its kind, its stacked configs and every sample-set and interactions option: a
+    change to any of them redoes the regime."""
+    from dataclasses import replace
 
-    from harsanyi_lightning.study.plan import InteractionSpec, SampleSetSpec, StageSpec, StudyPlan
+    from harsanyi_lightning.study.regimes import RegimeSpec
+    from harsanyi_lightning.study.run.plan import InteractionSpec, SampleSetSpec, StudyPlan
 
     cfg = write_tiny_study(tmp_path / "configs", tmp_path / "study")
-    plan = StudyPlan(study_dir=tmp_path / "study", shared={}, sample_set=SampleSetSpec(),
-                     interactions=InteractionSpec(), stages={s: StageSpec(configs=[str(cfg.parent / f"{s}.yaml")]) for s in STAGES})
-    before = hashlib.sha256()  # the fingerprint as computed before the options existed
-    for a in plan.stage_args("finetune"):
-        p = Path(a)
-        before.update(p.read_bytes() if a != "--config" and len(a) < 4096 and p.is_file() else a.encode())
-    old_fields = {k: v for k, v in asdict(InteractionSpec()).items()
-                  if k in ("every_n_epochs", "batch_size", "precision", "figures", "progress")}
-    old_sample_set = {k: v for k, v in asdict(plan.sample_set).items()
-                      if k in ("n", "num_samples", "per_class", "seed", "baseline", "background", "pool_split")}
-    before.update(json.dumps([old_sample_set, old_fields, plan.test], sort_keys=True).encode())
-    assert plan.fingerprint("finetune") == before.hexdigest()
+    kinds = {"probe": "probe", "finetune": "finetune", "scratch": "scratch"}
+    plan = StudyPlan(study_dir=tmp_path / "study", shared={}, sample_set=SampleSetSpec(), interactions=InteractionSpec(),
+                     regimes={s: RegimeSpec(kind=k, configs=[str(cfg.parent / f"{s}.yaml")]) for s, k in kinds.items()})
     changed = {plan.fingerprint("finetune")}
     for options in (dict(attributions=False), dict(and_or=True), dict(and_or=True, and_or_solver="gradient"),
-                    dict(and_or=True, and_or_noise_bound=0.1)):
+                    dict(and_or=True, and_or_noise_bound=0.1), dict(every_n_steps=3)):
         changed.add(replace(plan, interactions=InteractionSpec(**options)).fingerprint("finetune"))
-    assert len(changed) == 5
+    changed.add(replace(plan, sample_set=SampleSetSpec(seed=1)).fingerprint("finetune"))
+    other = dict(plan.regimes, finetune=replace(plan.regimes["finetune"], kind="scratch"))
+    changed.add(replace(plan, regimes=other).fingerprint("finetune"))
+    assert len(changed) == 8
 
 
 def test_a_bad_and_or_option_fails_before_any_stage_runs(tmp_path):

@@ -1,6 +1,6 @@
 """Every InteractionCallback option, except the ones the study sets itself, can be set from a study config:
 parsed as ``cli.py study`` parses it (the ``StudyTrainer.study`` signature through jsonargparse) and passed
-to the callback the study builds for a stage."""
+to the callback the study builds for a regime."""
 from __future__ import annotations
 
 import inspect
@@ -14,8 +14,9 @@ from pytorch_lightning.cli import LightningArgumentParser
 from harsanyi_lightning.callbacks import InteractionCallback, RunOptions
 from harsanyi_lightning.interactions.errors import ConfigError
 from harsanyi_lightning.interactions.values import default_forward
-from harsanyi_lightning.study.layout import STAGES
-from harsanyi_lightning.study.plan import STUDY_OWNED_OPTIONS, InteractionSpec, SampleSetSpec, StageSpec, StudyPlan
+from tests.tiny_study import REGIMES
+from harsanyi_lightning.study.regimes import RegimeSpec
+from harsanyi_lightning.study.run.plan import STUDY_OWNED_OPTIONS, InteractionSpec, SampleSetSpec, StudyPlan
 from harsanyi_lightning.study.trainer import StudyTrainer
 
 OPTIONS = [name for name in inspect.signature(InteractionCallback.__init__).parameters if name != "self"]
@@ -71,13 +72,14 @@ def study_parser() -> LightningArgumentParser:
 def parse_plan(tmp_path: Path, section: str, settings: dict, probe_interactions: dict | None = None) -> StudyPlan:
     """A study config with ``settings`` in its ``section`` (``sample_set`` or ``interactions``), parsed and
     instantiated by jsonargparse, as the plan ``cli.py study`` runs."""
-    config = {"study_dir": str(tmp_path / "study"), section: settings}
+    regimes = {name: {"kind": kind} for name, kind in REGIMES.items()}
     if probe_interactions:
-        config["probe"] = {"interactions": probe_interactions}
+        regimes["probe"]["interactions"] = probe_interactions
+    config = {"study_dir": str(tmp_path / "study"), "regimes": regimes, section: settings}
     parser = study_parser()
     parsed = parser.parse_string(yaml.safe_dump(config))
     study = parser.instantiate_classes(parsed)
-    return StudyPlan(study_dir=Path(study.study_dir), stages={s: study[s] for s in STAGES}, shared={},
+    return StudyPlan(study_dir=Path(study.study_dir), regimes=dict(study.regimes), shared={},
                      sample_set=study.sample_set, interactions=study.interactions)
 
 
@@ -102,13 +104,13 @@ def test_every_callback_option_can_be_set_from_a_study_config(tmp_path, option):
     given, expected = VALUES[option]
     section = "sample_set" if option in {f.name for f in fields(SampleSetSpec)} else "interactions"
     plan = parse_plan(tmp_path, section, {option: given, **COMPANIONS.get(option, {})})
-    for stage in STAGES:
-        callback = plan.interaction_callback(stage, {})
-        assert getattr(callback, option) == expected, (stage, option)
-        assert callback.options.run.regime == stage and callback.options.run.sample_set == str(tmp_path / "study" / "annotation.pt")
+    for regime in REGIMES:
+        callback = plan.interaction_callback(regime, {})
+        assert getattr(callback, option) == expected, (regime, option)
+        assert callback.options.run.regime == regime and callback.options.run.sample_set == str(tmp_path / "study" / "annotation.pt")
 
 
-def test_a_stage_overrides_the_study_interactions(tmp_path):
+def test_a_regime_overrides_the_study_interactions(tmp_path):
     plan = parse_plan(tmp_path, "interactions", {"every_n_epochs": 2, "on_nonfinite": "skip"},
                       probe_interactions={"every_n_epochs": 3})
     probe, finetune = plan.interaction_callback("probe", {}), plan.interaction_callback("finetune", {})
@@ -132,39 +134,34 @@ def test_a_bad_study_option_names_the_option(tmp_path, section, settings, match)
     assert isinstance(err.value, (ConfigError, ValueError, TypeError))
 
 
-def test_a_bad_stage_override_names_the_stage(tmp_path):
+def test_a_bad_regime_override_names_the_regime(tmp_path):
     plan = parse_plan(tmp_path, "interactions", {}, probe_interactions={"on_nonfinite": "ignore"})
-    with pytest.raises(ConfigError, match=r"probe\.interactions: on_nonfinite='ignore'"):
-        plan.stage_interactions("probe")
+    with pytest.raises(ConfigError, match=r"regimes\.probe\.interactions: on_nonfinite='ignore'"):
+        plan.regime_interactions("probe")
 
 
-def test_options_at_their_defaults_leave_the_fingerprint_as_before(tmp_path):
-    """A stage configured before an option existed keeps its fingerprint (it is not redone) while the option
-    is at its default; any other value changes the fingerprint."""
-    stages = {s: StageSpec() for s in STAGES}
-    plan = StudyPlan(study_dir=tmp_path / "study", stages=stages, shared={}, sample_set=SampleSetSpec(),
+def test_every_option_changes_the_fingerprint(tmp_path):
+    """A regime is redone when any sample-set or interactions option changes: each one enters its fingerprint."""
+    regimes = {s: RegimeSpec(kind=s) for s in REGIMES}
+    plan = StudyPlan(study_dir=tmp_path / "study", regimes=regimes, shared={}, sample_set=SampleSetSpec(),
                      interactions=InteractionSpec())
-    assert plan.sample_set.fingerprint_fields() == {
-        "n": None, "num_samples": None, "per_class": None, "seed": 0, "baseline": "mean", "background": "keep",
-        "pool_split": "val"}
-    assert plan.interactions.fingerprint_fields() == {
-        "every_n_epochs": 1, "batch_size": 256, "precision": "fp32", "figures": True, "progress": True}
     seen = {plan.fingerprint("finetune")}
     for option in STUDY_SETTABLE:
         given, expected = VALUES[option]
         if option in {f.name for f in fields(SampleSetSpec)}:
-            changed = StudyPlan(study_dir=plan.study_dir, stages=stages, shared={},
+            changed = StudyPlan(study_dir=plan.study_dir, regimes=regimes, shared={},
                                 sample_set=SampleSetSpec(**{option: expected}), interactions=plan.interactions)
         else:
-            changed = StudyPlan(study_dir=plan.study_dir, stages=stages, shared={}, sample_set=plan.sample_set,
+            changed = StudyPlan(study_dir=plan.study_dir, regimes=regimes, shared={}, sample_set=plan.sample_set,
                                 interactions=InteractionSpec(**{option: expected, **COMPANIONS.get(option, {})}))
         seen.add(changed.fingerprint("finetune"))
     assert len(seen) == 1 + len(STUDY_SETTABLE)
 
 
-def test_a_forward_name_keeps_the_fingerprint_of_the_function_it_names():
-    """A study whose YAML named its forward function (resolved to the function before names were kept as
-    written) keeps its stages' fingerprints, so they are not redone."""
+def test_a_forward_enters_the_fingerprint_by_the_name_it_is_given_or_its_import_path():
+    """A forward named in YAML and the function it names give one fingerprint; another name another."""
+    from harsanyi_lightning.study.run.plan import fingerprint_fields
+
     by_name = InteractionSpec(forward="harsanyi_lightning.interactions.values.default_forward")
-    assert by_name.fingerprint_fields() == InteractionSpec(forward=default_forward).fingerprint_fields()
-    assert InteractionSpec(forward="net").fingerprint_fields() != by_name.fingerprint_fields()
+    assert fingerprint_fields(by_name) == fingerprint_fields(InteractionSpec(forward=default_forward))
+    assert fingerprint_fields(InteractionSpec(forward="net")) != fingerprint_fields(by_name)

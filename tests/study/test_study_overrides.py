@@ -10,7 +10,7 @@ import yaml
 
 from harsanyi_lightning.cli import main
 from harsanyi_lightning.interactions.errors import ConfigError
-from harsanyi_lightning.study.plan import DEFAULT_STUDY_CONFIG
+from harsanyi_lightning.study.run.plan import DEFAULT_STUDY_CONFIG
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_YAML = ROOT / "configs" / "sst2_minilm" / "study.yaml"
@@ -73,10 +73,10 @@ def test_overrides_of_every_section_merge(capsys):
     printed = printed_config(capsys, [
         "--sample_set.num_samples", "4",
         "--interactions.batch_size", "64",
-        "--finetune.overrides.model.init_args.lr", "1e-3",
-        "--finetune.overrides.trainer.max_epochs", "2",
-        "--probe.interactions.batch_size", "32",
-        "--scratch.interactions.every_n_epochs", "2",
+        "--regimes.finetune.overrides.model.init_args.lr", "1e-3",
+        "--regimes.finetune.overrides.trainer.max_epochs", "2",
+        "--regimes.probe.interactions.batch_size", "32",
+        "--regimes.scratch.interactions.every_n_epochs", "2",
         "--shared.data.init_args.num_workers", "0",
         "--study_dir", "studies/elsewhere",
     ])
@@ -84,12 +84,14 @@ def test_overrides_of_every_section_merge(capsys):
     expected["study_dir"] = "studies/elsewhere"
     expected["sample_set"]["num_samples"] = 4
     expected["interactions"]["batch_size"] = 64
-    expected["finetune"]["overrides"] = {"model": {"init_args": {"lr": 0.001}}, "trainer": {"max_epochs": 2}}
-    expected["probe"]["interactions"] = {"every_n_epochs": 1, "at_steps": None, "batch_size": 32}
-    expected["scratch"]["interactions"] = {"every_n_epochs": 2}
+    regimes = expected["regimes"]
+    regimes["finetune"]["overrides"] = {"model": {"init_args": {"lr": 0.001}}, "trainer": {"max_epochs": 2}}
+    regimes["probe"]["interactions"] = {"every_n_epochs": 1, "at_steps": None, "batch_size": 32}
+    regimes["scratch"]["interactions"] = {"every_n_epochs": 2}
     expected["shared"]["data"]["init_args"]["num_workers"] = 0
     assert_contains(printed, expected)
-    assert printed["probe"]["interactions"] == {"every_n_epochs": 1, "at_steps": None, "batch_size": 32}
+    assert printed["regimes"]["probe"]["interactions"] == {"every_n_epochs": 1, "at_steps": None, "batch_size": 32}
+    assert printed["regimes"]["probe"]["kind"] == "probe"  # an override keeps every sibling
     assert printed["sample_set"]["n"] == 9 and printed["sample_set"]["pool_split"] == "val"
     assert printed["interactions"]["precision"] == "fp32"
 

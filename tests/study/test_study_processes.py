@@ -1,5 +1,5 @@
 """The study's processes (docs/study.md#many-devices-and-machines), in one process: the checks that stop a
-study under DDP before any work, rank zero's decisions on a single process, and the error naming the stage
+study under DDP before any work, rank zero's decisions on a single process, and the error naming the regime
 when another rank died. The multi-process runs are in tests/reliability/test_ddp_study.py."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from harsanyi_lightning.interactions.errors import ConfigError, FolderInUseError, WorkerError
-from harsanyi_lightning.study.failures import project_error, stage_failure
-from harsanyi_lightning.study.processes import StudyProcesses, layout_of, start_study_processes
+from harsanyi_lightning.study.run.failures import project_error, regime_failure
+from harsanyi_lightning.study.run.processes import StudyProcesses, layout_of, start_study_processes
 from tests.reliability.harness import run_in_process, write_tiny_study
 
 
@@ -25,11 +25,11 @@ def test_a_strategy_that_starts_processes_for_every_fit_is_refused_before_any_wo
     assert not torch.distributed.is_initialized()
 
 
-def test_stages_asking_for_different_devices_stop_the_study_before_any_work(tmp_path):
+def test_regimes_asking_for_different_devices_stop_the_study_before_any_work(tmp_path):
     cfg = write_tiny_study(tmp_path / "configs", tmp_path / "study")
-    rc, out, err = run_in_process("study", "--config", str(cfg), "--scratch.overrides.trainer.devices", "2")
+    rc, out, err = run_in_process("study", "--config", str(cfg), "--regimes.scratch.overrides.trainer.devices", "2")
     assert rc == 2
-    assert "error (ConfigError): the stages ask for different trainer.devices (probe: 1, finetune: 1, scratch: 2)" in err
+    assert "error (ConfigError): the regimes ask for different trainer.devices (probe: 1, finetune: 1, scratch: 2)" in err
     assert "shared.trainer.devices" in err
     assert not (tmp_path / "study").exists()  # nothing was written
 
@@ -46,7 +46,7 @@ def test_rank_zero_decisions_on_one_process_run_in_place():
         processes.on_zero(fails)
 
 
-def test_a_dead_rank_during_a_stage_is_named_with_the_stage_and_the_rerun():
+def test_a_dead_rank_during_a_regime_is_named_with_the_regime_and_the_rerun():
     try:
         try:
             raise RuntimeError("[../third_party/gloo/gloo/transport/tcp/pair.cc:534] Connection closed by peer "
@@ -54,13 +54,13 @@ def test_a_dead_rank_during_a_stage_is_named_with_the_stage_and_the_rerun():
         except RuntimeError as gloo:
             raise ValueError("during backward") from gloo
     except ValueError as err:
-        failure = stage_failure(err, "finetune of seed 1")
+        failure = regime_failure(err, "finetune of seed 1")
         assert isinstance(failure, WorkerError)
-        assert str(failure).startswith("stage finetune of seed 1 stopped: another DDP process of this study died")
+        assert str(failure).startswith("regime finetune of seed 1 stopped: another DDP process of this study died")
         assert "Connection closed by peer in RuntimeError" in str(failure)
         assert "Rerun the same command to resume the study" in str(failure)
         assert "another DDP process of this run died" in str(project_error(err))  # outside a study: as before
-    assert stage_failure(RuntimeError("shape mismatch"), "probe") is None
+    assert regime_failure(RuntimeError("shape mismatch"), "probe") is None
 
 
 def test_layout_of_reads_the_process_settings_as_plain_values():

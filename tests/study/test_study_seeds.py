@@ -11,8 +11,10 @@ import yaml
 
 from harsanyi_lightning import cli
 from harsanyi_lightning.interactions.errors import ConfigError, DataError
-from harsanyi_lightning.study.layout import STAGES, check_study, run_dirs
-from harsanyi_lightning.study.plan import InteractionSpec, SampleSetSpec, StageSpec, StudyPlan
+from harsanyi_lightning.study.layout import check_study, run_dirs
+from tests.tiny_study import REGIMES
+from harsanyi_lightning.study.regimes import RegimeSpec
+from harsanyi_lightning.study.run.plan import InteractionSpec, SampleSetSpec, StudyPlan
 from tests.reliability.harness import write_tiny_study
 from tests.shared_data import ROOT
 
@@ -23,7 +25,7 @@ def plan_of(tmp_path: Path, seeds=None) -> StudyPlan:
     cfg = write_tiny_study(tmp_path / "configs", tmp_path / "study")
     return StudyPlan(study_dir=tmp_path / "study", shared={"seed_everything": 7}, sample_set=SampleSetSpec(),
                      interactions=InteractionSpec(), seeds=seeds,
-                     stages={s: StageSpec(configs=[str(cfg.parent / f"{s}.yaml")]) for s in STAGES})
+                     regimes={s: RegimeSpec(kind=s, configs=[str(cfg.parent / f"{s}.yaml")]) for s in REGIMES})
 
 
 @pytest.mark.parametrize("given, words", [
@@ -79,7 +81,7 @@ def test_each_seed_run_has_its_folder_its_seed_and_its_own_references(tmp_path):
     assert [r.seed for r in runs] == [3, 1] and [r.run_dir for r in runs] == [tmp_path / "study" / "seed_3",
                                                                               tmp_path / "study" / "seed_1"]
     for run in runs:
-        args = run.stage_args("scratch")
+        args = run.regime_args("scratch")
         managed = yaml.safe_load(args[-1])
         assert managed["seed_everything"] == run.seed  # the managed layer comes last: it wins over shared's 7
         assert managed["trainer"]["default_root_dir"] == str(run.run_dir / "scratch")
@@ -87,7 +89,7 @@ def test_each_seed_run_has_its_folder_its_seed_and_its_own_references(tmp_path):
         assert callback.options.run.output_dir == str(run.run_dir / "probe" / "interactions")
         assert callback.options.run.sample_set == str(tmp_path / "study" / "annotation.pt")  # the one sample set
         assert checkpoint.dirpath == str(run.run_dir / "probe" / "checkpoints")
-    for s in STAGES:
+    for s in REGIMES:
         assert len({run.fingerprint(s) for run in runs} | {plan.fingerprint(s)}) == 3
     # references: each run's finetune is measured against its own probe
     for run in runs:
@@ -99,12 +101,13 @@ def test_each_seed_run_has_its_folder_its_seed_and_its_own_references(tmp_path):
 
 def write_manifest(study: Path, **fields) -> None:
     study.mkdir(parents=True, exist_ok=True)
-    (study / "study.json").write_text(json.dumps({"stages": list(STAGES), **fields}))
+    regimes = {name: {"kind": kind} for name, kind in REGIMES.items()}
+    (study / "study.json").write_text(json.dumps({"regimes": regimes, **fields}))
 
 
 def test_run_dirs_of_single_seed_and_seeded_studies(tmp_path):
     assert run_dirs(tmp_path / "none") == {None: tmp_path / "none"}  # no manifest: the layout of before
-    write_manifest(tmp_path / "old")  # written before seeds existed
+    write_manifest(tmp_path / "old")  # no seeds: a single-seed study
     assert run_dirs(tmp_path / "old") == {None: tmp_path / "old"}
     write_manifest(tmp_path / "single", seeds=None)
     assert run_dirs(tmp_path / "single") == {None: tmp_path / "single"}
@@ -116,7 +119,7 @@ def test_run_dirs_of_single_seed_and_seeded_studies(tmp_path):
         run_dirs(tmp_path / "bad")
 
 
-def test_check_study_lists_every_missing_stage_of_every_seed(tmp_path):
+def test_check_study_lists_every_missing_regime_of_every_seed(tmp_path):
     study = tmp_path / "study"
     write_manifest(study, seeds=[0, 1])
     (study / "seed_0").mkdir()
@@ -124,6 +127,6 @@ def test_check_study_lists_every_missing_stage_of_every_seed(tmp_path):
         check_study(study)
     msg = str(err.value)
     for k in (0, 1):
-        for s in STAGES:
-            assert f"seed {k}, stage {s!r}: {study / f'seed_{k}' / s / 'summary.json'}" in msg
+        for s in REGIMES:
+            assert f"seed {k}, regime {s!r}: {study / f'seed_{k}' / s / 'summary.json'}" in msg
     assert str(study / "annotation.pt") in msg

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from harsanyi_lightning.study.two_phase import (
+from harsanyi_lightning.study.report.two_phase import (
     BOTH,
     FIRST,
     MIN_EPOCHS,
@@ -142,10 +142,10 @@ def test_statements_say_which_models_show_both_phases():
 
 
 def test_statements_point_at_the_scratch_model_when_it_does_not_show_both():
-    lines = statements(judged(20, finetune=[3, 2, 3], scratch=[2, 3, 4]))
+    lines = statements(judged(20, finetune=[3, 2, 3], scratch=[2, 3, 4]), ["scratch"])
     assert lines[0] == ("This run shows the two phases for finetune (Harsanyi (AND) dividends). The paper's claim is "
-                        "about training from a random initialisation, which is the scratch model here; the fine-tuned "
-                        "model starts from pre-trained weights.")
+                        "about training from a random initialisation, which is the scratch model here; the other "
+                        "models start from pre-trained weights.")
     assert "scratch, Harsanyi (AND) dividends: **second phase only**" in lines[2]
 
 
@@ -169,7 +169,7 @@ def test_statements_of_a_source_per_line():
 
 def test_epoch_strength_of_the_harsanyi_dividends():
     # n = 2: masks {}, {0}, {1}, {0, 1}; I({0}) = 1, I({0, 1}) = -2, both salient (> 0.05·2)
-    content = {"dividends": torch.tensor([[0.5, 1.0, 0.0, -2.0]], dtype=torch.float32)}
+    content = {"estimator": "exact", "n": 2, "dividends": torch.tensor([[0.5, 1.0, 0.0, -2.0]], dtype=torch.float32)}
     assert epoch_strength(content, "harsanyi") == {"positive": [1.0, 0.0], "negative": [0.0, 2.0]}
     assert epoch_strength(content, "and_or") is None  # this artifact holds no AND-OR interactions
     with pytest.raises(ValueError, match="source='shapley'"):

@@ -1,6 +1,6 @@
 """Test-only fault injection: a Lightning callback that SIGKILLs its own process once.
 
-Added to a tiny study's stages through the study config (``shared.trainer.callbacks``), so the
+Added to a tiny study's regimes through the study config (``shared.trainer.callbacks``), so the
 code under test runs unchanged. It kills only when ``marker`` does not exist yet (it creates the
 marker first), so rerunning the same command with the same config runs to the end.
 
@@ -9,7 +9,7 @@ marker first), so rerunning the same command with the same config runs to the en
 ``on_validation_end`` (the ``ModelCheckpoint`` saving ``last.ckpt`` there runs after this callback),
 it kills at the ``call``-th forward pass of the model after that, i.e. inside the
 ``InteractionCallback``'s evaluation in ``on_train_epoch_end``.
-``rank``: under DDP, only that global rank kills itself (default: any). ``run``: only in the stage of that
+``rank``: under DDP, only that global rank kills itself (default: any). ``run``: only in the regime of that
 run folder of a study with seeds (``"seed_1"``; default: any). ``how="raise"``: raise a
 ``RuntimeError`` instead (a crash), for runs inside the test process.
 """
@@ -30,9 +30,9 @@ def _die(marker: Path, why: str, how: str = "kill") -> None:
 
 
 class KillOnce(Callback):
-    def __init__(self, marker: str, stage: str = "", at: str = "train", epoch: int = 0, batch: int = 0,
+    def __init__(self, marker: str, regime: str = "", at: str = "train", epoch: int = 0, batch: int = 0,
                  call: int = 1, rank: int | None = None, how: str = "kill", run: str = ""):
-        self.marker, self.stage, self.at, self.run = Path(marker), stage, at, run
+        self.marker, self.regime, self.at, self.run = Path(marker), regime, at, run
         self.epoch, self.batch, self.call, self.rank, self.how = epoch, batch, call, rank, how
         self._calls = 0
         self._handle = None
@@ -44,7 +44,7 @@ class KillOnce(Callback):
             return False
         if self.run and Path(trainer.default_root_dir).parent.name != self.run:
             return False
-        return not self.stage or Path(trainer.default_root_dir).name == self.stage
+        return not self.regime or Path(trainer.default_root_dir).name == self.regime
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if self.at == "train" and batch_idx == self.batch and self._armed(trainer):

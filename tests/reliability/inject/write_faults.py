@@ -1,7 +1,7 @@
 """Test-only fault injection, in-process: the OS refusing a write, at one chosen file or folder.
 
 The project writes every file with ``harsanyi_lightning.interactions.artifacts.atomic_write_bytes`` (study.json,
-stage.json, summary.json, annotation.pt, epoch_XXX.pt, jaccard.json, the study's last.ckpt, the report
+regime.json, summary.json, annotation.pt, epoch_XXX.pt, jaccard.json, the study's last.ckpt, the report
 files): ``tempfile.mkstemp`` creates ``.<name>.<random>.tmp`` beside the file (``os.open``), the data is
 written and ``os.fsync``-ed, then ``os.replace`` renames it. The faults are raised by those OS calls,
 where the kernel raises them, so the code under test runs unchanged:

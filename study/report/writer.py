@@ -1,0 +1,106 @@
+"""The study report: writes ``<study_dir>/report/`` from a study's stored artifacts (docs/study.md,
+section "Report").
+
+:func:`write_report` computes the numbers (:func:`~harsanyi_lightning.study.report.numbers.compute_study`),
+draws the figures (:mod:`~harsanyi_lightning.study.report.figures`,
+:mod:`~harsanyi_lightning.study.report.sample_figures`) and writes, each file atomically:
+``knowledge_by_order.png`` (Fig. 2), ``ratio.png`` (Fig. 3), ``jaccard.png`` (Fig. 4), ``loss.png``
+(Fig. 5), ``samples.png`` (not for sparse estimates: it needs every dividend), ``two_phase.png``, ``report.md``
+(:mod:`~harsanyi_lightning.study.report.markdown`), ``report.json`` (the same numbers at full
+precision) and ``tb/`` (the figures for TensorBoard). :func:`write_summary`
+(:mod:`~harsanyi_lightning.study.report.summary`) puts several studies in one table.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from harsanyi_lightning.interactions.artifacts import atomic_write_bytes, errno_name, probe_writable, write_error
+from harsanyi_lightning.interactions.errors import ConfigError
+
+from ..bootstrap_options import BootstrapOptions
+from ..layout import write_json
+from .markdown import drawn_figures, render_markdown
+from .numbers import compute_study
+from .summary import write_summary
+
+__all__ = ["check_report_folder", "compute_study", "write_report", "write_summary"]
+
+
+def check_report_folder(out: Path) -> None:
+    """Fail before any work (:class:`ConfigError` naming the folder and the errno) when the report folder
+    ``out`` (or, while it does not exist, the study folder it goes into) cannot be written."""
+    target = out if out.is_dir() else out.parent if out.parent.is_dir() else None
+    if target is None:
+        return  # not a study folder at all: compute_study says so
+    try:
+        probe_writable(target)
+    except OSError as err:
+        raise ConfigError(
+            f"the report folder {out} cannot be written ({target} is not writable: {errno_name(err)}); make it "
+            f"writable for this user (chmod -R u+w {target}), or copy the study folder somewhere writable and "
+            "report on the copy"
+        ) from None
+
+
+def write_report(study_dir: str | os.PathLike, *, tensorboard: bool = True,
+                 bootstrap: BootstrapOptions | None = None) -> Path:
+    """Write ``<study_dir>/report/`` (figures, ``report.md``, ``report.json``, ``tb/``); return that folder.
+
+    ``bootstrap`` sets the intervals' resamples, seed and confidence (docs/method.md#uncertainty-and-verdicts).
+    Every file is written atomically. Raises :class:`DataError` naming the
+    missing paths when ``study_dir`` is not a complete study, :class:`ConfigError` before any work when
+    the report folder cannot be written, :class:`StorageError` naming the file when a write fails."""
+    # the figure modules load matplotlib: only when a report is drawn
+    from .figures import (
+        figure_bytes,
+        figure_jaccard,
+        figure_knowledge_by_order,
+        figure_loss,
+        figure_ratio,
+        figure_two_phase,
+        regime_color,
+    )
+    from .sample_figures import figure_samples
+
+    study_dir = Path(study_dir)
+    out = study_dir / "report"
+    check_report_folder(out)
+    num = compute_study(study_dir, bootstrap)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise write_error(out, err) from err
+    draw = {
+        "knowledge_by_order": (lambda: figure_knowledge_by_order(num)),
+        "ratio": (lambda: figure_ratio(num)),
+        "jaccard": (lambda: figure_jaccard(num)),
+        "loss": (lambda: figure_loss(num)),
+        "samples": (lambda: figure_samples(study_dir, {s: regime_color(num, s) for s in num.paper.values()})),
+        "two_phase": (lambda: figure_two_phase(num.two_phase, num.n, num.title,
+                                               {s: regime_color(num, s) for s in num.regimes})),
+    }
+    figs = {name: figure() for name, figure in draw.items() if name in drawn_figures(num)}
+    for name, fig in figs.items():
+        atomic_write_bytes(out / f"{name}.png", figure_bytes(fig))
+    for name in set(draw) - set(figs):  # not drawn for these artifacts: no stale figure of an earlier report
+        (out / f"{name}.png").unlink(missing_ok=True)
+    md = render_markdown(num)
+    if tensorboard:
+        from torch.utils.tensorboard import SummaryWriter
+
+        tb = out / "tb"
+        try:
+            if tb.is_dir():
+                shutil.rmtree(tb)  # one report's events, not every rerun's
+            writer = SummaryWriter(log_dir=str(tb))
+            for name, fig in figs.items():
+                writer.add_figure(f"report/{name}", fig, global_step=0, close=False)
+            writer.add_text("report/report.md", md, global_step=0)
+            writer.close()
+        except OSError as err:
+            raise write_error(err.filename or tb, err) from err
+    write_json(out / "report.json", num.to_dict())
+    atomic_write_bytes(out / "report.md", md.encode())
+    return out

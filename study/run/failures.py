@@ -1,0 +1,97 @@
+"""Failures of a run's surroundings that ``cli.py`` reports as one clear message instead of a traceback.
+
+The project's own code raises its error types itself (a failed artifact or checkpoint write is a
+:class:`~harsanyi_lightning.interactions.errors.StorageError` already). What reaches the command line from inside torch or
+Lightning is recognised here by :func:`project_error`:
+
+- an ``OSError`` of a file access (disk full, I/O error, permission denied, read-only) -> ``StorageError``
+  naming the file (when the OS names it) and the errno;
+- a DataLoader worker process that died (torch notices within seconds and raises) -> ``WorkerError``;
+- another DDP rank that died (the collective this rank waits in fails, or times out) -> ``WorkerError``;
+  during a study, :func:`regime_failure` names the regime and says that rerunning the command resumes it.
+"""
+from __future__ import annotations
+
+import errno as _errno
+import re
+
+from harsanyi_lightning.interactions.artifacts import write_error
+from harsanyi_lightning.interactions.errors import HarsanyiError, WorkerError
+
+#: errnos of a failed write
+STORAGE_ERRNOS = frozenset({_errno.ENOSPC, _errno.EDQUOT, _errno.EIO, _errno.EACCES, _errno.EPERM, _errno.EROFS})
+
+_WORKER = re.compile(r"DataLoader worker \(pids?\(?s?\)? ?[^)]*\)[^\n]*")
+#: what gloo / NCCL / the TCP store say when the peer process is gone, or a collective waited too long
+_PEER = re.compile(
+    r"(Connection closed by peer|Connection reset by peer|Broken pipe|[Tt]imed out|timeout|"
+    r"Socket Timeout|failed to recv|ProcessGroupGloo|NCCL communicator was aborted)"
+)
+
+
+def exception_chain(err: BaseException):
+    """``err`` and the exceptions it was raised from (``__cause__``, else ``__context__``), each once."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        yield err
+        err = err.__cause__ or err.__context__
+
+
+def _distributed(err: BaseException) -> bool:
+    name = type(err).__name__
+    return name.startswith("Dist") or "gloo" in str(err).lower() or "nccl" in str(err).lower()
+
+
+def project_error(err: BaseException) -> HarsanyiError | None:
+    """The project error that ``err`` (or an exception it was raised from) stands for, if it is one of
+    the recognised failures above; else ``None`` (a bug: keep the traceback)."""
+    for e in exception_chain(err):
+        if isinstance(e, HarsanyiError):
+            return e
+        if isinstance(e, OSError) and e.errno in STORAGE_ERRNOS:
+            return write_error(e.filename or "a file (the OS did not say which)", e, ours=False)
+        if isinstance(e, RuntimeError):
+            text = str(e)
+            worker = _WORKER.search(text)
+            if worker is not None:
+                return WorkerError(
+                    f"a DataLoader worker process died ({worker.group(0).strip()}): most often the out-of-memory "
+                    "killer (see `dmesg`), else a crash in the data set's code. Run the same command again (a study "
+                    "resumes from its last checkpoint; `fit` resumes with --ckpt_path last); if it happens again, "
+                    "lower data.init_args.num_workers or the batch size"
+                )
+            peer = _peer_failure(e)
+            if peer is not None:
+                return WorkerError(
+                    f"another DDP process of this run died or stopped answering ({peer}), so this one stopped too. "
+                    "Run the same command again (a study resumes from its last checkpoint; `fit` resumes with "
+                    "--ckpt_path last); the dead rank's own output says why it died"
+                )
+    return None
+
+
+def _peer_failure(err: BaseException) -> str | None:
+    """What a collective said when another rank died or stopped answering (``None``: something else)."""
+    if isinstance(err, RuntimeError) and _distributed(err):
+        found = _PEER.search(str(err))
+        if found is not None:
+            return f"{found.group(0)} in {type(err).__name__}"
+    return None
+
+
+def regime_failure(err: BaseException, regime: str) -> WorkerError | None:
+    """A :class:`WorkerError` naming study regime ``regime`` when ``err`` (or an exception it was raised from)
+    says another DDP rank died or stopped answering during it; ``None`` otherwise (docs/study.md#many-devices-and-machines)."""
+    for e in exception_chain(err):
+        peer = _peer_failure(e)
+        if peer is not None:
+            return WorkerError(
+                f"regime {regime} stopped: another DDP process of this study died or stopped answering ({peer}), so "
+                "this one stopped too. Rerun the same command to resume the study (finished regimes are kept, the "
+                "interrupted one resumes from its last checkpoint); the dead rank's own output says why it died"
+            )
+    return None
+
+
+__all__ = ["STORAGE_ERRNOS", "exception_chain", "project_error", "regime_failure"]
