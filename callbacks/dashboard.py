@@ -1,4 +1,4 @@
-"""The TensorBoard custom-scalars dashboard of the tags one run logs (docs/callback.md#tensorboard).
+"""The TensorBoard custom-scalars dashboard of the tags one run logs (docs/callback.md#logged-tags-and-their-step).
 
 ``{category: {chart title: ["Multiline", [tag regex, ...]]}}`` for ``SummaryWriter.add_custom_scalars``; the tags
 themselves are :mod:`harsanyi_lightning.interactions.scalars`'.

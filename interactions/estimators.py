@@ -195,8 +195,9 @@ def build_estimator(name: str, **options: Any) -> Estimator:
 
 def estimate_from_record(content: Mapping[str, Any]) -> InteractionEstimate:
     """The estimate an evaluation artifact's content holds, as the estimator that wrote it records it
-    (:meth:`~harsanyi_lightning.interactions.estimates.InteractionEstimate.record`)."""
-    found = ESTIMATORS.get(content.get("estimator"))
+    (:meth:`~harsanyi_lightning.interactions.estimates.InteractionEstimate.record`). A record without an
+    ``estimator`` entry was written before the entry existed, when every artifact was exact, and reads as exact."""
+    found = ESTIMATORS.get(content.get("estimator", ExactEstimator.name))
     if found is None:
         raise AnnotationError(f"an interactions artifact records estimator {content.get('estimator')!r}, not one of "
                               f"{sorted(ESTIMATORS)}; it was not written by this version: rerun what wrote it")

@@ -149,4 +149,4 @@ def load_run(root: Path, regimes: StudyRegimes, seed: int | None = None) -> Stud
                                losses=read_losses(tb_dir(root, name)))
     first = contents[0]
     return StudyRun(seed=seed, root=root, regimes=runs, n=estimates[0].n, orders=aligned.orders,
-                    budget=first.get("budget"), estimator=str(first["estimator"]))
+                    budget=first.get("budget"), estimator=estimates[0].estimator)

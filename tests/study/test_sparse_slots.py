@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from harsanyi_lightning.interactions.errors import AnnotationError
 from harsanyi_lightning.interactions.scalars import knowledge_scalars
 from harsanyi_lightning.interactions.metrics import sparse_jaccard
 from harsanyi_lightning.interactions import (
@@ -130,3 +131,13 @@ def test_an_exact_artifact_becomes_its_nonzero_subsets():
               "sparse_dividends": [torch.tensor([0.25, 0.5])], "r2_heldout": [1.0], "max_order": 2, "seed": 0}
     masks, dividends = estimate_from_record(sparse).parts()
     assert masks[0].dtype == torch.long and dividends[0].dtype == torch.float64 and masks[0].tolist() == [1, 6]
+
+
+def test_a_record_without_an_estimator_entry_reads_as_exact_and_an_unknown_one_fails():
+    """Artifacts written before records named their estimator were all exact: they still load, as exact."""
+    table = torch.zeros(1, 4, dtype=torch.float64)
+    table[0, 3] = 1.5
+    estimate = estimate_from_record({"n": 2, "dividends": table})
+    assert estimate.estimator == "exact" and not estimate.estimated and estimate.parts()[0][0].tolist() == [3]
+    with pytest.raises(AnnotationError, match="not one of"):
+        estimate_from_record({"estimator": "magic", "n": 2, "dividends": table})
