@@ -6,13 +6,15 @@
   (``requires_grad=False`` and always in eval mode) and a new linear classifier on its
   penultimate feature.
 
+The ``lora`` and ``partial`` kinds are in :mod:`~.lora` and :mod:`~.partial` (docs/training.md#regime-kinds).
+
 Every module has ``forward(inputs) -> logits[batch, class]``; ``inputs`` is an image batch
 ``pixels[batch, 3, 224, 224]`` or a dict of Hugging Face tensors. Batches are ``(inputs, labels)``.
 """
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Literal, Optional
+from typing import TYPE_CHECKING, Any, Literal, Mapping, Optional
 
 import pytorch_lightning as pl
 import torch
@@ -109,6 +111,12 @@ class HarsanyiClassifier(pl.LightningModule):
         self._labels_checked = False
 
     # -- the network -------------------------------------------------------
+
+    @classmethod
+    def check_init_args(cls, init_args: Mapping[str, Any]) -> None:
+        """Check the options of this kind of regime in ``init_args`` (a regime's ``model.init_args``) without
+        building a network, so a study stops before any training; a :class:`ConfigError` naming the option and the
+        fix for a bad one. The base class checks nothing: the kinds with options of their own override it."""
 
     def build_net(self) -> nn.Module:  # pragma: no cover - overridden by each regime
         raise NotImplementedError
