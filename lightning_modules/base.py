@@ -14,7 +14,7 @@ Every module has ``forward(inputs) -> logits[batch, class]``; ``inputs`` is an i
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Literal, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Literal, Mapping, Optional
 
 import pytorch_lightning as pl
 import torch
@@ -26,7 +26,9 @@ from harsanyi_lightning.interactions.errors import ConfigError
 
 from .backbone_factory import build_classifier, build_feature_extractor
 from .backbone_registry import resolve_backbone
+from .encoder_layout import encoder_layout
 from .regime_kinds import REGIME_KINDS
+from .update_rank import MatrixUpdate, updates_from_pretrained
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -121,6 +123,11 @@ class HarsanyiClassifier(pl.LightningModule):
     def build_net(self) -> nn.Module:  # pragma: no cover - overridden by each regime
         raise NotImplementedError
 
+    def weight_updates(self) -> Iterator[MatrixUpdate]:
+        """The update of every attention and MLP matrix of the encoder from the pre-trained weights, layer by layer
+        (:mod:`~.update_rank`): here the trained weights minus the pre-trained ones, rebuilt from the backbone."""
+        return updates_from_pretrained(self.net, self.backbone, self.hparams.weights)
+
     def forward(self, inputs: Any) -> Tensor:
         """``logits[batch, class]`` for an image batch or a dict of Hugging Face tensors."""
         return self.net(inputs)
@@ -209,6 +216,16 @@ class ScratchClassifier(HarsanyiClassifier):
     def build_net(self) -> nn.Module:
         return build_classifier(self.backbone, self.num_classes, pretrained=False)
 
+    def weight_updates(self) -> Iterator[MatrixUpdate]:
+        """None: a scratch model does not start from the pre-trained weights, so it has no update from them.
+
+        Raises:
+            ConfigError: always.
+        """
+        raise ConfigError(f"regime kind {self.regime!r} trains from random weights: it has no update from the "
+                          "pre-trained weights; the update rank is defined for the kinds trained from them "
+                          "(finetune, lora, partial)")
+
 
 class FrozenModule(nn.Module):
     """Wraps a module with ``requires_grad=False`` that stays in eval mode whatever ``train()`` is
@@ -260,3 +277,9 @@ class ProbeClassifier(HarsanyiClassifier):
         features, dim = build_feature_extractor(self.backbone, weights=self.hparams.weights,
                                                 pooling=self.hparams.get("pooling"))
         return ProbeNet(features, dim, self.num_classes)
+
+    def weight_updates(self) -> Iterator[MatrixUpdate]:
+        """Zero for every attention and MLP matrix: the probe's backbone is frozen (:class:`FrozenModule`)."""
+        layout = encoder_layout(self.net, self.backbone)
+        for matrix, layer, weight in layout.matrix_weights(self.net):
+            yield MatrixUpdate(matrix, layer, torch.zeros_like(weight, device="cpu"))

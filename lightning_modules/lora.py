@@ -17,7 +17,9 @@ Needs the optional package ``peft``: ``pip install "harsanyi-lightning[lora]"``.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Optional
+
+import torch
 
 from harsanyi_lightning.interactions.errors import ConfigError
 
@@ -26,6 +28,7 @@ from .base import HarsanyiClassifier
 from .encoder_layout import encoder_layout
 from .heads import find_head
 from .hf_backbones import HFClassifierNet
+from .update_rank import MatrixUpdate
 
 if TYPE_CHECKING:
     from torch import nn
@@ -130,3 +133,17 @@ class LoraClassifier(HarsanyiClassifier):
             return net.new_modules
         head = find_head(model, self.backbone)[2]
         return tuple(name for name, module in model.named_modules() if module is head)
+
+    def weight_updates(self) -> Iterator[MatrixUpdate]:
+        """The merged update ``(alpha / rank) · B · A`` of every adapted attention and MLP matrix (:mod:`~.update_rank`);
+        0 for a matrix without an adapter (it is frozen)."""
+        layout = encoder_layout(self.net, self.backbone)
+        modules = dict(self.net.named_modules())
+        with torch.no_grad():
+            for matrix, layer, name in layout.matrix_names():
+                module = modules[name]
+                delta = torch.zeros_like(module.weight, device="cpu", dtype=torch.float32)
+                for adapter in getattr(module, "active_adapters", ()):
+                    if adapter in getattr(module, "lora_A", {}):
+                        delta += module.get_delta_weight(adapter).detach().float().cpu()
+                yield MatrixUpdate(matrix, layer, delta)
