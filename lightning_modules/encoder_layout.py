@@ -125,7 +125,8 @@ def encoder_layout(network: nn.Module, backbone: str = "model") -> EncoderLayout
             continue
         for family_name, family in ENCODER_FAMILIES.items():
             if all(_submodule(module[0], path) is not None for path in family.matrices.values()):
-                return EncoderLayout(family_name, name, len(module), _embeddings(modules, name, family), family.matrices)
+                embeddings = _embeddings(modules, name, family)
+                return EncoderLayout(family_name, name, len(module), embeddings, family.matrices)
     raise ConfigError(
         f"backbone {backbone!r} has no Transformer encoder this project knows (layers of BERT-like models, DistilBERT "
         f"or timm ViTs: docs/training.md#lora-and-partial-fine-tuning); the kinds lora and partial adapt or freeze "
@@ -140,7 +141,8 @@ def _embeddings(modules: dict[str, nn.Module], layers: str, family: EncoderFamil
     for depth in range(len(parts) - 1, -1, -1):
         owner_name = ".".join(parts[:depth])
         owner = modules[owner_name]
-        found = tuple(_qualified(owner_name, part) for part in family.embeddings if getattr(owner, part, None) is not None)
+        found = tuple(_qualified(owner_name, part) for part in family.embeddings
+                      if getattr(owner, part, None) is not None)
         if found:
             return found
     return ()

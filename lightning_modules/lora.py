@@ -123,7 +123,8 @@ class LoraClassifier(HarsanyiClassifier):
         except ValueError as err:
             raise ConfigError(
                 f"model.init_args.target_modules={list(targets)!r} cannot adapt backbone {self.backbone!r} "
-                f"({str(err).splitlines()[0]}); its attention and MLP matrices are {sorted(set(layout.matrices.values()))} "
+                f"({str(err).splitlines()[0]}); its attention and MLP matrices are "
+                f"{sorted(set(layout.matrices.values()))} "
                 "inside each layer: name some of them, or leave target_modules null for all") from None
         return HFClassifierNet(adapted, net.new_modules) if isinstance(net, HFClassifierNet) else adapted
 
@@ -135,8 +136,8 @@ class LoraClassifier(HarsanyiClassifier):
         return tuple(name for name, module in model.named_modules() if module is head)
 
     def weight_updates(self) -> Iterator[MatrixUpdate]:
-        """The merged update ``(alpha / rank) · B · A`` of every adapted attention and MLP matrix (:mod:`~.update_rank`);
-        0 for a matrix without an adapter (it is frozen)."""
+        """The merged update ``(alpha / rank) · B · A`` of every adapted attention and MLP matrix
+        (:mod:`~.update_rank`); 0 for a matrix without an adapter (it is frozen)."""
         layout = encoder_layout(self.net, self.backbone)
         modules = dict(self.net.named_modules())
         with torch.no_grad():

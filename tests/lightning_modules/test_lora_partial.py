@@ -107,6 +107,26 @@ def test_lora_on_the_packaged_minilm_adapts_its_six_layers():
     assert adapted.peft_config["default"].modules_to_save == ["classifier"]  # the checkpoint holds the pooler
 
 
+def test_a_distilbert_folder_gets_its_new_pre_classifier_trained_and_its_own_matrices_adapted(tmp_path):
+    """A checkpoint without DistilBERT's ``pre_classifier`` (a plain encoder): LoRA trains it in full with the
+    classifier rather than freezing it at random values; partial freezes DistilBERT's embeddings and first layer."""
+    from transformers import DistilBertConfig, DistilBertModel
+
+    DistilBertModel(DistilBertConfig(vocab_size=200, dim=32, n_layers=2, n_heads=2, hidden_dim=64)).save_pretrained(
+        tmp_path)
+    lora = LoraClassifier(backbone=str(tmp_path), rank=2)
+    config = lora.net.model.peft_config["default"]
+    assert config.modules_to_save == ["classifier", "pre_classifier"]
+    assert set(config.target_modules) == {"attention.q_lin", "attention.k_lin", "attention.v_lin",
+                                          "attention.out_lin", "ffn.lin1", "ffn.lin2"}
+    ids = {"input_ids": torch.tensor([[1, 5, 7, 2]]), "attention_mask": torch.ones(1, 4, dtype=torch.long)}
+    assert lora(ids).shape == (1, 2)
+    partial = PartialClassifier(backbone=str(tmp_path), frozen_layers=1)
+    frozen = {name for name, p in partial.named_parameters() if not p.requires_grad}
+    first = ("net.model.distilbert.embeddings.", "net.model.distilbert.transformer.layer.0.")
+    assert frozen == {name for name, _ in partial.named_parameters() if name.startswith(first)}
+
+
 def test_lora_on_a_vit_and_refused_for_a_cnn():
     module = LoraClassifier(backbone="tiny-vit", num_classes=3, rank=2)
     trainable = [name for name, p in module.named_parameters() if p.requires_grad and ".lora_" not in name]

@@ -29,7 +29,7 @@ BERT_TYPES = {"attention.query", "attention.key", "attention.value", "attention.
 
 
 def with_singular_values(values: list[float], rows: int = 12, cols: int = 20, seed: int = 0) -> torch.Tensor:
-    """``Σ_i values[i] · u_i v_iᵀ`` with orthonormal ``u_i``, ``v_i``: a matrix whose singular values are ``values``."""
+    """``Σ_i values[i] · u_i v_iᵀ`` with orthonormal ``u_i``, ``v_i``: the singular values are ``values``."""
     gen = torch.Generator().manual_seed(seed)
     u, _ = torch.linalg.qr(torch.randn(rows, len(values), generator=gen, dtype=torch.float64))
     v, _ = torch.linalg.qr(torch.randn(cols, len(values), generator=gen, dtype=torch.float64))
