@@ -6,13 +6,15 @@
   (``requires_grad=False`` and always in eval mode) and a new linear classifier on its
   penultimate feature.
 
+The ``lora`` and ``partial`` kinds are in :mod:`~.lora` and :mod:`~.partial` (docs/training.md#regime-kinds).
+
 Every module has ``forward(inputs) -> logits[batch, class]``; ``inputs`` is an image batch
 ``pixels[batch, 3, 224, 224]`` or a dict of Hugging Face tensors. Batches are ``(inputs, labels)``.
 """
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Literal, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Literal, Mapping, Optional
 
 import pytorch_lightning as pl
 import torch
@@ -24,7 +26,9 @@ from harsanyi_lightning.interactions.errors import ConfigError
 
 from .backbone_factory import build_classifier, build_feature_extractor
 from .backbone_registry import resolve_backbone
+from .encoder_layout import encoder_layout
 from .regime_kinds import REGIME_KINDS
+from .update_rank import MatrixUpdate, updates_from_pretrained
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -110,8 +114,19 @@ class HarsanyiClassifier(pl.LightningModule):
 
     # -- the network -------------------------------------------------------
 
+    @classmethod
+    def check_init_args(cls, init_args: Mapping[str, Any]) -> None:
+        """Check the options of this kind of regime in ``init_args`` (a regime's ``model.init_args``) without
+        building a network, so a study stops before any training; a :class:`ConfigError` naming the option and the
+        fix for a bad one. The base class checks nothing: the kinds with options of their own override it."""
+
     def build_net(self) -> nn.Module:  # pragma: no cover - overridden by each regime
         raise NotImplementedError
+
+    def weight_updates(self) -> Iterator[MatrixUpdate]:
+        """The update of every attention and MLP matrix of the encoder from the pre-trained weights, layer by layer
+        (:mod:`~.update_rank`): here the trained weights minus the pre-trained ones, rebuilt from the backbone."""
+        return updates_from_pretrained(self.net, self.backbone, self.hparams.weights)
 
     def forward(self, inputs: Any) -> Tensor:
         """``logits[batch, class]`` for an image batch or a dict of Hugging Face tensors."""
@@ -201,6 +216,16 @@ class ScratchClassifier(HarsanyiClassifier):
     def build_net(self) -> nn.Module:
         return build_classifier(self.backbone, self.num_classes, pretrained=False)
 
+    def weight_updates(self) -> Iterator[MatrixUpdate]:
+        """None: a scratch model does not start from the pre-trained weights, so it has no update from them.
+
+        Raises:
+            ConfigError: always.
+        """
+        raise ConfigError(f"regime kind {self.regime!r} trains from random weights: it has no update from the "
+                          "pre-trained weights; the update rank is defined for the kinds trained from them "
+                          "(finetune, lora, partial)")
+
 
 class FrozenModule(nn.Module):
     """Wraps a module with ``requires_grad=False`` that stays in eval mode whatever ``train()`` is
@@ -252,3 +277,9 @@ class ProbeClassifier(HarsanyiClassifier):
         features, dim = build_feature_extractor(self.backbone, weights=self.hparams.weights,
                                                 pooling=self.hparams.get("pooling"))
         return ProbeNet(features, dim, self.num_classes)
+
+    def weight_updates(self) -> Iterator[MatrixUpdate]:
+        """Zero for every attention and MLP matrix: the probe's backbone is frozen (:class:`FrozenModule`)."""
+        layout = encoder_layout(self.net, self.backbone)
+        for matrix, layer, weight in layout.matrix_weights(self.net):
+            yield MatrixUpdate(matrix, layer, torch.zeros_like(weight, device="cpu"))

@@ -24,6 +24,7 @@ __all__ = [
     "load_hf_classifier",
     "load_hf_features",
     "load_hf_tokenizer",
+    "new_module_names",
 ]
 
 #: how a text backbone's token states become a probe's feature: the first token ([CLS]) or the mean over real tokens
@@ -31,12 +32,21 @@ TEXT_POOLINGS = ("cls", "mean")
 
 
 class HFClassifierNet(nn.Module):
-    """A Hugging Face sequence classifier as ``forward(inputs: dict) -> logits[batch, class]``."""
+    """A Hugging Face sequence classifier as ``forward(inputs: dict) -> logits[batch, class]``.
 
-    def __init__(self, model: nn.Module):
+    Args:
+        model: the classifier, or a PEFT model adapting one (it passes the classifier's arguments on).
+        new_modules: the names of ``model``'s modules whose weights the pre-trained checkpoint does not hold (the
+            new head: ``classifier``, and DistilBERT's ``pre_classifier``; empty when nothing was loaded); the ``lora``
+            kind trains them in full.
+    """
+
+    def __init__(self, model: nn.Module, new_modules: tuple[str, ...] = ()):
         super().__init__()
         self.model = model
-        self._accepts = set(inspect.signature(model.forward).parameters)
+        self.new_modules = tuple(new_modules)
+        adapted = model.get_base_model() if hasattr(model, "get_base_model") else model  # a PEFT model's classifier
+        self._accepts = set(inspect.signature(adapted.forward).parameters)
 
     def forward(self, inputs: Mapping[str, Tensor]) -> Tensor:
         return self.model(**{k: v for k, v in inputs.items() if k in self._accepts}).logits
@@ -100,15 +110,27 @@ def load_hf_classifier(path: str, num_classes: int, *, pretrained: bool) -> HFCl
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
     if pretrained:
-        model = _hf_call(lambda: AutoModelForSequenceClassification.from_pretrained(
-            path, num_labels=num_classes, ignore_mismatched_sizes=True), path)
+        model, loading = _hf_call(lambda: AutoModelForSequenceClassification.from_pretrained(
+            path, num_labels=num_classes, ignore_mismatched_sizes=True, output_loading_info=True), path)
+        new_modules = new_module_names(model, loading)
     else:
         config = _hf_call(lambda: AutoConfig.from_pretrained(path, num_labels=num_classes), path)
         model = AutoModelForSequenceClassification.from_config(config)
+        new_modules = ()
     # float32 weights whatever the checkpoint stores (transformers 5 keeps a bf16 checkpoint in bf16): the
     # training precision is Lightning's `precision` flag, and interactions need fp32
     # (docs/method.md#precision-and-budget)
-    return HFClassifierNet(model.float())
+    return HFClassifierNet(model.float(), new_modules)
+
+
+def new_module_names(model: nn.Module, loading: Mapping[str, Any]) -> tuple[str, ...]:
+    """The modules of ``model`` with a parameter that ``from_pretrained(..., output_loading_info=True)`` reports
+    missing from the checkpoint or of another shape there (a head for another number of classes), sorted; buffers
+    (such as ``position_ids``) do not count."""
+    parameters = {name for name, _ in model.named_parameters()}
+    keys = [key if isinstance(key, str) else key[0]
+            for group in ("missing_keys", "mismatched_keys") for key in loading.get(group, ())]
+    return tuple(sorted({key.rpartition(".")[0] for key in keys if key in parameters and "." in key}))
 
 
 def load_hf_features(path: str, pooling: str, name: str) -> tuple[HFPooledFeatures, int]:

@@ -5,7 +5,8 @@ A **regime** is one named training setup of a study (``probe``, ``lora_r4``, ...
 and its kind decides its **role** in the paper's equations:
 
 - ``pretrain``: the pre-trained reference, ``v_pretrain`` (eq. 5) (kind ``probe``);
-- ``finetune``: trained from the pre-trained weights, ``v_finetune``, compared with the reference (kind ``finetune``);
+- ``finetune``: trained from the pre-trained weights, ``v_finetune``, compared with the reference (kinds ``finetune``,
+  ``lora``: low-rank adapters, and ``partial``: the bottom layers frozen);
 - ``scratch``: trained from a random initialisation, ``v_random`` (kind ``scratch``).
 
 This module is the one list of kinds; it imports nothing heavy, so the study's plan and its report read it
@@ -46,6 +47,11 @@ REGIME_KINDS = {kind.name: kind for kind in (
                "the pre-trained weights, a new head, every weight trained"),
     RegimeKind("scratch", "scratch", "harsanyi_lightning.lightning_modules.ScratchClassifier",
                "the same architecture from random weights, every weight trained"),
+    RegimeKind("lora", "finetune", "harsanyi_lightning.lightning_modules.LoraClassifier",
+               "LoRA adapters (PEFT) on the frozen pre-trained weights, a new head trained in full"),
+    RegimeKind("partial", "finetune", "harsanyi_lightning.lightning_modules.PartialClassifier",
+               "the pre-trained weights with the embeddings and the first frozen_layers layers frozen, "
+               "the rest and a new head trained"),
 )}
 
 

@@ -141,7 +141,7 @@ def build_tiny_classifier(info: BackboneInfo, num_classes: int, *, pretrained: b
         model = BertForSequenceClassification(tiny_bert_config(num_classes))
         if pretrained:
             model.bert.load_state_dict(tiny_pretrained(info.target).state_dict())
-        return HFClassifierNet(model)
+        return HFClassifierNet(model, ("classifier",) if pretrained else ())
     if pretrained:
         return replace_head(tiny_pretrained(info.target), num_classes, info.name)
     return TINY_BUILDERS[info.target](num_classes)
