@@ -12,11 +12,15 @@ of ``InteractionCallback``, so each fit runs two evaluations (epoch 0 and epoch 
 - ``and_or_lp``: ``and_or=True`` (exact LP, HiGHS, one sample at a time on the CPU);
 - ``and_or_gradient``: ``and_or=True, and_or_solver="gradient"`` (batched, on ``--device``).
 
-For each evaluation it records the whole evaluation (forward passes, transform, options,
-artifact, logging, figures) and, inside it, the time of the options alone
-(``InteractionCallback.compute_extras``), so the share ``options / evaluation`` comes from the
-same evaluation and is not biased by load changes between fits. Last lines, machine-readable:
-``option_share_of_evaluation_<config>=<float>`` (mean over the two evaluations).
+For each evaluation it records the whole evaluation (the recorder's
+``InteractionRecorder._evaluate``: forward passes, transform, options, artifact, logging, figures)
+and, inside it, the time of the options alone: the attributions (the estimate's ``attributions()``,
+which ``callbacks/evaluation.py``'s ``evaluation_content`` calls) plus the AND-OR interactions
+(``callbacks/evaluation.py``'s ``sharded_and_or``), so the share ``options / evaluation`` comes
+from the same evaluation and is not biased by load changes between fits. Both are timed by
+wrapping the callback's recorder instance and the functions it calls, during the evaluation only.
+Last lines, machine-readable: ``option_share_of_evaluation_<config>=<float>`` (mean over the two
+evaluations).
 
     python benchmarks/callback_options.py                  # 8 sentences, CPU
     python benchmarks/callback_options.py --configs plain and_or_gradient --device cuda
@@ -28,7 +32,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -37,10 +40,14 @@ REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from contextlib import ExitStack
+from unittest import mock
+
 import torch
 
 from callback_overhead import build  # the sibling script (its folder is on sys.path when run)
 from harsanyi_lightning.callbacks import InteractionCallback
+from harsanyi_lightning.callbacks import recorder as recorder_module
 
 CONFIGS = {
     "plain": dict(attributions=False),
@@ -51,31 +58,53 @@ CONFIGS = {
 
 
 class TimedCallback(InteractionCallback):
-    """The callback, with each evaluation's wall time and the time of its options beyond the paper recorded."""
+    """The callback, with each evaluation's wall time and the time of its options beyond the paper recorded.
+
+    The evaluation is the recorder's ``_evaluate`` (wrapped on this callback's recorder instance); while it runs,
+    the options are timed through the two calls that compute them: the estimate's ``attributions()`` (patched on
+    the estimator's result type) and the recorder module's ``sharded_and_or`` (the AND-OR interactions)."""
 
     def __init__(self, *args, device: str = "cpu", **kwargs):
         super().__init__(*args, **kwargs)
         self.evaluations: list[float] = []
-        self.options: list[float] = []
+        self.option_seconds: list[float] = []  # not ``options``: the callback's options (``RecorderHolder``)
         self._cuda = device.startswith("cuda")
+        self._current = 0.0
+        recorder = self.recorder
+        evaluate = recorder._evaluate
+        result_type = recorder.estimator.result
+        attributions, and_or = result_type.attributions, recorder_module.sharded_and_or
+
+        def timed_attributions(estimate):
+            return self._timed_option(attributions, estimate)
+
+        def timed_and_or(*a, **k):
+            return self._timed_option(and_or, *a, **k)
+
+        def timed_evaluate(*a, **k):
+            self._current = 0.0
+            with ExitStack() as patches:
+                patches.enter_context(mock.patch.object(result_type, "attributions", timed_attributions))
+                patches.enter_context(mock.patch.object(recorder_module, "sharded_and_or", timed_and_or))
+                self._sync()
+                t0 = time.perf_counter()
+                evaluate(*a, **k)
+                self._sync()
+                self.evaluations.append(time.perf_counter() - t0)
+            self.option_seconds.append(self._current)
+
+        recorder._evaluate = timed_evaluate  # the instance's method: ``_evaluate_due`` calls ``self._evaluate``
 
     def _sync(self) -> None:
         if self._cuda:
             torch.cuda.synchronize()
 
-    def _evaluate(self, trainer, pl_module, epoch):
+    def _timed_option(self, fn, *args, **kwargs):
         self._sync()
         t0 = time.perf_counter()
-        super()._evaluate(trainer, pl_module, epoch)
+        out = fn(*args, **kwargs)
         self._sync()
-        self.evaluations.append(time.perf_counter() - t0)
-
-    def compute_extras(self, trainer, pl_module, values, dividends):
-        self._sync()
-        t0 = time.perf_counter()
-        out = super().compute_extras(trainer, pl_module, values, dividends)
-        self._sync()
-        self.options.append(time.perf_counter() - t0)
+        self._current += time.perf_counter() - t0
         return out
 
 
@@ -113,11 +142,11 @@ def main() -> None:
           "per evaluation; two evaluations per configuration (epoch 0, epoch 1)")
     summary = []
     for name, cb in results.items():
-        shares = [o / e for o, e in zip(cb.options, cb.evaluations)]
+        shares = [o / e for o, e in zip(cb.option_seconds, cb.evaluations)]
         print(f"{name:>16}: evaluation {', '.join(f'{e:.2f}' for e in cb.evaluations)} s; options "
-              f"{', '.join(f'{o:.3f}' for o in cb.options)} s "
+              f"{', '.join(f'{o:.3f}' for o in cb.option_seconds)} s "
               f"({', '.join(f'{100 * s:.1f}%' for s in shares)} of the evaluation; "
-              f"{1000 * sum(cb.options) / len(cb.options) / args.num_sentences:.1f} ms per sentence)")
+              f"{1000 * sum(cb.option_seconds) / len(cb.option_seconds) / args.num_sentences:.1f} ms per sentence)")
         summary.append(f"option_share_of_evaluation_{name}={sum(shares) / len(shares):.4f}")
     print("\n".join(summary))
 

