@@ -13,6 +13,8 @@ Every module has ``forward(inputs) -> logits[batch, class]``; ``inputs`` is an i
 """
 from __future__ import annotations
 
+import inspect
+
 import math
 from typing import TYPE_CHECKING, Any, Iterator, Literal, Mapping, Optional
 
@@ -119,6 +121,14 @@ class HarsanyiClassifier(pl.LightningModule):
         """Check the options of this kind of regime in ``init_args`` (a regime's ``model.init_args``) without
         building a network, so a study stops before any training; a :class:`ConfigError` naming the option and the
         fix for a bad one. The base class checks nothing: the kinds with options of their own override it."""
+
+    def kind_options(self) -> dict[str, Any]:
+        """The options this kind of regime adds to the base module's, as the module was built (a LoRA regime's
+        ``rank``, ``alpha``, ...; a probe's ``pooling``): what a study records in each regime's ``summary.json``."""
+        base = inspect.signature(HarsanyiClassifier.__init__).parameters
+        own = inspect.signature(type(self).__init__).parameters
+        return {name: self.hparams[name] for name, p in own.items()
+                if name not in base and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and name in self.hparams}
 
     def build_net(self) -> nn.Module:  # pragma: no cover - overridden by each regime
         raise NotImplementedError

@@ -191,8 +191,9 @@ def _one_layout(layouts: dict[str, dict]) -> dict:
 
 
 def check_regime_kind(regime: str, kind: str, model: Any) -> None:
-    """A regime's parsed ``model`` must be the LightningModule of its kind, or a subclass of it
-    (docs/training.md#regime-kinds): a ``ConfigError`` naming both and the fix otherwise."""
+    """A regime's parsed ``model`` must be the LightningModule of its kind, or a subclass of it, with options that
+    kind takes (its ``check_init_args``; docs/training.md#regime-kinds): a ``ConfigError`` naming the regime, what
+    is wrong and the fix otherwise, before any training."""
     expected = regime_kind(kind, f"regimes.{regime}.kind")
     given = str(getattr(model, "class_path", "") or "")
     if not given:
@@ -208,6 +209,10 @@ def check_regime_kind(regime: str, kind: str, model: Any) -> None:
         raise ConfigError(f"regime {regime!r} has kind {kind!r}, which trains {expected.module}, but its "
                           f"model.class_path is {given}; give the regime kind: {getattr(cls, 'regime', '?')} or a model "
                           f"of class {expected.module.rsplit('.', 1)[-1]} (docs/training.md#regime-kinds)")
+    try:
+        cls.check_init_args(getattr(model, "init_args", None) or {})
+    except ConfigError as err:
+        raise ConfigError(f"regime {regime!r} (kind {kind!r}): {err}") from None
 
 
 #: callbacks the study adds to every regime itself; copies in a regime's own config files are dropped

@@ -76,10 +76,13 @@ class StudyRegimes:
 
     @classmethod
     def of(cls, specs: Mapping[str, RegimeSpec | Mapping[str, Any]]) -> StudyRegimes:
-        """The regimes of a config's ``regimes:`` block (specs, or their ``{kind: ...}`` records of a manifest)."""
+        """The regimes of a config's ``regimes:`` block (specs, or their ``{kind, order}`` records of a manifest, put
+        back in their ``order``)."""
         if not specs:
             raise ConfigError("the study config gives no regimes; give regimes: {probe: {kind: probe, configs: [...]}, "
                               "finetune: {...}, scratch: {...}} (docs/study.md#regimes)")
+        if all(isinstance(spec, Mapping) and "order" in spec for spec in specs.values()):  # a record: its order
+            specs = dict(sorted(specs.items(), key=lambda item: item[1]["order"]))
         return cls({name: spec.kind if isinstance(spec, RegimeSpec) else spec["kind"] for name, spec in specs.items()})
 
     @property
@@ -115,9 +118,11 @@ class StudyRegimes:
             refs["finetune"] = self.paper["finetune"]
         return refs
 
-    def record(self) -> dict[str, dict[str, str]]:
-        """``{name: {"kind", "role"}}`` in training order: the manifest's ``regimes``."""
-        return {name: {"kind": self.kinds[name], "role": self.role(name)} for name in self.kinds}
+    def record(self) -> dict[str, dict[str, Any]]:
+        """``{name: {"kind", "role", "order"}}``: the manifest's ``regimes``, ``order`` the place in training order
+        (a JSON file sorts its keys, so the order is written out)."""
+        return {name: {"kind": self.kinds[name], "role": self.role(name), "order": i}
+                for i, name in enumerate(self.kinds)}
 
 
 __all__ = ["RegimeSpec", "StudyRegimes"]

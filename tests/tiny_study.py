@@ -45,19 +45,24 @@ def regime_files(folder: Path, kinds: dict[str, str] | None = None) -> dict[str,
 
 def write_tiny_study(folder: Path, study_dir: Path, kill: dict | None = None, n: int = 5, *, num_samples: int = 2,
                      num_workers: int = 0, seeds: list[int] | None = None, report: bool = True, test: bool = False,
-                     batch_size: int = 16, interactions: str = "", probe_interactions: str = "", extra: str = "") -> Path:
+                     batch_size: int = 16, interactions: str = "", probe_interactions: str = "", extra: str = "",
+                     more_regimes: dict[str, tuple[str, str]] | None = None) -> Path:
     """A tiny study config at ``folder/study.yaml`` writing into ``study_dir``.
 
     ``n``: words per sentence (= variables); ``kill``: init args of the test-only ``kill_callback.KillOnce`` added
     to every regime; ``num_workers``: DataLoader worker processes (persistent); ``seeds``: the study's ``seeds``;
     ``report=False``: no report at the end; ``batch_size``: masked inputs per forward pass; ``interactions`` / ``probe_interactions``: extra flow-style items of the
-    study's and the probe's ``interactions``; ``extra``: more top-level YAML."""
-    files = regime_files(folder)
+    study's and the probe's ``interactions``; ``extra``: more top-level YAML; ``more_regimes``: ``{name: (kind,
+    overrides)}`` regimes beside the paper's three, ``overrides`` a flow-style YAML mapping (``{model: ...}``)."""
+    more = more_regimes or {}
+    files = regime_files(folder, {**REGIMES, **{name: kind for name, (kind, _) in more.items()}})
     callbacks = ""
     if kill is not None:
         callbacks = f"  trainer: {{callbacks: [{{class_path: kill_callback.KillOnce, init_args: {json.dumps(kill)}}}]}}\n"
     workers = f", num_workers: {num_workers}" if num_workers else ""
     lr = "{model: {init_args: {optimizer: {init_args: {lr: %s}}}}}"
+    more_yaml = "".join(f"  {name}: {{kind: {kind}, configs: [{files[name]}], overrides: {overrides}}}\n"
+                        for name, (kind, overrides) in more.items())
     cfg = folder / "study.yaml"
     cfg.write_text(f"""\
 study_dir: {study_dir}
@@ -67,7 +72,7 @@ shared:
   probe: {{kind: probe, configs: [{files['probe']}], overrides: {lr % 0.01}, interactions: {{{probe_interactions}}}}}
   finetune: {{kind: finetune, configs: [{files['finetune']}]}}
   scratch: {{kind: scratch, configs: [{files['scratch']}], overrides: {lr % 0.003}}}
-sample_set: {{n: {n}, num_samples: {num_samples}, seed: 0}}
+{more_yaml}sample_set: {{n: {n}, num_samples: {num_samples}, seed: 0}}
 interactions: {{batch_size: {batch_size}, progress: false, figures: false{', ' + interactions if interactions else ''}}}
 test: {str(test).lower()}
 """ + (f"seeds: {json.dumps(seeds)}\n" if seeds is not None else "") + ("" if report else "report: false\n") + extra)

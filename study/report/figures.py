@@ -2,7 +2,7 @@
 (:class:`~harsanyi_lightning.study.report.numbers.StudyNumbers`; docs/study.md, section "Report").
 
 ``knowledge_by_order.png`` (Fig. 2), ``ratio.png`` (Fig. 3), ``jaccard.png`` (Fig. 4), ``loss.png``
-(Fig. 5) and ``two_phase.png``; ``samples.png`` is drawn by
+(Fig. 5), ``two_phase.png`` and ``trade_off.png`` (every regime's learning and forgetting); ``samples.png`` is drawn by
 :mod:`harsanyi_lightning.study.report.sample_figures`. Figures are made with matplotlib's object API
 (:class:`matplotlib.figure.Figure`, no pyplot): nothing global changes, no backend is chosen, and a figure
 is freed once unreferenced. Importing this module loads matplotlib, so only the report writer imports it,
@@ -11,12 +11,15 @@ when it draws.
 from __future__ import annotations
 
 import io
+import math
 from typing import TYPE_CHECKING, Mapping
 
 import torch
 from matplotlib.figure import Figure
 
+from .bootstrap import Interval
 from .findings import JACCARD_LEVEL, PAPER_RATIO_RANGE
+from .readings import READINGS
 from .two_phase import SOURCES
 
 if TYPE_CHECKING:
@@ -27,8 +30,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COLORS", "OTHER_COLORS", "ROLE_COLORS", "figure_bytes", "figure_jaccard", "figure_knowledge_by_order",
-    "figure_loss", "figure_ratio", "figure_two_phase", "regime_color",
+    "figure_loss", "figure_ratio", "figure_trade_off", "figure_two_phase", "regime_color",
 ]
+
+#: the readings as the figures' titles name them
+READING_TITLES = {"dense": "all subsets", "salient": "salient interactions only"}
 
 #: the colours of the knowledge parts
 COLORS = {"preserve": "#2ca02c", "discard": "#7f7f7f", "new": "#1f77b4"}
@@ -173,6 +179,48 @@ def figure_jaccard(num: StudyNumbers) -> Figure:
     ax.legend(fontsize=8)
     if any(s in num.weak_models for s in num.trained):
         _weak_note(ax, num)
+    fig.tight_layout()
+    return fig
+
+
+def _point(ax: Axes, x: Interval, y: Interval, color: str, label: str) -> None:
+    """One regime at ``(x, y)`` with its 95% whiskers on both axes (none where an edge is undefined)."""
+    def err(iv: Interval) -> list[list[float]] | None:
+        if not (math.isfinite(iv.low) and math.isfinite(iv.high)):
+            return None
+        return [[max(iv.estimate - iv.low, 0.0)], [max(iv.high - iv.estimate, 0.0)]]
+
+    ax.errorbar([x.estimate], [y.estimate], xerr=err(x), yerr=err(y), fmt="o", color=color, capsize=3, ms=6)
+    ax.annotate(label, (x.estimate, y.estimate), textcoords="offset points", xytext=(5, 4), fontsize=8, color=color)
+
+
+def figure_trade_off(num: StudyNumbers) -> Figure:
+    """The learning-forgetting trade-off (docs/method.md#fine-tuning-methods): every trained regime at (new /
+    preserved, discarded / preserved) against the reference, with 95% whiskers, in both readings; and its
+    validation accuracy against discarded / preserved."""
+    fig = Figure(figsize=(15, 4.4))
+    axes = fig.subplots(1, 3)
+    readings = list(READINGS)
+    for ax, reading in zip(axes, readings):
+        for name, c in num.regime_comparison.items():
+            _point(ax, c.learning[reading], c.forgetting[reading], regime_color(num, name), name)
+        ax.set_xlabel("learning L = new / preserved")
+        ax.set_ylabel("forgetting F = discarded / preserved")
+        ax.set_title(f"learning vs forgetting, {READING_TITLES[reading]} (95% intervals)", fontsize=10)
+    ax = axes[2]
+    for name, c in num.regime_comparison.items():
+        if c.accuracy is not None and math.isfinite(c.accuracy.estimate):
+            scaled = Interval(100 * c.accuracy.estimate, 100 * c.accuracy.low, 100 * c.accuracy.high)
+            _point(ax, c.forgetting[readings[0]], scaled, regime_color(num, name), name)
+    reference = num.accuracy.get(num.paper["pretrain"])
+    if reference is not None and reference.val is not None:
+        ax.axhline(100 * reference.val, color=ROLE_COLORS["pretrain"], ls=":", lw=1,
+                   label=f"{num.paper['pretrain']} (reference)")
+        ax.legend(fontsize=8)
+    ax.set_xlabel(f"forgetting F = discarded / preserved ({READING_TITLES[readings[0]]})")
+    ax.set_ylabel("validation accuracy (%)")
+    ax.set_title("accuracy vs forgetting", fontsize=10)
+    fig.suptitle(f"{num.title}: what each regime learns and forgets of the pre-trained knowledge", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -23,7 +23,7 @@ from .verdicts import NOT_MEASURABLE, VERDICTS, verdict
 __all__ = [
     "ESTIMATED_DENSE_WHY", "ESTIMATED_ORDER_WHY", "FINDINGS", "JACCARD_FALL", "JACCARD_LEVEL", "ORDER_SHAPE", "OUTPUTS",
     "PAPER_RATIO_RANGE", "SHARP_RISE", "Finding",
-    "FindingSpec", "paper_findings", "reading_agreement", "verdict_counts",
+    "FindingSpec", "judge", "paper_findings", "reading_agreement", "verdict_counts",
 ]
 
 PAPER_RATIO_RANGE = (0.13, 0.45)
@@ -57,7 +57,7 @@ class FindingSpec:
     key: str
     threshold: float
     direction: str
-    needs: tuple[str, ...]  #: the roles of the models the claim is about
+    needs: tuple[str, ...]  #: the roles of the models the claim is about (the paper's findings)
     aggregation: str
     label: str  #: the number's name in the report's text
     fmt: str = ".3f"  #: how the estimate is written; "%" for a share
@@ -138,9 +138,12 @@ def _measured(spec: FindingSpec, iv: Interval) -> str:
     return text
 
 
-def _judge(spec: FindingSpec, reading: str, iv: Interval, weak: Sequence[str], paper: Mapping[str, str],
-           estimated: bool = False) -> Finding:
-    needs = tuple(paper[role] for role in spec.needs)
+def judge(spec: FindingSpec, reading: str, iv: Interval, weak: Sequence[str], needs: Sequence[str],
+          estimated: bool = False) -> Finding:
+    """One :class:`Finding`: ``spec`` judged in ``reading`` from its interval ``iv`` by the verdict rule, about the
+    regimes ``needs``; ``not measurable`` (with its ``why``) when one of them is in ``weak``, when ``estimated``
+    dividends cannot judge it (the dense reading; the spread over the orders), or when ``iv`` is undefined."""
+    needs = tuple(needs)
     hit = [s for s in needs if s in weak]
     why = ""
     if estimated and reading == DENSE:
@@ -169,11 +172,12 @@ def paper_findings(intervals: Mapping[str, Any], weak: Sequence[str], paper: Map
     orders (:data:`ORDER_SHAPE`, :data:`ESTIMATED_ORDER_WHY`); the other salient-reading ones are judged as usual."""
     out = []
     for spec in FINDINGS:
+        needs = [paper[role] for role in spec.needs]
         if spec.key.startswith(("accuracy/", "loss/")):
-            out.append(_judge(spec, OUTPUTS, intervals[spec.key], weak, paper))
+            out.append(judge(spec, OUTPUTS, intervals[spec.key], weak, needs))
             continue
         for reading in READINGS:
-            out.append(_judge(spec, reading, intervals[f"{reading}/{spec.key}"], weak, paper, estimated))
+            out.append(judge(spec, reading, intervals[f"{reading}/{spec.key}"], weak, needs, estimated))
     return out
 
 

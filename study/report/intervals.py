@@ -117,10 +117,13 @@ def jaccard_intervals(runs: Sequence[StudyRun], reading: str, options: Bootstrap
     return bootstrap_statistics(features, statistic, options)
 
 
-def accuracy_intervals(runs: Sequence[StudyRun], options: BootstrapOptions, regimes: StudyRegimes) -> Intervals:
-    """Each regime's validation accuracy over its evaluated examples, and the paper's fine-tuned model's minus its
-    scratch model's. NaN edges where a summary does not record its accuracy or how many examples it was measured
-    on (``val_examples``)."""
+def accuracy_intervals(runs: Sequence[StudyRun], options: BootstrapOptions, regimes: StudyRegimes,
+                       differences: Sequence[tuple[str, str]] = ()) -> Intervals:
+    """Each regime's validation accuracy over its evaluated examples, the paper's fine-tuned model's minus its
+    scratch model's (``accuracy/finetune_minus_scratch``) and, for each ``(first, second)`` of ``differences``,
+    ``first``'s minus ``second``'s (``accuracy/<first>_minus_<second>``); each regime's examples are resampled on
+    their own. NaN edges where a summary does not record its accuracy or how many examples it was measured on
+    (``val_examples``)."""
     out: Intervals = {}
     draws: dict[str, Tensor] = {}
     for k, s in enumerate(regimes.names):
@@ -136,15 +139,16 @@ def accuracy_intervals(runs: Sequence[StudyRun], options: BootstrapOptions, regi
             continue
         draws[s] = binomial_draws(acc, size, options.resamples, options.seed + 1 + k)
         out[f"accuracy/{s}"] = percentile_interval(draws[s], estimate, options.confidence, per_seed)
-    finetune, scratch = regimes.paper["finetune"], regimes.paper["scratch"]
-    f, s = out[f"accuracy/{finetune}"], out[f"accuracy/{scratch}"]
-    diff = f.estimate - s.estimate
-    per_seed = tuple(x - y for x, y in zip(f.per_seed, s.per_seed))
-    if finetune in draws and scratch in draws:
-        out["accuracy/finetune_minus_scratch"] = percentile_interval(draws[finetune] - draws[scratch], diff,
-                                                                     options.confidence, per_seed)
-    else:
-        out["accuracy/finetune_minus_scratch"] = Interval(diff, math.nan, math.nan, per_seed)
+    paper = (regimes.paper["finetune"], regimes.paper["scratch"])
+    for key, (first, second) in [("accuracy/finetune_minus_scratch", paper),
+                                 *((f"accuracy/{a}_minus_{b}", (a, b)) for a, b in differences)]:
+        f, s = out[f"accuracy/{first}"], out[f"accuracy/{second}"]
+        diff = f.estimate - s.estimate
+        per_seed = tuple(x - y for x, y in zip(f.per_seed, s.per_seed))
+        if first in draws and second in draws:
+            out[key] = percentile_interval(draws[first] - draws[second], diff, options.confidence, per_seed)
+        else:
+            out[key] = Interval(diff, math.nan, math.nan, per_seed)
     return out
 
 
@@ -160,8 +164,10 @@ def loss_interval(runs: Sequence[StudyRun], options: BootstrapOptions, finetune:
     return result["gap"]
 
 
-def study_intervals(runs: Sequence[StudyRun], options: BootstrapOptions, regimes: StudyRegimes) -> Intervals:
-    """Every interval of the report, keyed by path (see the module's docstring)."""
+def study_intervals(runs: Sequence[StudyRun], options: BootstrapOptions, regimes: StudyRegimes,
+                    accuracy_differences: Sequence[tuple[str, str]] = ()) -> Intervals:
+    """Every interval of the paper's comparison, keyed by path (see the module's docstring), and the accuracy
+    ``accuracy_differences`` (:func:`accuracy_intervals`)."""
     paper = regimes.paper
     models = (paper["pretrain"], paper["finetune"], paper["scratch"])
     out: Intervals = {}
@@ -169,6 +175,6 @@ def study_intervals(runs: Sequence[StudyRun], options: BootstrapOptions, regimes
         for name, value in {**knowledge_intervals(runs, reading, options, models),
                             **jaccard_intervals(runs, reading, options, regimes)}.items():
             out[f"{reading}/{name}"] = value
-    out.update(accuracy_intervals(runs, options, regimes))
+    out.update(accuracy_intervals(runs, options, regimes, accuracy_differences))
     out["loss/scratch_minus_finetune"] = loss_interval(runs, options, paper["finetune"], paper["scratch"])
     return out

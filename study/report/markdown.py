@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from .findings import FINDINGS, OUTPUTS
-from .number_format import interval_text, number, percent
+from .number_format import MISSING, interval_text, number, percent
 from .readings import READINGS
 from .statistics import safe_div
 from .verdicts import RULE as VERDICT_RULE
@@ -20,11 +20,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DENSE_ONLY_FIGURES", "FIGURES", "drawn_figures", "estimated_markdown", "findings_markdown", "observations",
-    "readings_markdown", "render_markdown", "salient_knowledge_markdown", "two_phase_markdown",
+    "readings_markdown", "regimes_markdown", "render_markdown", "salient_knowledge_markdown", "two_phase_markdown",
 ]
 
 #: the report's figures, in the order report.md shows them (each ``<name>.png`` beside report.md)
-FIGURES = ("knowledge_by_order", "ratio", "jaccard", "loss", "samples", "two_phase")
+FIGURES = ("knowledge_by_order", "ratio", "jaccard", "loss", "samples", "two_phase", "trade_off")
 #: the figures that read a dense ``dividends[sample, mask]`` table (exact Shapley values of every word from all
 #: ``2**n`` dividends): not drawn for a sparse study (docs/study.md#sparse-studies)
 DENSE_ONLY_FIGURES = ("samples",)
@@ -159,6 +159,56 @@ def salient_knowledge_markdown(num: StudyNumbers) -> list[str]:
     return L
 
 
+def _options_text(options: Mapping[str, object]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in options.items() if v is not None) or "-"
+
+
+def _ranks_text(ranks: Mapping[str, float] | None) -> str:
+    if not ranks:
+        return MISSING
+    return ", ".join(f"{m} {number(v, '.3g')}" for m, v in ranks.items())
+
+
+def regimes_markdown(num: StudyNumbers) -> list[str]:
+    """Every regime side by side against the reference (trade_off.png; docs/method.md#fine-tuning-methods): a row per
+    regime with its kind, options, accuracy, last training loss, forgetting and learning in both readings, the
+    Ratio of its preserved knowledge a scratch model learns, and the effective rank of its update; then the
+    findings about fine-tuning methods and those left out."""
+    reference = num.paper["pretrain"]
+    L = ["## Regimes side by side (trade_off.png; docs/method.md#fine-tuning-methods)", "",
+         f"Every trained regime against the pre-trained reference `{reference}`: forgetting F = discarded / preserved, "
+         "learning L = new / preserved (totals as the sum of the order averages), the Ratio of its preserved "
+         f"knowledge that `{num.paper['scratch']}` also learns (eq. 8), 95% intervals; update rank: the effective "
+         "rank of its weight change from the pre-trained weights, median over layers per matrix type "
+         "(docs/training.md#the-rank-of-an-update).", "",
+         "| regime | kind | options | val acc [95%] | last train loss | F, all subsets | L, all subsets | "
+         "F, salient | L, salient | Ratio (scratch learns of it) | update rank |",
+         "|---|---|---|---|---|---|---|---|---|---|---|"]
+    a = num.accuracy.get(reference)
+    L.append(f"| {reference} | {num.regimes[reference]['kind']} (reference) | - | "
+             f"{interval_text(num.intervals.get(f'accuracy/{reference}'), '%') if a else MISSING} | - | 0 | 0 | 0 | 0 | "
+             "- | 0 |")
+    dense, salient = READINGS
+    for name, c in num.regime_comparison.items():
+        L.append(f"| {name} | {c.kind} | {_options_text(c.options)} | {interval_text(c.accuracy, '%')} | "
+                 f"{number(c.final_train_loss, '.4f')} | {interval_text(c.forgetting[dense], '.2f')} | "
+                 f"{interval_text(c.learning[dense], '.2f')} | {interval_text(c.forgetting[salient], '.2f')} | "
+                 f"{interval_text(c.learning[salient], '.2f')} | {interval_text(c.ratio.get(dense), '%')} | "
+                 f"{_ranks_text(c.update_ranks)} |")
+    L += ["", "### Findings about fine-tuning methods (Biderman et al. 2024, measured in knowledge)", ""]
+    if num.regime_findings:
+        counts = num.regime_findings_verdicts
+        L += [", ".join(f"{k}: {v}" for k, v in counts.items() if v) + f" (of {len(num.regime_findings)}); the "
+              "verdict rule above.", "",
+              "| finding | reading | measured [95% interval] | threshold | verdict |", "|---|---|---|---|---|"]
+        for f in num.regime_findings:
+            L.append(f"| {f.statement} | {f.reading} | {f.measured} | {f.direction} {number(f.threshold, '.3g')} | "
+                     f"**{f.verdict}**{' (' + f.why + ')' if f.why else ''} |")
+        L.append("")
+    L += [f"- *{left.id}* is left out: {left.why}." for left in num.regime_findings_left_out]
+    return L + [""]
+
+
 def render_markdown(num: StudyNumbers) -> str:
     """``report.md``: Table 1, the totals behind each figure, and the observations."""
     n = num.n
@@ -233,7 +283,8 @@ def render_markdown(num: StudyNumbers) -> str:
     for e in sorted({e for s in num.regimes for series in (num.loss[s].train, num.loss[s].val) for e in series}):
         cells = [number(getattr(num.loss[s], split).get(e), ".4f") for split, s in columns]
         L.append("| " + " | ".join([str(e)] + cells) + " |")
-    L += ["", "## Figures", ""] + [f"![{f}]({f}.png)" for f in drawn_figures(num)]
+    L += [""] + regimes_markdown(num)
+    L += ["## Figures", ""] + [f"![{f}]({f}.png)" for f in drawn_figures(num)]
     L += [f"- `{f}.png` is not drawn: it needs every dividend of a sample, and these are sparse estimates "
           "(docs/study.md#sparse-studies)" for f in FIGURES if f not in drawn_figures(num)] + [""]
     return "\n".join(L)

@@ -1,10 +1,11 @@
 """Every number of the study report, as one typed, frozen :class:`StudyNumbers` (docs/study.md, section
 "Report"; the metrics of docs/method.md#knowledge-metrics).
 
-:func:`compute_study` reads the final interaction artifacts of probe (``v_pretrain``), finetune
-(``v_finetune``) and scratch (``v_random``), every stored epoch of finetune and scratch, the regimes'
-summaries (accuracies) and their TensorBoard events (losses), and computes every number with
-:mod:`harsanyi_lightning.interactions.metrics`. :meth:`StudyNumbers.to_dict` is the content of
+:func:`compute_study` reads the final interaction artifacts of every regime (the paper's comparison reads the
+regimes in the roles of probe ``v_pretrain``, finetune ``v_finetune`` and scratch ``v_random``), every stored
+evaluation of the trained regimes, the regimes' summaries (accuracies, options, update ranks) and their TensorBoard
+events (losses), and computes every number with :mod:`harsanyi_lightning.interactions.metrics`; every trained regime
+is also compared with the reference, side by side (:mod:`~.regime_comparison`, :mod:`~.method_findings`). :meth:`StudyNumbers.to_dict` is the content of
 ``report.json`` (int epochs written as strings).
 """
 from __future__ import annotations
@@ -34,6 +35,8 @@ from .findings import JACCARD_LEVEL, Finding, paper_findings, reading_agreement,
 from ..layout import ANNOTATION, check_study, manifest_regimes, run_dirs, tb_dir
 from .readings import DENSE, READINGS, SALIENT, jaccard_features, reading_dividends
 from .intervals import common_epochs, study_intervals
+from .method_findings import LeftOut, method_comparison, method_findings
+from .regime_comparison import RegimeComparison, compare_regimes, comparison_intervals
 from .statistics import first_at_least, ratio_by_order, safe_div, spearman
 from .artifacts import StudyRun, load_run
 from .two_phase import RULE as TWO_PHASE_RULE
@@ -167,6 +170,12 @@ class StudyNumbers:
     regimes: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
     #: role -> the regime in that role of the paper's comparison
     paper: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: every trained regime against the reference, side by side (docs/study.md#regimes-side-by-side)
+    regime_comparison: Mapping[str, RegimeComparison] = dataclasses.field(default_factory=dict)
+    #: the findings about fine-tuning methods (docs/method.md#fine-tuning-methods), and those left out, with why
+    regime_findings: tuple[Finding, ...] = ()
+    regime_findings_verdicts: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    regime_findings_left_out: tuple[LeftOut, ...] = ()
 
     @property
     def trained(self) -> list[str]:
@@ -343,8 +352,11 @@ def compute_study(study_dir: str | os.PathLike, options: BootstrapOptions | None
     strength_total = _strength_totals(runs, regimes, a, totals, scratch_split, slots)
     top = max(strength_total.values())
     weak = weak_models(strength_total)
-    intervals = study_intervals(runs, options, regimes)
+    methods = method_comparison(regimes.kinds, summaries)
+    intervals = study_intervals(runs, options, regimes, methods.pairs)
+    intervals.update(comparison_intervals(runs, options, regimes, methods.pairs, methods.ranked))
     found = tuple(paper_findings(intervals, weak, paper, estimated=runs[0].estimated))
+    method_found, left_out = method_findings(intervals, weak, methods, estimated=runs[0].estimated)
     return StudyNumbers(
         study_dir=str(study_dir),
         model=manifest.get("model") or summaries[paper["finetune"]].get("model"),
@@ -390,6 +402,10 @@ def compute_study(study_dir: str | os.PathLike, options: BootstrapOptions | None
         r2_heldout=heldout_r2(runs),
         regimes=regimes.record(),
         paper=paper,
+        regime_comparison=compare_regimes(runs, regimes, intervals, losses),
+        regime_findings=tuple(method_found),
+        regime_findings_verdicts=verdict_counts(method_found),
+        regime_findings_left_out=tuple(left_out),
     )
 
 

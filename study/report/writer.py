@@ -5,7 +5,8 @@ section "Report").
 draws the figures (:mod:`~harsanyi_lightning.study.report.figures`,
 :mod:`~harsanyi_lightning.study.report.sample_figures`) and writes, each file atomically:
 ``knowledge_by_order.png`` (Fig. 2), ``ratio.png`` (Fig. 3), ``jaccard.png`` (Fig. 4), ``loss.png``
-(Fig. 5), ``samples.png`` (not for sparse estimates: it needs every dividend), ``two_phase.png``, ``report.md``
+(Fig. 5), ``samples.png`` (not for sparse estimates: it needs every dividend), ``two_phase.png``,
+``trade_off.png`` (every regime's learning and forgetting), ``report.md``
 (:mod:`~harsanyi_lightning.study.report.markdown`), ``report.json`` (the same numbers at full
 precision) and ``tb/`` (the figures for TensorBoard). :func:`write_summary`
 (:mod:`~harsanyi_lightning.study.report.summary`) puts several studies in one table.
@@ -59,6 +60,7 @@ def write_report(study_dir: str | os.PathLike, *, tensorboard: bool = True,
         figure_knowledge_by_order,
         figure_loss,
         figure_ratio,
+        figure_trade_off,
         figure_two_phase,
         regime_color,
     )
@@ -80,6 +82,7 @@ def write_report(study_dir: str | os.PathLike, *, tensorboard: bool = True,
         "samples": (lambda: figure_samples(study_dir, {s: regime_color(num, s) for s in num.paper.values()})),
         "two_phase": (lambda: figure_two_phase(num.two_phase, num.n, num.title,
                                                {s: regime_color(num, s) for s in num.regimes})),
+        "trade_off": (lambda: figure_trade_off(num)),
     }
     figs = {name: figure() for name, figure in draw.items() if name in drawn_figures(num)}
     for name, fig in figs.items():

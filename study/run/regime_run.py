@@ -19,7 +19,8 @@ from typing import Any, Callable
 import pytorch_lightning as pl
 
 from harsanyi_lightning.interactions.artifacts import load_artifact
-from harsanyi_lightning.interactions.errors import AnnotationError
+from harsanyi_lightning.interactions.errors import AnnotationError, ConfigError
+from harsanyi_lightning.lightning_modules.update_rank import update_ranks
 
 from .checkpoints import use_atomic_checkpoints
 from ..layout import (
@@ -116,7 +117,7 @@ def run_regime(plan: StudyPlan, index: int, regime: str, make_cli: Callable[...,
         test_acc = _first(trainer.test(model, datamodule=dm, verbose=False), "test/acc")
     measured = dict(val_acc=val_acc, test_acc=test_acc, val_examples=_val_examples(trainer, dm),
                     global_step=int(trainer.global_step), wall_s=round(time.perf_counter() - t0, 2))
-    return processes.on_zero(lambda: _finish(plan, regime, head, ckpt, measured))
+    return processes.on_zero(lambda: _finish(plan, regime, head, ckpt, {**measured, **_update(model, plan, regime)}))
 
 
 def _start(plan: StudyPlan, regime: str, head: str) -> tuple[str, Path, bool, dict | None]:
@@ -143,6 +144,20 @@ def _start(plan: StudyPlan, regime: str, head: str) -> tuple[str, Path, bool, di
     return status, ckpt, resume, None
 
 
+def _update(model: Any, plan: StudyPlan, regime: str) -> dict:
+    """What the regime's model records of itself: its kind's options (``options``) and, for a regime trained from
+    the pre-trained weights, the effective rank of its update per matrix type (``update_ranks``,
+    docs/training.md#the-rank-of-an-update), or why there is none (``update_ranks_why``: a backbone without a
+    Transformer encoder)."""
+    out: dict[str, Any] = {"options": model.kind_options() if hasattr(model, "kind_options") else {}}
+    if plan.order.role(regime) == "finetune" and hasattr(model, "weight_updates"):
+        try:
+            out["update_ranks"] = update_ranks(model)
+        except ConfigError as err:
+            out["update_ranks"], out["update_ranks_why"] = None, str(err)
+    return out
+
+
 def _finish(plan: StudyPlan, regime: str, head: str, ckpt: Path, measured: dict) -> dict:
     """Rank zero: the regime's ``summary.json`` (written last: the completion marker), returned."""
     root = plan.run_dir
@@ -167,6 +182,7 @@ def _finish(plan: StudyPlan, regime: str, head: str, ckpt: Path, measured: dict)
         "checkpoint": str(ckpt.relative_to(folder)) if ckpt.is_file() else None,
         "global_step": measured["global_step"],
         "wall_s": measured["wall_s"],
+        **{k: measured[k] for k in ("options", "update_ranks", "update_ranks_why") if k in measured},
     }
     if plan.seed is not None:
         summary["seed"] = plan.seed

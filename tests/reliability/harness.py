@@ -38,18 +38,20 @@ def run_cli(*args: str, env: dict | None = None, check: bool = False) -> subproc
 
 
 def snapshot(study: Path, report: bool = True) -> dict:
-    """Everything a study's result consists of: every epoch's artifact, each regime's jaccard.json (of each
+    """Everything a study's result consists of: every epoch's artifact of every regime the manifest names, each
+    regime's jaccard.json (of each
     seed's run folder, ``seed_<k>/`` in front of the key, for a study with seeds) and (``report``) the report
     (paths made relative to the study folder)."""
     import torch  # noqa: F401  (artifacts hold tensors)
 
     from harsanyi_lightning.interactions.artifacts import load_artifact
-    from harsanyi_lightning.study.layout import run_dirs
+    from harsanyi_lightning.study.layout import MANIFEST, manifest_regimes, run_dirs
 
     snap: dict = {}
+    regimes = manifest_regimes(json.loads((study / MANIFEST).read_text())).names
     for seed, root in run_dirs(study).items():
         run = "" if seed is None else f"{root.name}/"
-        for regime in REGIMES:
+        for regime in regimes:
             for epoch, path in regime_epochs(root, regime).items():
                 content, _ = load_artifact(path, "interactions")
                 snap[f"{run}{regime}/epoch_{epoch:03d}"] = {

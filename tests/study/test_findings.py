@@ -12,7 +12,7 @@ import pytest
 from harsanyi_lightning.study.report.bootstrap import Interval
 from harsanyi_lightning.study.report.findings import FINDINGS, OUTPUTS, paper_findings, reading_agreement, verdict_counts
 from harsanyi_lightning.study.report.readings import READINGS
-from harsanyi_lightning.study.report.verdicts import HOLDS, INCONCLUSIVE, NOT_HOLD, NOT_MEASURABLE, VERDICTS, verdict
+from harsanyi_lightning.study.report.verdicts import HOLDS, INCONCLUSIVE, NOT_HOLD, NOT_MEASURABLE, verdict
 from harsanyi_lightning.study.report.numbers import (
     Accuracy,
     DiscardOverPreserve,
@@ -171,7 +171,8 @@ def test_the_numbers_as_report_json_content():
         "discard_share_vs_order_spearman", "estimator", "evaluations", "final_epoch", "findings", "findings_verdicts", "intervals",
         "jaccard", "jaccard_drops", "jaccard_first_at_level", "knowledge_by_order", "knowledge_by_order_salient",
         "knowledge_totals", "loss", "model", "n", "new_high_order_share", "new_over_preserve", "new_share_by_order",
-        "num_samples", "paper", "r2_heldout", "ratio", "ratio_by_order", "reading_agreement", "readings", "regimes",
+        "num_samples", "paper", "r2_heldout", "ratio", "ratio_by_order", "reading_agreement", "readings",
+        "regime_comparison", "regime_findings", "regime_findings_left_out", "regime_findings_verdicts", "regimes",
         "scratch_vs_pretrain", "seeds",
         "strength_share", "strength_total", "study_dir", "two_phase", "two_phase_rule", "verdict_rule",
         "weak_models"])

@@ -74,7 +74,7 @@ def test_study_runs_end_to_end_and_writes_every_report_file(tiny_study):
         assert list((study / regime / "tb").glob("events.out.tfevents.*"))
     report = study / "report"
     for name in ("knowledge_by_order.png", "ratio.png", "jaccard.png", "loss.png", "samples.png", "two_phase.png",
-                 "report.md", "report.json"):
+                 "trade_off.png", "report.md", "report.json"):
         assert (report / name).is_file() and (report / name).stat().st_size > 0, name
     assert (report / "tb").is_dir() and list((report / "tb").glob("events.out.tfevents.*"))
 
