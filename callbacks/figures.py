@@ -15,7 +15,7 @@ def _figure(title: str):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(5, 3.2), dpi=100)
+    fig = Figure(figsize=(5, 3.2), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     ax.set_title(title, fontsize=10)
@@ -34,7 +34,6 @@ def _finish_order_axes(fig, ax, orders: list[int], ylabel: str, legend: bool = T
     ax.set_xticks(orders)
     if legend:
         ax.legend(fontsize=8)
-    fig.tight_layout()
     return fig
 
 

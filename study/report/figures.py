@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import math
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import torch
 from matplotlib.figure import Figure
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COLORS", "OTHER_COLORS", "ROLE_COLORS", "figure_bytes", "figure_jaccard", "figure_knowledge_by_order",
-    "figure_loss", "figure_ratio", "figure_trade_off", "figure_two_phase", "regime_color",
+    "figure_loss", "figure_ratio", "figure_trade_off", "figure_two_phase", "png_pixels", "regime_color",
 ]
 
 #: the readings as the figures' titles name them
@@ -55,10 +55,18 @@ def regime_color(num: StudyNumbers, regime: str) -> str:
 
 
 def figure_bytes(fig: Figure) -> bytes:
-    """The figure as PNG bytes (110 dpi)."""
+    """The figure as PNG bytes (110 dpi): drawn once (its layout is constrained at draw time)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=110)
     return buf.getvalue()
+
+
+def png_pixels(png: bytes) -> Any:
+    """``pixels[H, W, 3]`` (uint8) of PNG bytes, for TensorBoard's ``add_image``."""
+    from matplotlib.image import imread
+
+    pixels = imread(io.BytesIO(png), format="png")[..., :3]
+    return (pixels * 255).round().astype("uint8") if pixels.dtype.kind == "f" else pixels
 
 
 def _whiskers(num: StudyNumbers, key: str, scale: float = 1.0) -> list[list[float]] | None:
@@ -79,7 +87,7 @@ def figure_knowledge_by_order(num: StudyNumbers) -> Figure:
     readings = [("dense", "all subsets", num.knowledge_by_order)]
     if num.knowledge_by_order_salient is not None:
         readings.append(("salient", "salient interactions only", num.knowledge_by_order_salient))
-    fig = Figure(figsize=(13, 4.2 * len(readings)))
+    fig = Figure(figsize=(13, 4.2 * len(readings)), layout="constrained")
     axes = fig.subplots(len(readings), 2, squeeze=False)
     w = 0.27
     for (reading, title, k), (ax, ax2) in zip(readings, axes):
@@ -103,7 +111,6 @@ def figure_knowledge_by_order(num: StudyNumbers) -> Figure:
         ax2.set_title(f"Share discarded and share new, per order ({title})", fontsize=10)
         ax2.legend()
     fig.suptitle(f"{num.title}: {num.num_samples} samples, n = {n}", fontsize=10)
-    fig.tight_layout()
     return fig
 
 
@@ -120,7 +127,7 @@ def figure_ratio(num: StudyNumbers) -> Figure:
     n = num.n
     x = torch.arange(1, n + 1).numpy()
     r = num.ratio_by_order
-    fig = Figure(figsize=(12, 4.2))
+    fig = Figure(figsize=(12, 4.2), layout="constrained")
     ax, ax3 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
     w = 0.38
     ax.bar(x - w / 2, [100 * v for v in r.ratio], w, color="#ff7f0e", label="Ratio (mean over S, paper)")
@@ -151,14 +158,13 @@ def figure_ratio(num: StudyNumbers) -> Figure:
         ax3.set_xticklabels([label for label, _ in bars], fontsize=8)
         ax3.set_ylim(0, 100)
         ax3.set_title("overall Ratio, both readings (95% intervals)", fontsize=10)
-    fig.tight_layout()
     return fig
 
 
 def figure_jaccard(num: StudyNumbers) -> Figure:
     """Paper Fig. 4: Jaccard similarity of each evaluation's interactions with the final one's, at the evaluation's
     epoch (fractional inside an epoch), with the 95% band (dense reading) and the salient reading dashed."""
-    fig = Figure(figsize=(7.5, 4.4))
+    fig = Figure(figsize=(7.5, 4.4), layout="constrained")
     ax = fig.subplots()
     for s in num.trained:
         curve, color = num.jaccard[s], regime_color(num, s)
@@ -179,7 +185,6 @@ def figure_jaccard(num: StudyNumbers) -> Figure:
     ax.legend(fontsize=8)
     if any(s in num.weak_models for s in num.trained):
         _weak_note(ax, num)
-    fig.tight_layout()
     return fig
 
 
@@ -198,7 +203,7 @@ def figure_trade_off(num: StudyNumbers) -> Figure:
     """The learning-forgetting trade-off (docs/method.md#fine-tuning-methods): every trained regime at (new /
     preserved, discarded / preserved) against the reference, with 95% whiskers, in both readings; and its
     validation accuracy against discarded / preserved."""
-    fig = Figure(figsize=(15, 4.4))
+    fig = Figure(figsize=(15, 4.4), layout="constrained")
     axes = fig.subplots(1, 3)
     readings = list(READINGS)
     for ax, reading in zip(axes, readings):
@@ -221,13 +226,12 @@ def figure_trade_off(num: StudyNumbers) -> Figure:
     ax.set_ylabel("validation accuracy (%)")
     ax.set_title("accuracy vs forgetting", fontsize=10)
     fig.suptitle(f"{num.title}: what each regime learns and forgets of the pre-trained knowledge", fontsize=10)
-    fig.tight_layout()
     return fig
 
 
 def figure_loss(num: StudyNumbers) -> Figure:
     """Paper Fig. 5: training and validation loss per epoch of every trained regime (the reference dotted)."""
-    fig = Figure(figsize=(11, 4))
+    fig = Figure(figsize=(11, 4), layout="constrained")
     axes = fig.subplots(1, 2)
     for ax, split in zip(axes, ("train", "val")):
         for s in [*num.trained, num.paper["pretrain"]]:
@@ -241,7 +245,6 @@ def figure_loss(num: StudyNumbers) -> Figure:
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.legend()
     fig.suptitle(num.title, fontsize=10)
-    fig.tight_layout()
     return fig
 
 
@@ -254,7 +257,7 @@ def figure_two_phase(two_phase: Mapping[str, Mapping[str, TwoPhaseCurve]], n: in
     order ``m_e`` per epoch with the turning epoch marked (in each regime's colour, ``colors``)."""
     colors = colors or {}
     rows = [(src, regime) for src, regimes in two_phase.items() for regime in regimes]
-    fig = Figure(figsize=(14, 2.9 * max(len(rows), 1)))
+    fig = Figure(figsize=(14, 2.9 * max(len(rows), 1)), layout="constrained")
     axes = fig.subplots(max(len(rows), 1), 3, squeeze=False, gridspec_kw={"width_ratios": [1, 1, 0.9]})
     for r, (src, regime) in enumerate(rows):
         c = two_phase[src][regime]
@@ -289,5 +292,4 @@ def figure_two_phase(two_phase: Mapping[str, Mapping[str, TwoPhaseCurve]], n: in
         axes[0][0].text(0.5, 0.5, "no stored epochs", ha="center")
     fig.suptitle((title + ": " if title else "")
                  + "salient interaction strength by order over training (two-phase view)", fontsize=10)
-    fig.tight_layout()
     return fig

@@ -137,7 +137,7 @@ def samples_image(anno: AnnotatedSampleSet, finals: Mapping[str, Tensor], picks:
 
     shapley = {s: torch.nan_to_num(shapley_values(finals[s])) for s in finals}  # skipped rows: 0
     ncols = 1 + len(finals) * (top + 1)
-    fig = Figure(figsize=(1.9 * ncols, 2.0 * len(picks)))
+    fig = Figure(figsize=(1.9 * ncols, 2.0 * len(picks)), layout="constrained")
     axes = fig.subplots(len(picks), ncols, squeeze=False)
     for r, i in enumerate(picks):
         img = anno.inputs["pixels"][i].float()
@@ -181,5 +181,4 @@ def samples_image(anno: AnnotatedSampleSet, finals: Mapping[str, Tensor], picks:
             ax.axis("off")
     fig.suptitle("each final model's Shapley value per patch, then its strongest salient interactions "
                  "(red: > 0, blue: < 0)", fontsize=9)
-    fig.tight_layout()
     return fig

@@ -62,6 +62,7 @@ def write_report(study_dir: str | os.PathLike, *, tensorboard: bool = True,
         figure_ratio,
         figure_trade_off,
         figure_two_phase,
+        png_pixels,
         regime_color,
     )
     from .sample_figures import figure_samples
@@ -84,10 +85,10 @@ def write_report(study_dir: str | os.PathLike, *, tensorboard: bool = True,
                                                {s: regime_color(num, s) for s in num.regimes})),
         "trade_off": (lambda: figure_trade_off(num)),
     }
-    figs = {name: figure() for name, figure in draw.items() if name in drawn_figures(num)}
-    for name, fig in figs.items():
-        atomic_write_bytes(out / f"{name}.png", figure_bytes(fig))
-    for name in set(draw) - set(figs):  # not drawn for these artifacts: no stale figure of an earlier report
+    pngs = {name: figure_bytes(figure()) for name, figure in draw.items() if name in drawn_figures(num)}
+    for name, png in pngs.items():
+        atomic_write_bytes(out / f"{name}.png", png)
+    for name in set(draw) - set(pngs):  # not drawn for these artifacts: no stale figure of an earlier report
         (out / f"{name}.png").unlink(missing_ok=True)
     md = render_markdown(num)
     if tensorboard:
@@ -98,8 +99,8 @@ def write_report(study_dir: str | os.PathLike, *, tensorboard: bool = True,
             if tb.is_dir():
                 shutil.rmtree(tb)  # one report's events, not every rerun's
             writer = SummaryWriter(log_dir=str(tb))
-            for name, fig in figs.items():
-                writer.add_figure(f"report/{name}", fig, global_step=0, close=False)
+            for name, png in pngs.items():  # the PNG as drawn once, not drawn again by add_figure
+                writer.add_image(f"report/{name}", png_pixels(png), global_step=0, dataformats="HWC")
             writer.add_text("report/report.md", md, global_step=0)
             writer.close()
         except OSError as err:
