@@ -1,7 +1,7 @@
-"""Command line: ``python cli.py fit --config configs/<experiment>/<regime>.yaml`` (LightningCLI).
+"""Command line: ``python cli.py fit --config configs/sst2_minilm/finetune.yaml`` (LightningCLI; docs/training.md).
 
-The model is any :class:`harsanyi_lightning.lightning_modules.HarsanyiClassifier` subclass (the
-regime: ProbeClassifier, FinetuneClassifier, ScratchClassifier) and the data
+The model is any :class:`harsanyi_lightning.lightning_modules.HarsanyiClassifier` subclass (the module of a
+regime kind: ProbeClassifier, FinetuneClassifier, LoraClassifier, PartialClassifier, ScratchClassifier) and the data
 any :class:`harsanyi_lightning.datamodules.HarsanyiDataModule` subclass, chosen by ``class_path``
 (subclass mode). Two links tie them together:
 

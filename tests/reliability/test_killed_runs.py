@@ -6,7 +6,7 @@ The kill is injected without touching the code under test: (a) and (b) by a test
 callback added through the study config (``inject/kill_callback.py``), (c) by a ``sitecustomize``
 on the subprocess's PYTHONPATH that stops ``atomic_write_bytes`` between the temporary file and
 the rename (``inject/sitecustomize.py``). Each kills only once (marker file), so the second run of
-the same command goes through.
+the same command goes through; it runs in the test's own process (no interpreter start-up).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.harness import assert_same, cli_env, run_cli, snapshot
+from tests.reliability.harness import assert_same, cli_env, run_cli, run_in_process, snapshot
 
 pytestmark = pytest.mark.slow
 
@@ -31,12 +31,13 @@ def kill_then_rerun(cfg: Path, study: Path, marker: Path, env: dict | None = Non
     assert marker.is_file()
     assert not (study / "report" / "report.md").exists()
     assert (study / "finetune" / "checkpoints" / "last.ckpt").is_file()  # epoch 1 of finetune was checkpointed
-    second = run_cli("study", "--config", str(cfg), env=env, check=True)
-    assert "[study] study finished" in second.stdout
-    assert "probe: complete, skipped" in second.stdout
+    rc, second, err = run_in_process("study", "--config", str(cfg))  # the same command again, in this process
+    assert rc == 0, second[-2000:] + err[-3000:]
+    assert "[study] study finished" in second
+    assert "probe: complete, skipped" in second
     # the interrupted regime resumed from its checkpoint (it was not redone from the start)
-    assert f"finetune -> {study / 'finetune'} (resuming from {study / 'finetune' / 'checkpoints' / 'last.ckpt'})" in second.stdout
-    return second.stdout
+    assert f"finetune -> {study / 'finetune'} (resuming from {study / 'finetune' / 'checkpoints' / 'last.ckpt'})" in second
+    return second
 
 
 def test_killed_during_training_resumes_to_the_same_result(tiny_study_config, tmp_path, uninterrupted):
@@ -67,8 +68,9 @@ def test_killed_while_an_artifact_is_written_resumes_to_the_same_result(tiny_stu
     half = no_temp_files(study)
     assert [p.name.startswith(".epoch_002.pt.") for p in half] == [True]  # the half-written temp file
     assert not (study / "finetune" / "interactions" / "epoch_002.pt").exists()
-    second = run_cli("study", "--config", str(cfg), env=env, check=True)
-    assert "[study] study finished" in second.stdout
-    assert "(resuming from" in second.stdout and "removing" in second.stdout
+    rc, second, err = run_in_process("study", "--config", str(cfg))  # the same command again, in this process
+    assert rc == 0, second[-2000:] + err[-3000:]
+    assert "[study] study finished" in second
+    assert "(resuming from" in second and "removing" in second
     assert no_temp_files(study) == []
     assert_same(snapshot(study), uninterrupted)
