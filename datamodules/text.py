@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 from harsanyi_lightning.interactions.errors import ConfigError, DataError
 from harsanyi_lightning.interactions.sample_set import TextPool
 
-from .base import HarsanyiDataModule, default_data_dir, download_missing
+from .base import HarsanyiDataModule, announce_data_dir, data_dir_fix, default_data_dir, download_missing
 from .samplers import LengthGroupedSampler
 
 if TYPE_CHECKING:
@@ -190,8 +190,10 @@ class SST2DataModule(TextDataModule):
     ``test_labeled.tsv`` (test; GLUE's own ``test.tsv`` has no labels).
 
     Args:
-        data_dir: the folder; default ``../shared/data/sst2`` beside the repository when it exists,
-            else ``~/.cache/harsanyi_lightning/data/sst2`` (``$HARSANYI_DATA/sst2``).
+        data_dir: the folder holding ``train.tsv``, ``dev.tsv`` and ``test_labeled.tsv``; default
+            ``$HARSANYI_DATA/sst2`` when ``HARSANYI_DATA`` is set, else ``../shared/data/sst2`` beside the
+            repository when it exists, else ``~/.cache/harsanyi_lightning/data/sst2``
+            (:func:`~harsanyi_lightning.datamodules.default_data_dir`). Setup prints the folder used, once.
         train_subset: train on this many sentences drawn with ``subset_seed`` (``None``: all 67,349).
         download: fetch the official GLUE archive when ``train.tsv``/``dev.tsv`` are missing.
         group_by_length, length_group_batches: batches of similar-length sentences (see :class:`TextDataModule`).
@@ -230,10 +232,11 @@ class SST2DataModule(TextDataModule):
         return (
             f"SST-2 not found: {', '.join(missing)} missing in {self.data_dir} (GLUE format: header "
             "'sentence<TAB>label', one sentence per line; test uses test_labeled.tsv since GLUE's test.tsv has no "
-            "labels). Pass data.init_args.data_dir=<folder with train.tsv and dev.tsv>"
+            "labels). " + data_dir_fix(self.name, "folder with train.tsv and dev.tsv")
         )
 
     def splits(self, stage: str | None) -> dict[str, SentenceDataset]:
+        announce_data_dir("SST-2", self.data_dir)
         wanted = ("test",) if stage == "test" else ("train", "val") if stage in ("fit", None) else ("val",)
         wanted = tuple(s for s in wanted if s not in self.datasets)
         missing = self._missing(wanted)

@@ -78,6 +78,7 @@ class TinyImageDataModule(ImageDataModule):
     """Tests only: a few dozen generated 224x224 images of coloured shapes (square, disc, triangle)."""
 
     name = "tiny-images"
+    from_files = False
     resize_mode = "stretch"
 
     def __init__(self, backbone: str | None = None, num_classes: int = 3, num_train: int = 24, num_val: int = 12,

@@ -1,21 +1,79 @@
 """At the command line, user errors are one clean message (type, what is wrong, the fix) and exit
-status 2, with no traceback from deep inside torch, transformers or jsonargparse."""
+status 2, with no traceback from deep inside torch, transformers or jsonargparse; the fix it gives works in
+the command that failed (a study's own flags, not ``fit``'s), and no work has started."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
+from harsanyi_lightning.cli import run_from_command_line
 from tests.reliability.harness import run_cli
 from tests.reliability.test_bad_config import fit_config
+from tests.tiny_study import regime_files
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.filterwarnings("ignore:LightningCLI's args parameter:UserWarning")
+
+DEAD_PROXY = "http://127.0.0.1:9"  # the discard port: a download is refused at once
+
+
+def last_error(capsys) -> str:
+    """The one-line error ``run_from_command_line`` printed (the last line of stderr)."""
+    return capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def sst2_study(tmp_path: Path) -> tuple[Path, Path]:
+    """A study of the tiny regimes on SST-2 (``shared.data`` names the data module): ``(config, study dir)``."""
+    files = regime_files(tmp_path / "configs")
+    study = tmp_path / "study"
+    cfg = tmp_path / "study.yaml"
+    cfg.write_text(f"""\
+study_dir: {study}
+shared:
+  data: {{class_path: harsanyi_lightning.datamodules.SST2DataModule, init_args: {{batch_size: 16}}}}
+regimes:
+  probe: {{kind: probe, configs: [{files['probe']}]}}
+  finetune: {{kind: finetune, configs: [{files['finetune']}]}}
+  scratch: {{kind: scratch, configs: [{files['scratch']}]}}
+sample_set: {{n: 5, num_samples: 2}}
+interactions: {{progress: false, figures: false}}
+""")
+    return cfg, study
+
+
+def no_work_in(study: Path) -> None:
+    """Nothing was trained or evaluated in ``study``: no checkpoint, no sample set, no artifact, no summary."""
+    assert not [p for p in study.rglob("*") if p.suffix in (".ckpt", ".pt") or p.name == "summary.json"]
+
+
+def test_harsanyi_data_wins_over_the_shared_folder_and_a_study_names_its_own_flag(tmp_path, monkeypatch, capsys):
+    """With ``HARSANYI_DATA`` pointing to an empty folder, a study beside ``../shared/data`` does not train on the
+    shared copy: it stops with the missing-data error naming that folder and ``--shared.data.init_args.data_dir``."""
+    empty = tmp_path / "my_data"
+    empty.mkdir()
+    monkeypatch.setenv("HARSANYI_DATA", str(empty))
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.setenv(var, DEAD_PROXY)
+    for var in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    cfg, study = sst2_study(tmp_path)
+    assert run_from_command_line(["study", "--config", str(cfg)]) == 2
+    err = last_error(capsys)
+    assert err.startswith("error (OfflineError): SST-2 not found"), err
+    assert f"missing in {empty / 'sst2'}" in err and "shared/data" not in err
+    assert "--shared.data.init_args.data_dir <folder with train.tsv and dev.tsv>" in err
+    assert " --data.init_args" not in err  # fit's flag fails in a study
+    no_work_in(study)
 
 
 @pytest.mark.parametrize("case, override, words", [
     ("unknown backbone", ["--model.init_args.backbone", "resnet-9000"], ["ConfigError", "unknown backbone 'resnet-9000'", "known:"]),
     ("bad batch size", ["--data.init_args.batch_size", "0"], ["ConfigError", "batch_size=0"]),
     ("missing SST-2", ["--data", "harsanyi_lightning.datamodules.SST2DataModule", "--data.init_args.data_dir", "{tmp}/nowhere",
-                       "--data.init_args.download", "false"], ["DataError", "train.tsv", "nowhere", "data_dir="]),
+                       "--data.init_args.download", "false"], ["DataError", "train.tsv", "nowhere",
+                                                        "Pass --data.init_args.data_dir <folder with train.tsv"]),
 ])
+@pytest.mark.slow
 def test_fit_with_bad_input_prints_one_clean_error(tmp_path, case, override, words):
     args = [a.replace("{tmp}", str(tmp_path)) for a in override]
     proc = run_cli("fit", "--config", str(fit_config(tmp_path)), *args)
