@@ -107,7 +107,7 @@ _ANNOUNCED: set[tuple[str, str]] = set()
 
 def announce_data_dir(what: str, folder: Path) -> None:
     """Print ``[data] <what> from <folder>`` once per process and folder, on global rank zero only: a study's
-    regimes (and a ``fit``'s stages) all say where their data comes from, once."""
+    regimes and a ``fit``'s setup calls each say where their data comes from, once."""
     key = (what, str(folder))
     if key in _ANNOUNCED or rank_zero_only.rank != 0:
         return
