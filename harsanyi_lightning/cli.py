@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import Any, Iterable
 
+from jsonargparse import Namespace
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
 from harsanyi_lightning.datamodules import HarsanyiDataModule
@@ -27,7 +28,8 @@ from harsanyi_lightning.study.config_errors import ArgumentError, parser_error
 from harsanyi_lightning.study.run.failures import exception_chain, project_error
 from harsanyi_lightning.study.trainer import StudyTrainer
 
-__all__ = ["HarsanyiCLI", "HarsanyiStudyCLI", "cli_kwargs", "main", "run_from_command_line", "user_error"]
+__all__ = ["HarsanyiCLI", "HarsanyiStudyCLI", "cli_kwargs", "command_options", "main", "run_from_command_line",
+           "user_error"]
 
 
 class HarsanyiCLI(LightningCLI):
@@ -39,7 +41,8 @@ class HarsanyiCLI(LightningCLI):
         try:
             super().parse_arguments(parser, args)
         except ArgumentError as err:
-            raise parser_error(err) from None
+            command = _command(args, self.subcommands())
+            raise parser_error(err, command_options(parser, command), command) from None
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
@@ -54,6 +57,20 @@ class HarsanyiCLI(LightningCLI):
 
 class HarsanyiStudyCLI(StudyCommandsMixin, HarsanyiCLI):
     """:class:`HarsanyiCLI` plus the ``study`` and ``report`` subcommands (``study/cli.py``)."""
+
+
+def _command(args: Any, commands: Iterable[str]) -> str | None:
+    """The subcommand a command line runs (``fit``, ``study``, ...), if it names one."""
+    argv = list(sys.argv[1:] if args is None else args) if not isinstance(args, (dict, Namespace)) else []
+    return next((a for a in argv if a in set(commands)), None)
+
+
+def command_options(parser: LightningArgumentParser, command: str | None) -> list[str]:
+    """Every ``--option`` of ``command``'s parser (of ``parser`` itself without one): what a mistyped option is
+    compared with."""
+    action = getattr(parser, "_subcommands_action", None)
+    sub = getattr(action, "_name_parser_map", {}).get(command) if command else None
+    return [o for a in (sub or parser)._actions for o in a.option_strings if o.startswith("--")]
 
 
 def cli_kwargs() -> dict[str, Any]:

@@ -10,6 +10,7 @@ import pytest
 from harsanyi_lightning.cli import run_from_command_line
 from tests.reliability.harness import run_cli
 from tests.reliability.test_bad_config import fit_config
+from tests.shared_data import ROOT
 from tests.tiny_study import regime_files
 
 pytestmark = pytest.mark.filterwarnings("ignore:LightningCLI's args parameter:UserWarning")
@@ -84,3 +85,76 @@ def test_fit_with_bad_input_prints_one_clean_error(tmp_path, case, override, wor
     for w in words:
         assert w in last, (w, last)
     assert not list(tmp_path.rglob("*.ckpt"))
+
+
+def test_a_mistyped_study_option_names_the_closest_one(tmp_path, capsys):
+    study = tmp_path / "study"
+    rc = run_from_command_line(["study", "--sample_set.num_sampels", "3", "--study_dir", str(study)])
+    assert rc == 2
+    err = last_error(capsys)
+    assert err.startswith("error (ConfigError): unknown option --sample_set.num_sampels "
+                          "(did you mean --sample_set.num_samples?)"), err
+    assert "`python cli.py study --help` lists every option" in err
+    assert not study.exists() and "[study]" not in capsys.readouterr().out
+
+
+def test_a_mistyped_fit_option_names_the_closest_one(tmp_path, capsys):
+    cfg = fit_config(tmp_path)
+    assert run_from_command_line(["fit", "--config", str(cfg), "--trainer.max_epohcs", "1"]) == 2
+    err = last_error(capsys)
+    assert "unknown option --trainer.max_epohcs (did you mean --trainer.max_epochs?)" in err, err
+    assert "`python cli.py fit --help`" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fit.yaml"]  # nothing trained, logged or saved
+
+
+def test_a_mistyped_setting_below_shared_names_the_closest_one(tmp_path, capsys):
+    cfg, study = sst2_study(tmp_path)
+    assert run_from_command_line(["study", "--config", str(cfg), "--shared.trainer.max_epohcs", "1"]) == 2
+    err = last_error(capsys)
+    assert "does not accept option 'max_epohcs'; did you mean trainer.max_epochs?" in err, err
+    assert not study.exists()
+
+
+@pytest.mark.parametrize("command, given, nearest", [
+    ("study", "configs/tiny/studdy.yaml", "configs/tiny/study.yaml"),
+    ("study", "configs/cifar10_resnet50/study.yaml", "configs/experiments/cifar10_resnet50.yaml"),
+    ("fit", "configs/sst2_minilm/prob.yaml", "configs/sst2_minilm/probe.yaml"),
+])
+def test_a_missing_config_lists_the_nearest_existing_ones(tmp_path, monkeypatch, capsys, command, given, nearest):
+    monkeypatch.chdir(ROOT)
+    args = [command, "--config", given]
+    args += ["--study_dir", str(tmp_path / "study")] if command == "study" else [
+        "--trainer.default_root_dir", str(tmp_path / "fit")]
+    assert run_from_command_line(args) == 2
+    err = last_error(capsys)
+    assert err.startswith(f"error (ConfigError): config file {given} does not exist; the nearest existing ones: "
+                          f"{nearest}, "), err
+    assert (ROOT / nearest).is_file()
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_missing_regime_config_lists_the_nearest_existing_ones(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    study = tmp_path / "study"
+    rc = run_from_command_line(["study", "--config", "configs/tiny/study.yaml", "--study_dir", str(study),
+                                "--regimes.probe.configs", "[configs/tiny/regimes/prob.yaml]"])
+    assert rc == 2
+    err = last_error(capsys)
+    assert "regime config configs/tiny/regimes/prob.yaml not found" in err, err
+    assert "the nearest existing ones: configs/tiny/regimes/probe.yaml" in err
+    assert not study.exists()
+
+
+@pytest.mark.parametrize("inside", [False, True])
+def test_a_study_dir_that_is_a_file_says_so(tmp_path, capsys, inside):
+    cfg, _ = sst2_study(tmp_path)
+    file = tmp_path / "results.txt"
+    file.write_text("my notes\n")
+    study = file / "study" if inside else file
+    assert run_from_command_line(["study", "--config", str(cfg), "--study_dir", str(study)]) == 2
+    err = last_error(capsys)
+    said = f"cannot be created: {file} is a file" if inside else f"study_dir {file} is a file"
+    assert err.startswith("error (ConfigError): study_dir") and said in err and "not a folder" in err, err
+    assert "chmod" not in err and "writable" not in err  # not a permission problem
+    assert file.read_text() == "my notes\n"
+    assert "[study]" not in capsys.readouterr().out
