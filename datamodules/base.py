@@ -158,7 +158,8 @@ class HarsanyiDataModule(pl.LightningDataModule):
 
     Args:
         backbone: the model the data is for (tokenizer / normalisation); linked from the model by the CLI.
-        batch_size: training batch size; ``eval_batch_size`` (default: the same) for val/test.
+        batch_size: training batch size.
+        eval_batch_size: validation and test batch size (``None``: ``batch_size``).
         num_workers: DataLoader worker processes (persistent across epochs; in a seeded run each sample's
             augmentation in a worker depends on ``(seed, epoch, sample)`` only, see
             :class:`~harsanyi_lightning.datamodules.samplers.WorkerSeededDataset`).

@@ -113,7 +113,14 @@ class TextDataModule(HarsanyiDataModule):
     ``group_by_length`` (default) training batches hold sentences of similar length
     (:class:`~harsanyi_lightning.datamodules.samplers.LengthGroupedSampler` over chunks of ``length_group_batches``
     batches), so they pad less and an epoch costs less; the order still depends only on the
-    run's seed and the epoch. ``group_by_length=False``: a plain seeded shuffle."""
+    run's seed and the epoch. ``group_by_length=False``: a plain seeded shuffle.
+
+    Args:
+        max_length: the longest sentence in tokens (special tokens included); longer ones are truncated.
+        group_by_length: training batches of sentences of similar length (the run's seed and the epoch still
+            decide the order); ``False``: a plain seeded shuffle.
+        length_group_batches: how many batches each sorted chunk of the epoch's permutation holds.
+    """
 
     def __init__(self, backbone: str | None = None, batch_size: int = 32, eval_batch_size: int | None = None,
                  num_workers: int = 0, max_length: int = 128, group_by_length: bool = True,
@@ -195,8 +202,8 @@ class SST2DataModule(TextDataModule):
             repository when it exists, else ``~/.cache/harsanyi_lightning/data/sst2``
             (:func:`~harsanyi_lightning.datamodules.default_data_dir`). Setup prints the folder used, once.
         train_subset: train on this many sentences drawn with ``subset_seed`` (``None``: all 67,349).
+        subset_seed: the seed of the ``train_subset`` draw.
         download: fetch the official GLUE archive when ``train.tsv``/``dev.tsv`` are missing.
-        group_by_length, length_group_batches: batches of similar-length sentences (see :class:`TextDataModule`).
     """
 
     name = "sst2"
@@ -275,7 +282,15 @@ def tiny_sentences(count: int, seed: int, words: int = 10) -> tuple[list[str], l
 
 class TinyTextDataModule(TextDataModule):
     """Tests only: a few dozen generated sentences of ``words`` words (default 10), 2 classes
-    (sentiment words + fillers). Fewer words make a cheaper sample set (``n = words``: ``2**n`` masks)."""
+    (sentiment words + fillers). Fewer words make a cheaper sample set (``n = words``: ``2**n`` masks).
+
+    Args:
+        num_train: generated training sentences.
+        num_val: generated validation sentences (the sample set is drawn from them).
+        num_test: generated test sentences.
+        seed: the seed of the generated sentences.
+        words: words per sentence (4 to 64).
+    """
 
     name = "tiny-text"
 

@@ -75,7 +75,15 @@ class TensorPairs(Dataset):
 
 
 class TinyImageDataModule(ImageDataModule):
-    """Tests only: a few dozen generated 224x224 images of coloured shapes (square, disc, triangle)."""
+    """Tests only: a few dozen generated 224x224 images of coloured shapes (square, disc, triangle).
+
+    Args:
+        num_classes: the classes (2 to 5), each a shape and a colour.
+        num_train: generated training images.
+        num_val: generated validation images (the sample set is drawn from them).
+        num_test: generated test images.
+        seed: the seed of the generated images.
+    """
 
     name = "tiny-images"
     from_files = False
