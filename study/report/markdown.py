@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from .findings import FINDINGS, OUTPUTS
+from .learning import learning_markdown
 from .number_format import interval_text, number, percent
 from .readings import READINGS
 from .statistics import safe_div
@@ -164,6 +165,7 @@ def render_markdown(num: StudyNumbers) -> str:
     n = num.n
     k = num.knowledge_by_order
     L = [f"# Study report: {num.title}", ""]
+    L += learning_markdown(num.learning)  # first: models that did not learn the task
     L.append(f"Study folder `{num.study_dir}`; {num.num_samples} annotated samples, n = {n} input variables, "
              f"annotation {num.annotation_hash[:12]}. Every number below is computed from the stored interaction "
              f"artifacts (final epochs of {num.paper['pretrain']} = v_pretrain, {num.paper['finetune']} = v_finetune, "

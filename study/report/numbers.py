@@ -34,6 +34,7 @@ from .findings import JACCARD_LEVEL, Finding, paper_findings, reading_agreement,
 from ..layout import ANNOTATION, check_study, manifest_regimes, run_dirs, tb_dir
 from .readings import DENSE, READINGS, SALIENT, jaccard_features, reading_dividends
 from .intervals import common_epochs, study_intervals
+from .learning import LEARNING_RULE, LearningCheck, learning_checks, unmeasurable_reasons
 from .statistics import first_at_least, ratio_by_order, safe_div, spearman
 from .artifacts import StudyRun, load_run
 from .two_phase import RULE as TWO_PHASE_RULE
@@ -167,6 +168,8 @@ class StudyNumbers:
     regimes: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
     #: role -> the regime in that role of the paper's comparison
     paper: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: regime -> whether it learned the task (docs/study.md#models-that-did-not-learn)
+    learning: Mapping[str, LearningCheck] = dataclasses.field(default_factory=dict)
 
     @property
     def trained(self) -> list[str]:
@@ -189,6 +192,8 @@ class StudyNumbers:
         out = json_ready(self)
         out["two_phase_rule"] = TWO_PHASE_RULE
         out["verdict_rule"] = VERDICT_RULE
+        out["learning_rule"] = LEARNING_RULE
+        out["not_learned"] = [s for s, c in self.learning.items() if not c.learned]
         return out
 
     def interval(self, key: str) -> Interval:
@@ -344,14 +349,16 @@ def compute_study(study_dir: str | os.PathLike, options: BootstrapOptions | None
     top = max(strength_total.values())
     weak = weak_models(strength_total)
     intervals = study_intervals(runs, options, regimes)
-    found = tuple(paper_findings(intervals, weak, paper, estimated=runs[0].estimated))
+    sample_set = AnnotatedSampleSet.load(study_dir / ANNOTATION)
+    learning = learning_checks(summaries, intervals, {s: losses[s]["train"] for s in names}, sample_set.labels)
+    found = tuple(paper_findings(intervals, unmeasurable_reasons(weak, learning), paper, estimated=runs[0].estimated))
     return StudyNumbers(
         study_dir=str(study_dir),
         model=manifest.get("model") or summaries[paper["finetune"]].get("model"),
         data=manifest.get("data") or summaries[paper["finetune"]].get("dataset"),
         n=n,
         num_samples=int(runs[0].regimes[paper["pretrain"]].final.shape[0]),
-        annotation_hash=AnnotatedSampleSet.load(study_dir / ANNOTATION).hash,
+        annotation_hash=sample_set.hash,
         accuracy={s: Accuracy(val=_accuracy(runs, s, "val_acc"), test=_accuracy(runs, s, "test_acc")) for s in names},
         final_epoch={s: summaries[s].get("final_epoch") for s in names},
         knowledge_by_order=KnowledgeByOrder(**{k: tuple(v) for k, v in by_order.items()}),
@@ -390,6 +397,7 @@ def compute_study(study_dir: str | os.PathLike, options: BootstrapOptions | None
         r2_heldout=heldout_r2(runs),
         regimes=regimes.record(),
         paper=paper,
+        learning=learning,
     )
 
 
