@@ -125,7 +125,7 @@ def headline_intervals(num: StudyNumbers) -> dict[str, Interval | None]:
 
 
 def _not_learned(num: StudyNumbers) -> list[str]:
-    return [s for s, c in getattr(num, "learning", {}).items() if not c.learned]
+    return [s for s, c in num.learning.items() if not c.learned]
 
 
 def comparison_markdown(names: Sequence[str], nums: Sequence[StudyNumbers]) -> str:
@@ -175,7 +175,9 @@ def write_comparison(folder: Path, study_dirs: Sequence[str | os.PathLike], nums
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise write_error(folder, err) from err
-    atomic_write_bytes(folder / "headline.png", figure_bytes(figure_headline(names, nums)))
+    chances = [c.chance for num in nums for c in num.learning.values() if c.chance]
+    figure = figure_headline(names, HEADLINE, [headline_intervals(num) for num in nums], chances)
+    atomic_write_bytes(folder / "headline.png", figure_bytes(figure))
     atomic_write_bytes(folder / "jaccard.png", figure_bytes(figure_comparison_jaccard(names, nums)))
     payload = {"studies": [_json(name, num) for name, num in zip(names, nums)], "headline": [h.label for h in HEADLINE]}
     atomic_write_bytes(folder / "comparison.json", (json.dumps(payload, indent=2) + "\n").encode())

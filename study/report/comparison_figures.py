@@ -5,14 +5,15 @@ Jaccard curves overlaid). Drawn with matplotlib's object API, like the report's 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from matplotlib.figure import Figure
 
-from .comparison import HEADLINE, headline_intervals
 from .findings import JACCARD_LEVEL
 
 if TYPE_CHECKING:
+    from .bootstrap import Interval
+    from .comparison import Headline
     from .numbers import StudyNumbers
 
 __all__ = ["STUDY_COLORS", "figure_comparison_jaccard", "figure_headline"]
@@ -27,15 +28,16 @@ def _color(i: int) -> str:
     return STUDY_COLORS[i % len(STUDY_COLORS)]
 
 
-def figure_headline(names: Sequence[str], nums: Sequence[StudyNumbers]) -> Figure:
-    """One panel per headline number: each study's estimate with its 95% interval, studies side by side (a share
-    in percent); a number a study does not have is left out of its panel."""
+def figure_headline(names: Sequence[str], headline: Sequence[Headline],
+                    tables: Sequence[Mapping[str, Interval | None]], chances: Sequence[float] = ()) -> Figure:
+    """One panel per ``headline`` number: each study's estimate with its 95% interval (``tables[study][label]``),
+    studies side by side (a share in percent), ``chances`` dotted on the accuracy panels; a number a study does not
+    have is left out of its panel."""
     cols = 4
-    rows = math.ceil(len(HEADLINE) / cols)
+    rows = math.ceil(len(headline) / cols)
     fig = Figure(figsize=(3.6 * cols, 2.9 * rows))
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
-    tables = [headline_intervals(num) for num in nums]
-    for ax, h in zip(axes, HEADLINE):
+    for ax, h in zip(axes, headline):
         scale = 100.0 if h.fmt == "%" else 1.0
         for i, table in enumerate(tables):
             iv = table[h.label]
@@ -51,10 +53,9 @@ def figure_headline(names: Sequence[str], nums: Sequence[StudyNumbers]) -> Figur
         ax.set_xlim(-0.6, len(names) - 0.4)
         ax.set_title(h.label + (" (%)" if h.fmt == "%" else ""), fontsize=9)
         if h.label.startswith("val acc v_"):
-            chances = {c.chance for num in nums for c in getattr(num, "learning", {}).values() if c.chance}
-            for chance in chances:
+            for chance in sorted(set(chances)):
                 ax.axhline(100 * chance, color="0.6", ls=":", lw=1)
-    for ax in axes[len(HEADLINE):]:
+    for ax in axes[len(headline):]:
         ax.set_visible(False)
     fig.suptitle("Headline numbers of each study with their 95% intervals (dotted: chance accuracy)", fontsize=10)
     fig.tight_layout()
