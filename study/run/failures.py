@@ -110,15 +110,16 @@ def regime_failure(err: BaseException, regime: str) -> WorkerError | None:
 #: ``trainer.max_epochs``; not inside a longer name (``shared.data...``, ``configs/data.yaml``)
 _REGIME_SETTING = re.compile(r"(?<![\w./-])(--)?((?:data|model)\.(?:init_args|class_path)\b|trainer\.[a-z_]+)")
 #: the error types whose message alone makes the error (a StorageError also carries errno and file)
-_RENAMEABLE = (ConfigError, DataError, AnnotationError, NumericsError, OfflineError)
+_RENAMEABLE = (ConfigError, DataError, AnnotationError, NumericsError, OfflineError, WorkerError)
 
 
 def in_study_terms(err: BaseException) -> HarsanyiError | None:
     """The project error behind ``err`` (raised inside one of a study's regimes) with every regime setting it
     names given as the study's setting that sets it for every regime: ``--data.init_args.data_dir`` becomes
     ``--shared.data.init_args.data_dir`` (docs/study.md#command-line-overrides), ``model.init_args.backbone=``
-    becomes ``shared.model.init_args.backbone=``. ``None`` when ``err`` is no such error or names no setting."""
-    found = next((e for e in exception_chain(err) if isinstance(e, HarsanyiError)), None)
+    becomes ``shared.model.init_args.backbone=``, a dead DataLoader worker's ``data.init_args.num_workers``
+    ``shared.data.init_args.num_workers``. ``None`` when ``err`` is no such error or names no setting."""
+    found = project_error(err)  # the project's own error, or the one a failure of the surroundings stands for
     if not isinstance(found, _RENAMEABLE) or len(found.args) != 1 or not isinstance(found.args[0], str):
         return None
     text, count = _REGIME_SETTING.subn(lambda m: f"{m.group(1) or ''}shared.{m.group(2)}", found.args[0])

@@ -158,3 +158,18 @@ def test_a_study_dir_that_is_a_file_says_so(tmp_path, capsys, inside):
     assert "chmod" not in err and "writable" not in err  # not a permission problem
     assert file.read_text() == "my notes\n"
     assert "[study]" not in capsys.readouterr().out
+
+
+def test_an_error_inside_a_study_names_the_studys_own_settings():
+    from harsanyi_lightning.interactions.errors import OfflineError, StorageError, WorkerError
+    from harsanyi_lightning.study.run.failures import in_study_terms
+
+    err = in_study_terms(OfflineError("... pass --data.init_args.data_dir <folder>, or model.init_args.backbone=/p; "
+                                      "see configs/data/sst2.yaml and shared.data.init_args.x"))
+    assert isinstance(err, OfflineError) and str(err) == (
+        "... pass --shared.data.init_args.data_dir <folder>, or shared.model.init_args.backbone=/p; "
+        "see configs/data/sst2.yaml and shared.data.init_args.x")  # a path or a study setting is left as it is
+    worker = in_study_terms(RuntimeError("DataLoader worker (pid 42) is killed by signal: Killed."))
+    assert isinstance(worker, WorkerError) and "lower shared.data.init_args.num_workers" in str(worker)
+    assert in_study_terms(StorageError("could not write x: ENOSPC", 28, "x")) is None  # no setting to rename
+    assert in_study_terms(ValueError("a bug")) is None
