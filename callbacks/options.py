@@ -83,10 +83,22 @@ class SampleSetOptions:
     (docs/method.md#the-annotated-sample-set); ``None`` takes the text / image defaults of
     :func:`~harsanyi_lightning.interactions.build_sample_set`.
 
-    ``grid``, ``region`` and ``candidates`` apply to images only: the patch grid (patches per side or
-    ``[rows, cols]``; default the paper's 8), the central block the variables are drawn from (default:
-    central 6x6 on the 8x8 grid, the whole grid on any other) or explicit candidate patch indices.
-    ``max_variables`` caps ``n`` (cost ``2**n`` forward passes per sample)."""
+    Args:
+        n: input variables per sample: words of a sentence, patches of an image (``None``: 10 words, 12 patches);
+            each evaluation costs ``2**n`` forward passes per sample.
+        num_samples: text only, the sentences drawn, each of exactly ``n`` words (``None``: 50).
+        per_class: images only, the images drawn per class (``None``: 2, the paper's).
+        seed: the seed of the draw; the same seed and pool give the same sample set.
+        baseline: what a masked variable becomes: ``"mean"`` (the mean training image; the paper's) or
+            ``"zeros"``; text always takes the tokenizer's ``[MASK]``.
+        background: images only, ``"keep"`` the patches that are not variables, or set them to the ``"baseline"``.
+        pool_split: the datamodule split the samples are drawn from (``"val"``, ``"test"``; never ``"train"``).
+        grid: images only, the patch grid: patches per side or ``[rows, cols]`` (``None``: the paper's 8).
+        region: images only, the central block of the grid the variables are drawn from, per side or
+            ``[rows, cols]`` (``None``: the central 6x6 of the 8x8 grid, the whole grid on any other).
+        candidates: images only, explicit patch indices (row-major) the variables are drawn from.
+        max_variables: the cap on ``n`` (16; up to 62 with ``estimator: sparse``).
+    """
 
     n: Optional[int] = None
     num_samples: Optional[int] = None
@@ -136,18 +148,27 @@ class SampleSetOptions:
 class EvaluationOptions:
     """When and how the model is evaluated (docs/callback.md, docs/method.md#precision-and-budget).
 
-    ``every_n_epochs``: evaluate after every that many epochs (and always at epoch 0 and the end);
-    ``every_n_steps``: also evaluate inside an epoch whenever the global step (optimizer steps) is a positive
-    multiple of it; ``at_steps``: also evaluate at these global steps (e.g. log-spaced ``[25, 50, 100, 200]``;
-    kept sorted and unique) (docs/callback.md#evaluations-inside-an-epoch);
-    ``batch_size``: masked inputs per forward pass; ``precision``: ``"fp32"`` (strict, TF32 off) or an
-    audited faster one; ``on_nonfinite``: ``"raise"`` on a NaN/inf output or ``"skip"`` the sample
-    (recorded); ``forward``: a function ``forward(model, inputs) -> logits``, or a name resolved at ``setup``
-    (an attribute chain on the module holding the network, ``"net"``, else an import path; see
-    :mod:`~harsanyi_lightning.callbacks.model_forward`), default: call the module on the masked inputs;
-    ``figures``, ``dashboard``: figures and a custom-scalars layout for loggers that take them;
-    ``progress``: a progress bar on rank zero; ``estimator``: ``"exact"`` (all ``2**n`` masks) or ``"sparse"``
-    (``budget`` masks per sample, subsets up to ``max_order``; ``n <= 62``; docs/method.md#sparse-estimation)."""
+    Args:
+        every_n_epochs: evaluate after every that many epochs (and always before training and after the last epoch).
+        batch_size: masked inputs per forward pass of an evaluation.
+        precision: ``"fp32"`` (strict, TF32 off; exact) or an audited faster one (``"tf32"``, ``"fp16"``, ``"bf16"``;
+            the audit's error is logged as ``interactions/audit_rel_l1``).
+        figures: log a figure per evaluation to the loggers that draw figures (TensorBoard, MLflow, W&B).
+        progress: show a progress bar per evaluation on rank zero.
+        on_nonfinite: ``"raise"`` on a NaN/inf model output, or ``"skip"`` the sample (listed in the artifact).
+        forward: a function ``forward(model, inputs) -> logits``, or a name resolved at ``setup`` (an attribute chain
+            on the module holding the network, ``"net"``, else an import path; see
+            :mod:`~harsanyi_lightning.callbacks.model_forward`); ``None``: call the module on the masked inputs.
+        dashboard: write a custom-scalars layout (the paper's curves) once per fit to the loggers that take one.
+        every_n_steps: also evaluate inside an epoch whenever the global step (optimizer steps) is a positive
+            multiple of it (docs/callback.md#evaluations-inside-an-epoch).
+        at_steps: also evaluate at these global steps, e.g. log-spaced ``[25, 50, 100, 200]`` (kept sorted and
+            unique; docs/callback.md#evaluations-inside-an-epoch).
+        estimator: ``"exact"`` (all ``2**n`` masks) or ``"sparse"`` (``budget`` masks per sample, ``n <= 62``;
+            docs/method.md#sparse-estimation).
+        budget: the sparse estimator's masked forward passes per sample (required with ``estimator: sparse``).
+        max_order: the sparse estimator's largest subset size (``None``: no cap).
+    """
 
     every_n_epochs: int = 1
     batch_size: int = 256
@@ -203,10 +224,16 @@ class EvaluationOptions:
 
 @dataclass(frozen=True)
 class ExtrasOptions:
-    """What is computed from the same values beyond the dividends (docs/method.md#beyond-the-paper):
-    ``attributions`` (exact Shapley, Banzhaf, pairwise SII; on by default) and ``and_or`` (AND-OR
-    interactions; off by default, ``n <= 12``) with its ``and_or_solver`` (``"lp"`` exact, or
-    ``"gradient"``) and ``and_or_noise_bound`` (``delta`` in ``|q_T| <= delta·|v(x_N) - v(x_∅)|``)."""
+    """What is computed from the same values beyond the dividends (docs/method.md#beyond-the-paper).
+
+    Args:
+        attributions: also store exact Shapley and Banzhaf values and the pairwise Shapley interaction index,
+            computed from the dividends (no forward pass).
+        and_or: also compute AND-OR interactions, store them and log ``interactions/and_or/*`` (``n <= 12``; an
+            exact LP costs about a third of an evaluation per sample on a CPU).
+        and_or_solver: ``"lp"`` (exact, HiGHS, CPU) or ``"gradient"`` (batched on the model's device, certified gap).
+        and_or_noise_bound: ``delta`` in ``|q_T| <= delta·|v(x_N) - v(x_∅)|``, the noise the AND-OR split may absorb.
+    """
 
     attributions: bool = True
     and_or: bool = False

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 import pytorch_lightning as pl
+from pytorch_lightning.utilities.rank_zero import rank_zero_only
 from torch.utils.data import DataLoader
 
 from harsanyi_lightning.interactions.errors import ConfigError, DataError, OfflineError
@@ -34,11 +35,14 @@ if TYPE_CHECKING:
     from harsanyi_lightning.interactions.sample_set import ImagePool, TextPool
 
 __all__ = [
+    "DATA_ENV",
     "DOWNLOAD_TIMEOUT_S",
     "REPO_ROOT",
     "SPLITS",
     "HarsanyiDataModule",
+    "announce_data_dir",
     "checkout_root",
+    "data_dir_fix",
     "default_data_dir",
     "download_and_extract",
     "download_missing",
@@ -65,10 +69,22 @@ def checkout_root() -> Path | None:
 REPO_ROOT: Path | None = checkout_root()
 
 
+#: the environment variable naming the folder that holds every data set (``$HARSANYI_DATA/<name>``)
+DATA_ENV = "HARSANYI_DATA"
+
+
 def default_data_dir(name: str) -> Path:
-    """``../shared/data/<name>`` beside the repository checkout when it exists, else ``$HARSANYI_DATA/<name>``
-    (default ``~/.cache/harsanyi_lightning/data/<name>``), where downloads go. Installed from a wheel,
-    there is no checkout: always the latter."""
+    """The folder of data set ``name`` when no ``data_dir`` is given (docs/training.md#pointing-a-data-set-at-a-local-folder):
+
+    1. ``$HARSANYI_DATA/<name>`` when ``HARSANYI_DATA`` is set (an explicit setting always wins over a guess);
+    2. else ``../shared/data/<name>`` beside the repository checkout, when that folder exists;
+    3. else ``~/.cache/harsanyi_lightning/data/<name>``, where downloads go.
+
+    Installed from a wheel there is no checkout, so step 2 never applies. An explicit ``data_dir`` of a data
+    module comes before all three."""
+    root = os.environ.get(DATA_ENV)
+    if root:
+        return Path(root).expanduser() / name
     if REPO_ROOT is not None:
         shared = REPO_ROOT.parent / "shared" / "data" / name
         try:
@@ -76,8 +92,27 @@ def default_data_dir(name: str) -> Path:
                 return shared
         except OSError:  # a folder beside the checkout that cannot be read: not the data folder
             pass
-    root = os.environ.get("HARSANYI_DATA") or Path.home() / ".cache" / "harsanyi_lightning" / "data"
-    return Path(root) / name
+    return Path.home() / ".cache" / "harsanyi_lightning" / "data" / name
+
+
+def data_dir_fix(name: str, holding: str) -> str:
+    """How to point a data module at its files, a sentence in the words of ``cli.py fit`` (a study names its own
+    ``--shared.data...`` flag instead: :func:`harsanyi_lightning.study.run.failures.in_study_terms`)."""
+    return f"Pass --data.init_args.data_dir <{holding}>, or set {DATA_ENV} to a folder holding {name}/"
+
+
+#: ``(what, folder)`` pairs this process has announced (:func:`announce_data_dir`)
+_ANNOUNCED: set[tuple[str, str]] = set()
+
+
+def announce_data_dir(what: str, folder: Path) -> None:
+    """Print ``[data] <what> from <folder>`` once per process and folder, on global rank zero only: a study's
+    regimes and a ``fit``'s setup calls each say where their data comes from, once."""
+    key = (what, str(folder))
+    if key in _ANNOUNCED or rank_zero_only.rank != 0:
+        return
+    _ANNOUNCED.add(key)
+    print(f"[data] {what} from {folder}", flush=True)
 
 
 def download_and_extract(url: str, folder: Path, what: str, timeout: float = DOWNLOAD_TIMEOUT_S) -> None:
@@ -92,7 +127,7 @@ def download_and_extract(url: str, folder: Path, what: str, timeout: float = DOW
         except OSError as err:  # URLError, HTTPError, socket.timeout
             raise OfflineError(
                 f"{what}: the download of {url} into {folder} failed ({err}). Download it on a machine with "
-                f"internet and unpack it into {folder}, or pass data.init_args.data_dir=<a folder that holds it>"
+                f"internet and unpack it into {folder}, or pass --data.init_args.data_dir <a folder that holds it>"
             ) from None
         if zipfile.is_zipfile(tmp):
             with zipfile.ZipFile(tmp) as zf:
@@ -123,7 +158,8 @@ class HarsanyiDataModule(pl.LightningDataModule):
 
     Args:
         backbone: the model the data is for (tokenizer / normalisation); linked from the model by the CLI.
-        batch_size: training batch size; ``eval_batch_size`` (default: the same) for val/test.
+        batch_size: training batch size.
+        eval_batch_size: validation and test batch size (``None``: ``batch_size``).
         num_workers: DataLoader worker processes (persistent across epochs; in a seeded run each sample's
             augmentation in a worker depends on ``(seed, epoch, sample)`` only, see
             :class:`~harsanyi_lightning.datamodules.samplers.WorkerSeededDataset`).

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from harsanyi_lightning.interactions.errors import DataError, OfflineError
 
+from .base import data_dir_fix
 from .vision import ImageDataModule
 
 if TYPE_CHECKING:
@@ -43,8 +44,8 @@ class CIFAR10DataModule(ImageDataModule):
     def _missing_message(self) -> str:
         return (
             f"CIFAR-10 not found in {self.data_dir}: expected cifar-10-batches-py/ with data_batch_1..5, test_batch "
-            f"and batches.meta (the python version from {self.URL}). Pass data.init_args.data_dir=<folder holding "
-            "cifar-10-batches-py>"
+            f"and batches.meta (the python version from {self.URL}). "
+            + data_dir_fix(self.name, "folder holding cifar-10-batches-py")
         )
 
     def prepare_data(self) -> None:

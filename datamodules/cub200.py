@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from harsanyi_lightning.interactions.errors import DataError
 
-from .base import download_missing
+from .base import data_dir_fix, download_missing
 from .vision import ImageDataModule, ImageFileDataset
 
 if TYPE_CHECKING:
@@ -62,8 +62,8 @@ class CUB200DataModule(ImageDataModule):
     def _missing_message(self, missing: Sequence[str]) -> str:
         return (
             f"CUB-200-2011 not found: {', '.join(missing)} missing in {self.root()} (official CUB_200_2011 layout: "
-            "images.txt, train_test_split.txt, image_class_labels.txt, images/). Pass data.init_args.data_dir="
-            "<folder holding CUB_200_2011>"
+            "images.txt, train_test_split.txt, image_class_labels.txt, images/). "
+            + data_dir_fix(self.name, "folder holding CUB_200_2011")
         )
 
     def prepare_data(self) -> None:

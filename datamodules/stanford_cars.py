@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from harsanyi_lightning.interactions.errors import DataError
 
+from .base import data_dir_fix
 from .vision import ImageDataModule
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ class StanfordCarsDataModule(ImageDataModule):
         return (
             f"Stanford Cars not found: {', '.join(missing)} missing in {self.base()} (torchvision StanfordCars "
             "layout; its original download URL no longer works, so fetch the files by hand, e.g. from a mirror). "
-            "Pass data.init_args.data_dir=<folder holding stanford_cars>"
+            + data_dir_fix(self.name, "folder holding stanford_cars")
         )
 
     def prepare_data(self) -> None:

@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 from harsanyi_lightning.interactions.errors import ConfigError, DataError
 from harsanyi_lightning.interactions.sample_set import TextPool
 
-from .base import HarsanyiDataModule, default_data_dir, download_missing
+from .base import HarsanyiDataModule, announce_data_dir, data_dir_fix, default_data_dir, download_missing
 from .samplers import LengthGroupedSampler
 
 if TYPE_CHECKING:
@@ -113,7 +113,14 @@ class TextDataModule(HarsanyiDataModule):
     ``group_by_length`` (default) training batches hold sentences of similar length
     (:class:`~harsanyi_lightning.datamodules.samplers.LengthGroupedSampler` over chunks of ``length_group_batches``
     batches), so they pad less and an epoch costs less; the order still depends only on the
-    run's seed and the epoch. ``group_by_length=False``: a plain seeded shuffle."""
+    run's seed and the epoch. ``group_by_length=False``: a plain seeded shuffle.
+
+    Args:
+        max_length: the longest sentence in tokens (special tokens included); longer ones are truncated.
+        group_by_length: training batches of sentences of similar length (the run's seed and the epoch still
+            decide the order); ``False``: a plain seeded shuffle.
+        length_group_batches: how many batches each sorted chunk of the epoch's permutation holds.
+    """
 
     def __init__(self, backbone: str | None = None, batch_size: int = 32, eval_batch_size: int | None = None,
                  num_workers: int = 0, max_length: int = 128, group_by_length: bool = True,
@@ -190,11 +197,13 @@ class SST2DataModule(TextDataModule):
     ``test_labeled.tsv`` (test; GLUE's own ``test.tsv`` has no labels).
 
     Args:
-        data_dir: the folder; default ``../shared/data/sst2`` beside the repository when it exists,
-            else ``~/.cache/harsanyi_lightning/data/sst2`` (``$HARSANYI_DATA/sst2``).
+        data_dir: the folder holding ``train.tsv``, ``dev.tsv`` and ``test_labeled.tsv``; default
+            ``$HARSANYI_DATA/sst2`` when ``HARSANYI_DATA`` is set, else ``../shared/data/sst2`` beside the
+            repository when it exists, else ``~/.cache/harsanyi_lightning/data/sst2``
+            (:func:`~harsanyi_lightning.datamodules.default_data_dir`). Setup prints the folder used, once.
         train_subset: train on this many sentences drawn with ``subset_seed`` (``None``: all 67,349).
+        subset_seed: the seed of the ``train_subset`` draw.
         download: fetch the official GLUE archive when ``train.tsv``/``dev.tsv`` are missing.
-        group_by_length, length_group_batches: batches of similar-length sentences (see :class:`TextDataModule`).
     """
 
     name = "sst2"
@@ -230,10 +239,11 @@ class SST2DataModule(TextDataModule):
         return (
             f"SST-2 not found: {', '.join(missing)} missing in {self.data_dir} (GLUE format: header "
             "'sentence<TAB>label', one sentence per line; test uses test_labeled.tsv since GLUE's test.tsv has no "
-            "labels). Pass data.init_args.data_dir=<folder with train.tsv and dev.tsv>"
+            "labels). " + data_dir_fix(self.name, "folder with train.tsv and dev.tsv")
         )
 
     def splits(self, stage: str | None) -> dict[str, SentenceDataset]:
+        announce_data_dir("SST-2", self.data_dir)
         wanted = ("test",) if stage == "test" else ("train", "val") if stage in ("fit", None) else ("val",)
         wanted = tuple(s for s in wanted if s not in self.datasets)
         missing = self._missing(wanted)
@@ -272,7 +282,15 @@ def tiny_sentences(count: int, seed: int, words: int = 10) -> tuple[list[str], l
 
 class TinyTextDataModule(TextDataModule):
     """Tests only: a few dozen generated sentences of ``words`` words (default 10), 2 classes
-    (sentiment words + fillers). Fewer words make a cheaper sample set (``n = words``: ``2**n`` masks)."""
+    (sentiment words + fillers). Fewer words make a cheaper sample set (``n = words``: ``2**n`` masks).
+
+    Args:
+        num_train: generated training sentences.
+        num_val: generated validation sentences (the sample set is drawn from them).
+        num_test: generated test sentences.
+        seed: the seed of the generated sentences.
+        words: words per sentence (4 to 64).
+    """
 
     name = "tiny-text"
 

@@ -75,9 +75,18 @@ class TensorPairs(Dataset):
 
 
 class TinyImageDataModule(ImageDataModule):
-    """Tests only: a few dozen generated 224x224 images of coloured shapes (square, disc, triangle)."""
+    """Tests only: a few dozen generated 224x224 images of coloured shapes (square, disc, triangle).
+
+    Args:
+        num_classes: the classes (2 to 5), each a shape and a colour.
+        num_train: generated training images.
+        num_val: generated validation images (the sample set is drawn from them).
+        num_test: generated test images.
+        seed: the seed of the generated images.
+    """
 
     name = "tiny-images"
+    from_files = False
     resize_mode = "stretch"
 
     def __init__(self, backbone: str | None = None, num_classes: int = 3, num_train: int = 24, num_val: int = 12,

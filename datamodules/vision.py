@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 from harsanyi_lightning.interactions.errors import DataError
 from harsanyi_lightning.interactions.sample_set import ImagePool
 
-from .base import HarsanyiDataModule, default_data_dir
+from .base import HarsanyiDataModule, announce_data_dir, default_data_dir
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -75,14 +75,17 @@ class ImageDataModule(HarsanyiDataModule):
     """Base of the image data modules.
 
     Args:
-        data_dir: folder with the data set (default: ``../shared/data/<name>`` when present, else
-            ``~/.cache/harsanyi_lightning/data/<name>``, where downloads go).
+        data_dir: folder with the data set (default: ``$HARSANYI_DATA/<name>`` when ``HARSANYI_DATA`` is set,
+            else ``../shared/data/<name>`` beside the repository when present, else
+            ``~/.cache/harsanyi_lightning/data/<name>``, where downloads go). Setup prints the folder used, once.
         backbone: the model whose normalisation to use (linked from the model by the CLI).
         augment: random horizontal flips on the training split.
         download: fetch the data set when it is missing and a download exists.
     """
 
     name = "images"
+    #: whether the images are read from ``data_dir`` (generated test images are not: no folder to name)
+    from_files = True
     #: "stretch": Resize((224, 224)); "crop": Resize(256) then CenterCrop(224)
     resize_mode = "crop"
 
@@ -117,6 +120,8 @@ class ImageDataModule(HarsanyiDataModule):
         raise NotImplementedError
 
     def setup(self, stage: str | None = None) -> None:
+        if self.from_files:
+            announce_data_dir(self.name, self.data_dir)
         for split, ds in self.raw_splits(stage).items():
             self.raw.setdefault(split, ds)
         for split, ds in self.raw.items():

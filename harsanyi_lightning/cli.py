@@ -10,13 +10,19 @@ any :class:`harsanyi_lightning.datamodules.HarsanyiDataModule` subclass, chosen 
 - ``model.init_args.backbone -> data.init_args.backbone`` (on parse), so the data
   module uses the model's tokenizer (text) or normalisation (images). Set the
   backbone once, on the model.
+
+Every relative path a run writes to (a logger's ``save_dir``, a ``ModelCheckpoint``'s ``dirpath``, an
+``InteractionCallback``'s files) is taken from ``trainer.default_root_dir`` when it is set
+(:func:`paths_below_root_dir`), so ``--trainer.default_root_dir X`` moves everything the run writes; an
+absolute path pins its files where it says (docs/training.md#where-a-run-writes).
 """
 from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import Any, Iterable
 
+from jsonargparse import Namespace
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
 from harsanyi_lightning.datamodules import HarsanyiDataModule
@@ -27,7 +33,8 @@ from harsanyi_lightning.study.config_errors import ArgumentError, parser_error
 from harsanyi_lightning.study.run.failures import exception_chain, project_error
 from harsanyi_lightning.study.trainer import StudyTrainer
 
-__all__ = ["HarsanyiCLI", "HarsanyiStudyCLI", "cli_kwargs", "main", "run_from_command_line", "user_error"]
+__all__ = ["OUTPUT_PATHS", "HarsanyiCLI", "HarsanyiStudyCLI", "cli_kwargs", "command_options", "main",
+           "paths_below_root_dir", "run_from_command_line", "user_error"]
 
 
 class HarsanyiCLI(LightningCLI):
@@ -39,7 +46,14 @@ class HarsanyiCLI(LightningCLI):
         try:
             super().parse_arguments(parser, args)
         except ArgumentError as err:
-            raise parser_error(err) from None
+            command = _command(args, self.subcommands())
+            raise parser_error(err, command_options(parser, command), command) from None
+
+    def before_instantiate_classes(self) -> None:
+        super().before_instantiate_classes()
+        config = self.config.get(self.subcommand) if self.subcommand else self.config
+        if isinstance(config, Namespace):
+            paths_below_root_dir(config)
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
@@ -54,6 +68,66 @@ class HarsanyiCLI(LightningCLI):
 
 class HarsanyiStudyCLI(StudyCommandsMixin, HarsanyiCLI):
     """:class:`HarsanyiCLI` plus the ``study`` and ``report`` subcommands (``study/cli.py``)."""
+
+
+#: per callback class (by name), the init arguments naming files or folders a run writes (or reads and writes)
+OUTPUT_PATHS = {"InteractionCallback": ("sample_set", "output_dir", "references"), "ModelCheckpoint": ("dirpath",)}
+
+
+def _below(root: str, value: Any) -> Any:
+    """``value`` (a path, or a dict of paths) with each relative local path taken from ``root``."""
+    if isinstance(value, dict):
+        return {k: _below(root, v) for k, v in value.items()}
+    if not isinstance(value, (str, os.PathLike)) or "://" in str(value):
+        return value
+    path = os.path.expanduser(os.fspath(value))
+    return path if os.path.isabs(path) else os.path.join(root, path)
+
+
+def paths_below_root_dir(config: Namespace) -> list[str]:
+    """When ``config.trainer.default_root_dir`` is set, take every relative path the run writes to from it: each
+    logger's ``save_dir`` and the :data:`OUTPUT_PATHS` of the configured callbacks (``InteractionCallback``:
+    ``sample_set``, ``output_dir``, ``references``; ``ModelCheckpoint``: ``dirpath``). Without it they stay relative
+    to the working folder, Lightning's own default root. An absolute path (or a URL) is kept: it pins its files
+    there. Returns the settings it changed (``trainer.logger.save_dir``, ``InteractionCallback.output_dir``, ...)."""
+    trainer = config.get("trainer")
+    root = trainer.get("default_root_dir") if isinstance(trainer, Namespace) else None
+    if not root:
+        return []
+    root = os.fspath(root)
+    changed = []
+
+    def rebase(owner: Any, keys: Iterable[str], name: str) -> None:
+        init = owner.get("init_args") if isinstance(owner, Namespace) else None
+        for key in keys if isinstance(init, Namespace) else ():
+            value = init.get(key)
+            new = _below(root, value)
+            if value is not None and new != value:
+                init[key] = new
+                changed.append(f"{name}.{key}")
+
+    loggers = trainer.get("logger")
+    for logger in loggers if isinstance(loggers, list) else [loggers]:
+        rebase(logger, ("save_dir",), "trainer.logger")
+    callbacks = trainer.get("callbacks")
+    for callback in callbacks if isinstance(callbacks, list) else [callbacks]:
+        name = str(getattr(callback, "class_path", "") or "").rsplit(".", 1)[-1]
+        rebase(callback, OUTPUT_PATHS.get(name, ()), name)
+    return changed
+
+
+def _command(args: Any, commands: Iterable[str]) -> str | None:
+    """The subcommand a command line runs (``fit``, ``study``, ...), if it names one."""
+    argv = list(sys.argv[1:] if args is None else args) if not isinstance(args, (dict, Namespace)) else []
+    return next((a for a in argv if a in set(commands)), None)
+
+
+def command_options(parser: LightningArgumentParser, command: str | None) -> list[str]:
+    """Every ``--option`` of ``command``'s parser (of ``parser`` itself without one): what a mistyped option is
+    compared with."""
+    action = getattr(parser, "_subcommands_action", None)
+    sub = getattr(action, "_name_parser_map", {}).get(command) if command else None
+    return [o for a in (sub or parser)._actions for o in a.option_strings if o.startswith("--")]
 
 
 def cli_kwargs() -> dict[str, Any]:

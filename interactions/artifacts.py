@@ -4,7 +4,10 @@ A file holds ``{"format": ..., "sha256": ..., "content": {...}}``. The hash
 covers every tensor (dtype, shape, bytes) and every other value of the content,
 so a truncated or edited file is detected on load. Files are written to a
 temporary name in the same folder, flushed to disk, then renamed: a crash
-leaves either the old file or the new one, never half of one. A write that
+leaves either the old file or the new one, never half of one. A file gets the
+permissions ``open()`` would give it (``0o666`` less the process's umask: ``-rw-r--r--``
+under the usual umask 0022), so collaborators and a TensorBoard server run by
+another user can read the results (docs/troubleshooting.md). A write that
 fails (disk full, I/O error, permission denied, read-only file system) removes
 its temporary file and raises :class:`~harsanyi_lightning.interactions.errors.StorageError` naming
 the file and the errno; the file it would have replaced is untouched.
@@ -17,6 +20,7 @@ import hashlib
 import io
 import json
 import os
+import secrets
 import tempfile
 from pathlib import Path
 from typing import Any, Mapping
@@ -92,15 +96,37 @@ def content_hash(content: Mapping[str, Any]) -> str:
     return h.hexdigest()
 
 
+#: the characters of a temporary file's random part (``tempfile``'s own)
+_TEMP_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
+
+
+def _create_temp_file(folder: Path, name: str) -> tuple[int, str]:
+    """Create ``<folder>/.<name>.<8 random characters>.tmp`` for writing; return ``(fd, path)``.
+
+    Unlike ``tempfile.mkstemp`` (mode ``0o600``, owner only), the file is created with mode ``0o666`` and
+    the kernel takes the umask off (and applies a folder's default ACL), exactly as for ``open(path, "w")``:
+    the renamed file ends up with the permissions any other file the user writes there gets. Nothing reads
+    or changes the process's umask, so another thread creating a file meanwhile is not affected."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    for _ in range(tempfile.TMP_MAX):
+        tmp = str(folder / f".{name}.{''.join(secrets.choice(_TEMP_CHARS) for _ in range(8))}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(_errno.EEXIST, "no unused temporary file name", str(folder / f".{name}.*.tmp"))
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` via a temporary file and ``os.replace``.
+    """Write ``data`` to ``path`` via a temporary file and ``os.replace``. The file gets the mode ``open()``
+    would give it (``0o666`` less the umask; see :func:`_create_temp_file`).
 
     Raises :class:`StorageError` (an ``OSError`` with the errno) naming ``path`` when the write fails;
     the temporary file is removed and an existing ``path`` is left as it was."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = _create_temp_file(path.parent, path.name)
     except OSError as err:
         raise write_error(path, err) from err
     try:

@@ -16,7 +16,13 @@ CONFIDENCE = 0.95
 @dataclass(frozen=True)
 class BootstrapOptions:
     """How the report's intervals are drawn (a study config's ``bootstrap:`` section, ``cli.py report
-    --resamples``): ``resamples`` (1,000 by default), the generator ``seed`` and the ``confidence``."""
+    --bootstrap.resamples``; docs/method.md#uncertainty-and-verdicts).
+
+    Args:
+        resamples: bootstrap resamples per interval (at least 100).
+        seed: the seed of the resampling generator: the same seed gives the same intervals.
+        confidence: the central coverage of every interval, in [0.5, 1).
+    """
 
     resamples: int = RESAMPLES
     seed: int = 0

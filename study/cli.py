@@ -171,9 +171,10 @@ class StudyCommandsMixin:
         run_study(plan, make_cli, report=report, check_cli=check_cli, start_processes=start_processes)
 
     def report(self, study_dirs: list[str], summary: str | None = None, bootstrap: BootstrapOptions | None = None,
-               **_: Any) -> None:
-        """Write the report of each study folder; print one table with a row per study."""
-        self.trainer.report(study_dirs=study_dirs, summary=summary, bootstrap=bootstrap or BootstrapOptions())
+               out: str | None = None, study_reports: bool = False, **_: Any) -> None:
+        """The report of one study folder, or the comparison of several (see :meth:`StudyTrainer.report`)."""
+        self.trainer.report(study_dirs=study_dirs, summary=summary, bootstrap=bootstrap or BootstrapOptions(), out=out,
+                            study_reports=study_reports)
 
 
 def _one_layout(layouts: dict[str, dict]) -> dict:

@@ -3,16 +3,21 @@
 ``cli.py`` builds its parsers with ``exit_on_error=False``, so a config that does not parse raises
 jsonargparse's ``ArgumentError`` instead of printing a usage message and exiting. :func:`parser_error`
 turns it into a :class:`~harsanyi_lightning.interactions.errors.ConfigError`: an unknown ``class_path`` of the model, the
-data module or a callback names what was given and lists the known classes; any other parse error keeps
-jsonargparse's explanation, on one line, followed by the fix for a setting of :data:`SETTING_FIXES`.
+data module or a callback names what was given and lists the known classes; an unknown option names the closest
+valid one (``did you mean --sample_set.num_samples?``, :func:`unknown_options`); a config file that does not exist
+names the nearest existing ones (:func:`nearest_configs`); any other parse error keeps jsonargparse's explanation,
+on one line, followed by the fix for a setting of :data:`SETTING_FIXES`.
 """
 from __future__ import annotations
 
+import difflib
 import importlib
+import os
 import re
 import sys
 from argparse import ArgumentError
-from typing import Iterable
+from pathlib import Path
+from typing import Iterable, Sequence
 
 from harsanyi_lightning.interactions.errors import ConfigError
 
@@ -20,6 +25,11 @@ from .layout import SEEDS_FIX
 
 _CLASS_PATH = re.compile(r"Problem with given class_path '([^']*)'|Expected a dot import path string: (\S+)")
 _KEY = re.compile(r'Parser key "([^"]+)"')
+_UNRECOGNIZED = re.compile(r"[Uu]nrecognized arguments: (.*)", re.S)
+_NO_FILE = re.compile(r"File does not exist: '([^']+)'")
+_GROUP_OPTION = re.compile(r"Group '([^']+)' does not accept option '([^']+)'")
+#: how many existing config files a missing one is shown beside
+NEAREST_CONFIGS = 3
 
 #: config key -> how to fix a value of it the parser rejects (said after its explanation)
 SETTING_FIXES = {"seeds": SEEDS_FIX}
@@ -102,9 +112,80 @@ def one_line(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def parser_error(err: BaseException) -> ConfigError:
-    """The :class:`ConfigError` for a parse error of the command line or a config file."""
+def closest_option(given: str, options: Iterable[str]) -> str | None:
+    """The valid option closest to ``given`` (difflib's ratio, at least 0.6), e.g. ``--sample_set.num_samples`` for
+    ``--sample_set.num_sampels``; ``None`` when none is close."""
+    found = difflib.get_close_matches(given, list(options), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def unknown_options(text: str, options: Sequence[str], command: str | None = None) -> ConfigError | None:
+    """The :class:`ConfigError` for jsonargparse's ``unrecognized arguments: ...`` (``None`` for any other text):
+    each unknown ``--option`` with the closest of the parser's ``options``, and where every option is listed."""
+    found = _UNRECOGNIZED.search(text)
+    if found is None:
+        return None
+    given = [a.split("=", 1)[0] for a in found.group(1).split() if a.startswith("-")]
+    if not given:
+        return None
+    parts = []
+    for name in given:
+        close = closest_option(name, options)
+        parts.append(f"{name} (did you mean {close}?)" if close else name)
+    listing = f"`python cli.py {command} --help`" if command else "`python cli.py <command> --help`"
+    blocks = (" (the blocks `shared` and `regimes.<name>.overrides` take any LightningCLI setting below them, "
+              "e.g. --shared.trainer.max_epochs)") if command == "study" else ""
+    return ConfigError(f"unknown option{'s' if len(parts) > 1 else ''} {', '.join(parts)}; {listing} lists every "
+                       f"option{blocks}")
+
+
+def config_files(roots: Iterable[Path]) -> list[Path]:
+    """Every ``*.yaml`` under ``<root>/configs`` of each root (resolved, each once, sorted)."""
+    found: set[Path] = set()
+    for root in roots:
+        folder = root / "configs"
+        if folder.is_dir():
+            found.update(p.resolve() for p in folder.rglob("*.yaml"))
+    return sorted(found)
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working folder when it lies below it, else as it is."""
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def nearest_configs(given: str | os.PathLike, n: int = NEAREST_CONFIGS) -> list[str]:
+    """The ``n`` existing config files whose paths are closest to ``given`` (difflib's ratio of the paths as shown,
+    relative to the working folder), from ``configs/`` of the working folder and of the repository checkout."""
+    from harsanyi_lightning.datamodules.base import REPO_ROOT
+
+    shown = [_shown(p) for p in config_files([Path.cwd(), *([REPO_ROOT] if REPO_ROOT is not None else [])])]
+    target = _shown(Path(given).resolve()) if os.path.isabs(given) else str(given)
+    return sorted(shown, key=lambda c: -difflib.SequenceMatcher(None, target, c).ratio())[:n]
+
+
+def missing_config(given: str | os.PathLike, what: str = "config file") -> ConfigError:
+    """The :class:`ConfigError` for a config file that does not exist: the path and the nearest existing ones."""
+    near = nearest_configs(given)
+    shown = _shown(Path(given).resolve()) if os.path.isabs(given) else str(given)
+    hint = f"; the nearest existing ones: {', '.join(near)}" if near else ""
+    return ConfigError(f"{what} {shown} does not exist{hint}. Fix the path (relative paths are taken from the "
+                       f"working folder {Path.cwd()})")
+
+
+def parser_error(err: BaseException, options: Sequence[str] = (), command: str | None = None) -> ConfigError:
+    """The :class:`ConfigError` for a parse error of the command line or a config file; ``options`` are the valid
+    options of the ``command`` that failed (for a "did you mean")."""
     text = str(err)
+    unknown = unknown_options(text, options, command)
+    if unknown is not None:
+        return unknown
+    missing = _NO_FILE.search(text)
+    if missing is not None:
+        return missing_config(missing.group(1))
     given = _CLASS_PATH.search(text)
     key = _KEY.search(text)
     if given is not None:
@@ -132,7 +213,14 @@ def parser_error(err: BaseException) -> ConfigError:
             )
         return ConfigError(f"{head}. Fix the class_path (the full import path of the class)")
     fix = SETTING_FIXES.get(key.group(1)) if key else None
+    group = _GROUP_OPTION.search(text)
+    if fix is None and group is not None:  # a key of a config file, or below a study's `shared` block
+        close = closest_option(f"--{group.group(1)}.{group.group(2)}", options)
+        fix = f"did you mean {close[2:]}?" if close else None
     return ConfigError(f"the configuration does not parse: {one_line(text)}" + (f"; {fix}" if fix else ""))
 
 
-__all__ = ["ArgumentError", "CLASS_KEYS", "SETTING_FIXES", "known_classes", "one_line", "parser_error", "public_path"]
+__all__ = [
+    "ArgumentError", "CLASS_KEYS", "NEAREST_CONFIGS", "SETTING_FIXES", "closest_option", "config_files", "known_classes",
+    "missing_config", "nearest_configs", "one_line", "parser_error", "public_path", "unknown_options",
+]

@@ -124,7 +124,7 @@ def split_dict_overrides(argv: Sequence[str], settings: Sequence[str],
         arg = argv[i]
         name, eq, raw = arg[2:].partition("=") if arg.startswith("--") else ("", "", "")
         setting = next((s for s in by_length if name.startswith(s + ".") and len(name) > len(s) + 1), None)
-        if setting is None:
+        if setting is None or name == f"{setting}.help":  # --regimes.help: jsonargparse's help of the type
             rest.append(arg)
             i += 1
             continue

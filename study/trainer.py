@@ -1,6 +1,7 @@
 """The ``Trainer`` whose method signatures are the ``study`` and ``report`` subcommands of ``cli.py`` (docs/study.md)."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 import pytorch_lightning as pl
@@ -64,20 +65,38 @@ class StudyTrainer(pl.Trainer):
         raise ConfigError("StudyTrainer.study runs through the command line: `python cli.py study --config <yaml>`")
 
     def report(self, study_dirs: list[str], summary: Optional[str] = None,
-               bootstrap: BootstrapOptions = BootstrapOptions(),
+               bootstrap: BootstrapOptions = BootstrapOptions(), out: Optional[str] = None, study_reports: bool = False,
                model: Optional[pl.LightningModule] = None, datamodule: Optional[pl.LightningDataModule] = None) -> None:
-        """Write the report of each study folder and print one table with a row per study.
+        """Write the report of one study; compare several in one folder. Print one table with a row per study.
 
         Args:
-            study_dirs: study folders written by ``python cli.py study``.
+            study_dirs: study folders written by ``python cli.py study``. One: its report, ``<study_dir>/report/``.
+                Several: one comparison folder (the headline numbers with their intervals side by side, the Jaccard
+                curves overlaid; docs/study.md#comparing-studies), the studies' own reports left as they are.
             summary: also write the table (markdown) to this file.
             bootstrap: the intervals' ``resamples``, ``seed`` and ``confidence`` (``--bootstrap.resamples 2000``).
+            out: the comparison folder of several studies (default: ``comparison/`` in their common parent folder).
+            study_reports: with several studies, also (re)write each study's own ``<study_dir>/report/``.
         """
-        from .report.writer import write_report, write_summary
+        from .report.comparison import comparison_folder, write_comparison
+        from .report.numbers import compute_study
+        from .report.writer import check_report_folder, write_report, write_summary
 
         if not study_dirs:
             raise ConfigError("report needs at least one study folder: `python cli.py report <study_dir> [...]`")
-        for d in study_dirs:
-            out = write_report(d, bootstrap=bootstrap)
-            print(f"[report] {out}", flush=True)
-        print(write_summary(list(study_dirs), summary, bootstrap), flush=True)
+        compare = len(study_dirs) > 1
+        if out is not None and not compare:
+            raise ConfigError(f"--out {out} names a comparison folder, and one study is not compared; its report goes "
+                              f"to {study_dirs[0]}/report (give several study folders to compare them)")
+        folder = comparison_folder(study_dirs, out) if compare else None  # checked before any work
+        for d in study_dirs if study_reports or not compare else ():
+            check_report_folder(Path(d) / "report")
+        nums = [compute_study(d, bootstrap) for d in study_dirs]
+        for d, num in zip(study_dirs, nums):
+            if study_reports or not compare:
+                print(f"[report] {write_report(d, bootstrap=bootstrap, numbers=num)}", flush=True)
+        if folder is not None:
+            write_comparison(folder, study_dirs, nums)
+            print(f"[report] comparison of {len(nums)} studies -> {folder} (comparison.md, headline.png, jaccard.png)",
+                  flush=True)
+        print(write_summary(list(study_dirs), summary, bootstrap, nums=nums), flush=True)

@@ -21,12 +21,13 @@ import torch  # noqa: E402
 import transformers  # noqa: E402
 
 from harsanyi_lightning import InteractionTrainerCallback  # noqa: E402
+from harsanyi_lightning.datamodules import default_data_dir  # noqa: E402
 from harsanyi_lightning.datamodules.text import read_glue_tsv  # noqa: E402
 from harsanyi_lightning.interactions import TextPool  # noqa: E402
 from harsanyi_lightning.lightning_modules.backbone_registry import minilm_path  # noqa: E402
 
-#: the shared SST-2 copy beside the repository (GLUE TSV files train.tsv, dev.tsv)
-DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "sst2"
+#: SST-2's GLUE TSV files (train.tsv, dev.tsv): $HARSANYI_DATA/sst2, else the shared copy beside the repository
+DEFAULT_DATA = default_data_dir("sst2")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -207,13 +207,13 @@ def figure_trade_off(num: StudyNumbers) -> Figure:
     axes = fig.subplots(1, 3)
     readings = list(READINGS)
     for ax, reading in zip(axes, readings):
-        for name, c in num.regime_comparison.items():
+        for name, c in num.trade_off.items():
             _point(ax, c.learning[reading], c.forgetting[reading], regime_color(num, name), name)
         ax.set_xlabel("learning L = new / preserved")
         ax.set_ylabel("forgetting F = discarded / preserved")
         ax.set_title(f"learning vs forgetting, {READING_TITLES[reading]} (95% intervals)", fontsize=10)
     ax = axes[2]
-    for name, c in num.regime_comparison.items():
+    for name, c in num.trade_off.items():
         if c.accuracy is not None and math.isfinite(c.accuracy.estimate):
             scaled = Interval(100 * c.accuracy.estimate, 100 * c.accuracy.low, 100 * c.accuracy.high)
             _point(ax, c.forgetting[readings[0]], scaled, regime_color(num, name), name)

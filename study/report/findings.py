@@ -22,7 +22,7 @@ from .verdicts import NOT_MEASURABLE, VERDICTS, verdict
 
 __all__ = [
     "ESTIMATED_DENSE_WHY", "ESTIMATED_ORDER_WHY", "FINDINGS", "JACCARD_FALL", "JACCARD_LEVEL", "ORDER_SHAPE", "OUTPUTS",
-    "PAPER_RATIO_RANGE", "SHARP_RISE", "Finding",
+    "PAPER_RATIO_RANGE", "SHARP_RISE", "WEAK_WHY", "Finding",
     "FindingSpec", "judge", "paper_findings", "reading_agreement", "verdict_counts",
 ]
 
@@ -45,6 +45,8 @@ ORDER_SHAPE = ("discard_share_grows_with_order", "new_knowledge_mostly_high_orde
 ESTIMATED_ORDER_WHY = ("the dividends are sparse estimates, which reach only the orders their budget can see (a random "
                        "mask holds a given k-subset with probability 2^-k), so how knowledge spreads over the orders is "
                        "not measured (docs/method.md#sparse-estimation)")
+#: why a finding about a near-constant model is not judged (a regime in ``weak`` given without its own reason)
+WEAK_WHY = "has < 1% of the strongest model's interaction strength"
 ORDER_TOTAL = "totals are sums of the order averages Σ_i K^(i) over orders 1..n (Fig. 2)"
 
 
@@ -138,20 +140,22 @@ def _measured(spec: FindingSpec, iv: Interval) -> str:
     return text
 
 
-def judge(spec: FindingSpec, reading: str, iv: Interval, weak: Sequence[str], needs: Sequence[str],
-          estimated: bool = False) -> Finding:
+def judge(spec: FindingSpec, reading: str, iv: Interval, weak: Sequence[str] | Mapping[str, str],
+          needs: Sequence[str], estimated: bool = False) -> Finding:
     """One :class:`Finding`: ``spec`` judged in ``reading`` from its interval ``iv`` by the verdict rule, about the
-    regimes ``needs``; ``not measurable`` (with its ``why``) when one of them is in ``weak``, when ``estimated``
-    dividends cannot judge it (the dense reading; the spread over the orders), or when ``iv`` is undefined."""
+    regimes ``needs``; ``not measurable`` (with its ``why``) when one of them is in ``weak`` (a list, or ``{regime:
+    why}``), when ``estimated`` dividends cannot judge it (the dense reading; the spread over the orders), or when
+    ``iv`` is undefined."""
     needs = tuple(needs)
     hit = [s for s in needs if s in weak]
+    reasons = weak if isinstance(weak, Mapping) else {s: WEAK_WHY for s in weak}
     why = ""
     if estimated and reading == DENSE:
         found, why = NOT_MEASURABLE, ESTIMATED_DENSE_WHY
     elif estimated and spec.id in ORDER_SHAPE:
         found, why = NOT_MEASURABLE, ESTIMATED_ORDER_WHY
     elif hit:
-        found, why = NOT_MEASURABLE, f"{' and '.join(hit)} has < 1% of the strongest model's interaction strength"
+        found, why = NOT_MEASURABLE, "; ".join(f"{s} {reasons[s]}" for s in hit)
     elif not math.isfinite(iv.estimate) or not (math.isfinite(iv.low) and math.isfinite(iv.high)):
         found, why = NOT_MEASURABLE, "the number or its interval is undefined: nothing to compare, or not recorded"
     else:
@@ -162,12 +166,14 @@ def judge(spec: FindingSpec, reading: str, iv: Interval, weak: Sequence[str], ne
                    per_seed=iv.per_seed, why=why)
 
 
-def paper_findings(intervals: Mapping[str, Any], weak: Sequence[str], paper: Mapping[str, str], *,
+def paper_findings(intervals: Mapping[str, Any], weak: Sequence[str] | Mapping[str, str], paper: Mapping[str, str], *,
                    estimated: bool = False) -> list[Finding]:
     """Every finding of :data:`FINDINGS` judged from ``intervals`` (keys as
     :func:`~harsanyi_lightning.study.report.intervals.study_intervals` gives them): the interaction findings
-    once per reading, the others once. ``paper`` names the regime of each role. A claim about a model in ``weak`` (near-constant output) is ``not
-    measurable``: its numbers would measure noise. With ``estimated`` (sparse estimates) every dense-reading
+    once per reading, the others once. ``paper`` names the regime of each role. A claim about a model in ``weak``
+    (near-constant output; or ``{regime: why}``, e.g. a model that did not learn the task,
+    :mod:`~harsanyi_lightning.study.report.task_learned`) is ``not measurable``, the why naming the model and the reason:
+    its numbers would measure noise. With ``estimated`` (sparse estimates) every dense-reading
     finding is ``not measurable`` (:data:`ESTIMATED_DENSE_WHY`), and so are the two about the spread over the
     orders (:data:`ORDER_SHAPE`, :data:`ESTIMATED_ORDER_WHY`); the other salient-reading ones are judged as usual."""
     out = []

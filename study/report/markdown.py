@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from .findings import FINDINGS, OUTPUTS
+from .task_learned import learned_markdown
 from .number_format import MISSING, interval_text, number, percent
 from .readings import READINGS
 from .statistics import safe_div
@@ -189,7 +190,7 @@ def regimes_markdown(num: StudyNumbers) -> list[str]:
              f"{interval_text(num.intervals.get(f'accuracy/{reference}'), '%') if a else MISSING} | - | 0 | 0 | 0 | 0 | "
              "- | 0 |")
     dense, salient = READINGS
-    for name, c in num.regime_comparison.items():
+    for name, c in num.trade_off.items():
         L.append(f"| {name} | {c.kind} | {_options_text(c.options)} | {interval_text(c.accuracy, '%')} | "
                  f"{number(c.final_train_loss, '.4f')} | {interval_text(c.forgetting[dense], '.2f')} | "
                  f"{interval_text(c.learning[dense], '.2f')} | {interval_text(c.forgetting[salient], '.2f')} | "
@@ -214,6 +215,7 @@ def render_markdown(num: StudyNumbers) -> str:
     n = num.n
     k = num.knowledge_by_order
     L = [f"# Study report: {num.title}", ""]
+    L += learned_markdown(num.learned)  # first: models that did not learn the task
     L.append(f"Study folder `{num.study_dir}`; {num.num_samples} annotated samples, n = {n} input variables, "
              f"annotation {num.annotation_hash[:12]}. Every number below is computed from the stored interaction "
              f"artifacts (final epochs of {num.paper['pretrain']} = v_pretrain, {num.paper['finetune']} = v_finetune, "

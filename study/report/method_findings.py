@@ -2,7 +2,7 @@
 and forgets less" (TMLR 2024, arXiv 2405.09673), measured in knowledge.
 
 A regime's forgetting ``F_r`` is its discarded / preserved knowledge and its learning ``L_r`` its new / preserved
-knowledge, against the pre-trained reference (:mod:`~harsanyi_lightning.study.report.regime_comparison`). Each
+knowledge, against the pre-trained reference (:mod:`~harsanyi_lightning.study.report.trade_off`). Each
 LoRA regime (kind ``lora``) is compared with full fine-tuning (the first regime of kind ``finetune``):
 
 - ``lora_forgets_less``: ``F_lora - F_full < 0``, in both readings;
@@ -23,9 +23,9 @@ from typing import Any, Mapping, Sequence
 
 from .findings import OUTPUTS, Finding, FindingSpec, judge
 from .readings import READINGS
-from .regime_comparison import FORGETTING, LEARNING, difference_key, rank_key
+from .trade_off import FORGETTING, LEARNING, difference_key, rank_key
 
-__all__ = ["FULL_KIND", "LORA_KIND", "MIN_RANKS", "RANK_OPTION", "LeftOut", "MethodComparison", "method_comparison",
+__all__ = ["FULL_KIND", "LORA_KIND", "MIN_RANKS", "RANK_OPTION", "LeftOut", "MethodRegimes", "method_regimes",
            "method_findings"]
 
 #: the kinds the findings compare: LoRA against full fine-tuning
@@ -50,7 +50,7 @@ class LeftOut:
 
 
 @dataclass(frozen=True)
-class MethodComparison:
+class MethodRegimes:
     """What a study's regimes allow comparing: full fine-tuning (``full``), the LoRA regimes in training order and
     each one's rank (``ranks``)."""
 
@@ -69,14 +69,14 @@ class MethodComparison:
         return {RANK_OPTION: dict(self.ranks)} if len(set(self.ranks.values())) >= MIN_RANKS else {}
 
 
-def method_comparison(kinds: Mapping[str, str], summaries: Mapping[str, Mapping[str, Any]]) -> MethodComparison:
-    """The :class:`MethodComparison` of a study's regimes (``kinds``, in training order) from their summaries (each
+def method_regimes(kinds: Mapping[str, str], summaries: Mapping[str, Mapping[str, Any]]) -> MethodRegimes:
+    """The :class:`MethodRegimes` of a study's regimes (``kinds``, in training order) from their summaries (each
     LoRA regime's ``options.rank``)."""
     full = next((name for name, kind in kinds.items() if kind == FULL_KIND), None)
     lora = tuple(name for name, kind in kinds.items() if kind == LORA_KIND)
     ranks = {name: float(rank) for name in lora
              if (rank := (summaries[name].get("options") or {}).get(RANK_OPTION)) is not None}
-    return MethodComparison(full=full, lora=lora, ranks=ranks)
+    return MethodRegimes(full=full, lora=lora, ranks=ranks)
 
 
 def _spec(id: str, statement: str, key: str, direction: str, label: str, aggregation: str = AGGREGATION,
@@ -84,21 +84,23 @@ def _spec(id: str, statement: str, key: str, direction: str, label: str, aggrega
     return FindingSpec(id, statement, key, 0.0, direction, (), aggregation, label, fmt)
 
 
-def method_findings(intervals: Mapping[str, Any], weak: Sequence[str], comparison: MethodComparison, *,
+def method_findings(intervals: Mapping[str, Any], weak: Sequence[str] | Mapping[str, str], regimes: MethodRegimes, *,
                     estimated: bool = False) -> tuple[list[Finding], list[LeftOut]]:
     """The findings of this module's docstring, judged from ``intervals`` (the report's, with those of
-    :func:`~harsanyi_lightning.study.report.regime_comparison.comparison_intervals` and the accuracy differences
-    of ``comparison.pairs``), and the :class:`LeftOut` lines of those the study's regimes do not allow."""
+    :func:`~harsanyi_lightning.study.report.trade_off.trade_off_intervals` and the accuracy differences
+    of ``regimes.pairs``), and the :class:`LeftOut` lines of those the study's regimes do not allow. A finding
+    about a regime in ``weak`` (near-constant, or ``{regime: why}``: a model that did not learn the task) is ``not
+    measurable``, as the paper's findings are."""
     found: list[Finding] = []
     left: list[LeftOut] = []
-    if not comparison.lora or not comparison.full:
-        missing = (f"regime of kind {LORA_KIND} (LoRA)" if not comparison.lora
+    if not regimes.lora or not regimes.full:
+        missing = (f"regime of kind {LORA_KIND} (LoRA)" if not regimes.lora
                    else f"regime of kind {FULL_KIND} (full fine-tuning)")
         for fid in ("lora_forgets_less", "lora_learns_less", "forgetting_grows_with_rank"):
             left.append(LeftOut(fid, f"the study has no {missing} to compare; add one to its regimes "
                                      "(docs/study.md#regimes-side-by-side)"))
         return found, left
-    for lora, full in comparison.pairs:
+    for lora, full in regimes.pairs:
         specs = [
             _spec("lora_forgets_less", f"{lora} (LoRA) forgets less than {full} (full fine-tuning): lower discarded / "
                   "preserved", difference_key(lora, full, FORGETTING), "<",
@@ -113,10 +115,10 @@ def method_findings(intervals: Mapping[str, Any], weak: Sequence[str], compariso
                          "validation accuracy", f"accuracy/{lora}_minus_{full}", "<",
                          f"val acc {lora} - {full}", "validation accuracy, each regime's examples resampled", "%")
         found.append(judge(accuracy, OUTPUTS, intervals[accuracy.key], weak, (lora, full)))
-    ranked = comparison.ranked
+    ranked = regimes.ranked
     if not ranked:
         left.append(LeftOut("forgetting_grows_with_rank", f"needs LoRA regimes at {MIN_RANKS} or more distinct ranks; "
-                            f"the study has {len(set(comparison.ranks.values()))} ({', '.join(comparison.lora)})"))
+                            f"the study has {len(set(regimes.ranks.values()))} ({', '.join(regimes.lora)})"))
         return found, left
     members = list(ranked[RANK_OPTION])
     spec = _spec("forgetting_grows_with_rank", "forgetting grows with the LoRA rank: discarded / preserved rises with "

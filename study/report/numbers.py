@@ -5,7 +5,7 @@
 regimes in the roles of probe ``v_pretrain``, finetune ``v_finetune`` and scratch ``v_random``), every stored
 evaluation of the trained regimes, the regimes' summaries (accuracies, options, update ranks) and their TensorBoard
 events (losses), and computes every number with :mod:`harsanyi_lightning.interactions.metrics`; every trained regime
-is also compared with the reference, side by side (:mod:`~.regime_comparison`, :mod:`~.method_findings`). :meth:`StudyNumbers.to_dict` is the content of
+is also compared with the reference, side by side (:mod:`~.trade_off`, :mod:`~.method_findings`). :meth:`StudyNumbers.to_dict` is the content of
 ``report.json`` (int epochs written as strings).
 """
 from __future__ import annotations
@@ -35,8 +35,9 @@ from .findings import JACCARD_LEVEL, Finding, paper_findings, reading_agreement,
 from ..layout import ANNOTATION, check_study, manifest_regimes, run_dirs, tb_dir
 from .readings import DENSE, READINGS, SALIENT, jaccard_features, reading_dividends
 from .intervals import common_epochs, study_intervals
-from .method_findings import LeftOut, method_comparison, method_findings
-from .regime_comparison import RegimeComparison, compare_regimes, comparison_intervals
+from .method_findings import LeftOut, method_regimes, method_findings
+from .trade_off import TradeOff, trade_offs, trade_off_intervals
+from .task_learned import LEARNED_RULE, LearnedCheck, learned_checks, unmeasurable_reasons
 from .statistics import first_at_least, ratio_by_order, safe_div, spearman
 from .artifacts import StudyRun, load_run
 from .two_phase import RULE as TWO_PHASE_RULE
@@ -171,11 +172,13 @@ class StudyNumbers:
     #: role -> the regime in that role of the paper's comparison
     paper: Mapping[str, str] = dataclasses.field(default_factory=dict)
     #: every trained regime against the reference, side by side (docs/study.md#regimes-side-by-side)
-    regime_comparison: Mapping[str, RegimeComparison] = dataclasses.field(default_factory=dict)
+    trade_off: Mapping[str, TradeOff] = dataclasses.field(default_factory=dict)
     #: the findings about fine-tuning methods (docs/method.md#fine-tuning-methods), and those left out, with why
     regime_findings: tuple[Finding, ...] = ()
     regime_findings_verdicts: Mapping[str, int] = dataclasses.field(default_factory=dict)
     regime_findings_left_out: tuple[LeftOut, ...] = ()
+    #: regime -> whether it learned the task (docs/study.md#models-that-did-not-learn)
+    learned: Mapping[str, LearnedCheck] = dataclasses.field(default_factory=dict)
 
     @property
     def trained(self) -> list[str]:
@@ -198,6 +201,8 @@ class StudyNumbers:
         out = json_ready(self)
         out["two_phase_rule"] = TWO_PHASE_RULE
         out["verdict_rule"] = VERDICT_RULE
+        out["learned_rule"] = LEARNED_RULE
+        out["not_learned"] = [s for s, c in self.learned.items() if not c.learned]
         return out
 
     def interval(self, key: str) -> Interval:
@@ -352,18 +357,21 @@ def compute_study(study_dir: str | os.PathLike, options: BootstrapOptions | None
     strength_total = _strength_totals(runs, regimes, a, totals, scratch_split, slots)
     top = max(strength_total.values())
     weak = weak_models(strength_total)
-    methods = method_comparison(regimes.kinds, summaries)
+    methods = method_regimes(regimes.kinds, summaries)
     intervals = study_intervals(runs, options, regimes, methods.pairs)
-    intervals.update(comparison_intervals(runs, options, regimes, methods.pairs, methods.ranked))
-    found = tuple(paper_findings(intervals, weak, paper, estimated=runs[0].estimated))
-    method_found, left_out = method_findings(intervals, weak, methods, estimated=runs[0].estimated)
+    intervals.update(trade_off_intervals(runs, options, regimes, methods.pairs, methods.ranked))
+    sample_set = AnnotatedSampleSet.load(study_dir / ANNOTATION)
+    learned = learned_checks(summaries, intervals, {s: losses[s]["train"] for s in names}, sample_set.labels)
+    unmeasurable = unmeasurable_reasons(weak, learned)
+    found = tuple(paper_findings(intervals, unmeasurable, paper, estimated=runs[0].estimated))
+    method_found, left_out = method_findings(intervals, unmeasurable, methods, estimated=runs[0].estimated)
     return StudyNumbers(
         study_dir=str(study_dir),
         model=manifest.get("model") or summaries[paper["finetune"]].get("model"),
         data=manifest.get("data") or summaries[paper["finetune"]].get("dataset"),
         n=n,
         num_samples=int(runs[0].regimes[paper["pretrain"]].final.shape[0]),
-        annotation_hash=AnnotatedSampleSet.load(study_dir / ANNOTATION).hash,
+        annotation_hash=sample_set.hash,
         accuracy={s: Accuracy(val=_accuracy(runs, s, "val_acc"), test=_accuracy(runs, s, "test_acc")) for s in names},
         final_epoch={s: summaries[s].get("final_epoch") for s in names},
         knowledge_by_order=KnowledgeByOrder(**{k: tuple(v) for k, v in by_order.items()}),
@@ -402,10 +410,11 @@ def compute_study(study_dir: str | os.PathLike, options: BootstrapOptions | None
         r2_heldout=heldout_r2(runs),
         regimes=regimes.record(),
         paper=paper,
-        regime_comparison=compare_regimes(runs, regimes, intervals, losses),
+        trade_off=trade_offs(runs, regimes, intervals, losses),
         regime_findings=tuple(method_found),
         regime_findings_verdicts=verdict_counts(method_found),
         regime_findings_left_out=tuple(left_out),
+        learned=learned,
     )
 
 

@@ -4,7 +4,8 @@
 With estimate ``e``, interval ``[low, high]``, threshold ``t`` and direction ``">"``: **holds** when
 ``low > t`` (the whole interval on the finding's side), **does not hold** when ``high < t`` (wholly on
 the other side), **inconclusive** otherwise, including an interval that touches ``t``. Direction
-``"<"`` mirrors it. A finding about a near-constant model, or whose estimate or interval is undefined
+``"<"`` mirrors it. A finding about a near-constant model or one that did not learn the task
+(:mod:`~harsanyi_lightning.study.report.task_learned`), or whose estimate or interval is undefined
 (NaN: nothing preserved, no evaluation to compare), is **not measurable**.
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ DIRECTIONS = (">", "<")
 RULE = ("a finding holds when its whole 95% interval lies on the finding's side of the threshold (low > threshold "
         "for '>', high < threshold for '<'), does not hold when the whole interval lies on the other side, and is "
         "inconclusive when the interval contains or touches the threshold; not measurable when a model it needs is "
-        "near-constant or its number is undefined")
+        "near-constant or did not learn the task, or its number is undefined")
 
 
 def verdict(low: float, high: float, threshold: float, direction: str) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harsanyi_lightning.interactions.artifacts import atomic_write_bytes, errno_name, probe_writable, write_error
 from harsanyi_lightning.interactions.errors import ConfigError
@@ -25,6 +26,9 @@ from ..layout import write_json
 from .markdown import drawn_figures, render_markdown
 from .numbers import compute_study
 from .summary import write_summary
+
+if TYPE_CHECKING:
+    from .numbers import StudyNumbers
 
 __all__ = ["check_report_folder", "compute_study", "write_report", "write_summary"]
 
@@ -46,10 +50,11 @@ def check_report_folder(out: Path) -> None:
 
 
 def write_report(study_dir: str | os.PathLike, *, tensorboard: bool = True,
-                 bootstrap: BootstrapOptions | None = None) -> Path:
+                 bootstrap: BootstrapOptions | None = None, numbers: StudyNumbers | None = None) -> Path:
     """Write ``<study_dir>/report/`` (figures, ``report.md``, ``report.json``, ``tb/``); return that folder.
 
-    ``bootstrap`` sets the intervals' resamples, seed and confidence (docs/method.md#uncertainty-and-verdicts).
+    ``bootstrap`` sets the intervals' resamples, seed and confidence (docs/method.md#uncertainty-and-verdicts);
+    ``numbers``: the study's numbers when already computed with them.
     Every file is written atomically. Raises :class:`DataError` naming the
     missing paths when ``study_dir`` is not a complete study, :class:`ConfigError` before any work when
     the report folder cannot be written, :class:`StorageError` naming the file when a write fails."""
@@ -70,7 +75,7 @@ def write_report(study_dir: str | os.PathLike, *, tensorboard: bool = True,
     study_dir = Path(study_dir)
     out = study_dir / "report"
     check_report_folder(out)
-    num = compute_study(study_dir, bootstrap)
+    num = numbers if numbers is not None else compute_study(study_dir, bootstrap)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:

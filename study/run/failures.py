@@ -9,6 +9,10 @@ Lightning is recognised here by :func:`project_error`:
 - a DataLoader worker process that died (torch notices within seconds and raises) -> ``WorkerError``;
 - another DDP rank that died (the collective this rank waits in fails, or times out) -> ``WorkerError``;
   during a study, :func:`regime_failure` names the regime and says that rerunning the command resumes it.
+
+An error raised inside a study's regime names the setting to fix in the words of ``cli.py fit``
+(``--data.init_args.data_dir``); :func:`in_study_terms` renames it to the study's own setting that reaches every
+regime (``--shared.data.init_args.data_dir``), so the fix it gives works in the command that failed.
 """
 from __future__ import annotations
 
@@ -16,7 +20,15 @@ import errno as _errno
 import re
 
 from harsanyi_lightning.interactions.artifacts import write_error
-from harsanyi_lightning.interactions.errors import HarsanyiError, WorkerError
+from harsanyi_lightning.interactions.errors import (
+    AnnotationError,
+    ConfigError,
+    DataError,
+    HarsanyiError,
+    NumericsError,
+    OfflineError,
+    WorkerError,
+)
 
 #: errnos of a failed write
 STORAGE_ERRNOS = frozenset({_errno.ENOSPC, _errno.EDQUOT, _errno.EIO, _errno.EACCES, _errno.EPERM, _errno.EROFS})
@@ -94,4 +106,24 @@ def regime_failure(err: BaseException, regime: str) -> WorkerError | None:
     return None
 
 
-__all__ = ["STORAGE_ERRNOS", "exception_chain", "project_error", "regime_failure"]
+#: a regime's LightningCLI setting in a message: ``--data.init_args.data_dir``, ``model.init_args.backbone=...``,
+#: ``trainer.max_epochs``; not inside a longer name (``shared.data...``, ``configs/data.yaml``)
+_REGIME_SETTING = re.compile(r"(?<![\w./-])(--)?((?:data|model)\.(?:init_args|class_path)\b|trainer\.[a-z_]+)")
+#: the error types whose message alone makes the error (a StorageError also carries errno and file)
+_RENAMEABLE = (ConfigError, DataError, AnnotationError, NumericsError, OfflineError, WorkerError)
+
+
+def in_study_terms(err: BaseException) -> HarsanyiError | None:
+    """The project error behind ``err`` (raised inside one of a study's regimes) with every regime setting it
+    names given as the study's setting that sets it for every regime: ``--data.init_args.data_dir`` becomes
+    ``--shared.data.init_args.data_dir`` (docs/study.md#command-line-overrides), ``model.init_args.backbone=``
+    becomes ``shared.model.init_args.backbone=``, a dead DataLoader worker's ``data.init_args.num_workers``
+    ``shared.data.init_args.num_workers``. ``None`` when ``err`` is no such error or names no setting."""
+    found = project_error(err)  # the project's own error, or the one a failure of the surroundings stands for
+    if not isinstance(found, _RENAMEABLE) or len(found.args) != 1 or not isinstance(found.args[0], str):
+        return None
+    text, count = _REGIME_SETTING.subn(lambda m: f"{m.group(1) or ''}shared.{m.group(2)}", found.args[0])
+    return type(found)(text) if count else None
+
+
+__all__ = ["STORAGE_ERRNOS", "exception_chain", "in_study_terms", "project_error", "regime_failure"]

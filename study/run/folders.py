@@ -30,12 +30,18 @@ __all__ = [
 
 
 def check_study_dir_name(study_dir: Path) -> None:
-    """A study folder must be named: an empty ``study_dir`` would make the working directory the study."""
+    """A study folder must be named (an empty ``study_dir`` would make the working directory the study) and be a
+    folder: ``study_dir``, or a folder above it, that is a file is a ``ConfigError`` saying so."""
     text = str(study_dir)
     if not text.strip() or text.strip() == ".":
         raise ConfigError(f"study_dir={text!r} names no folder; set study_dir to the folder the study should write")
     if "\x00" in text:
         raise ConfigError(f"study_dir={text!r} is not a valid path (it holds a NUL character)")
+    for path in (study_dir, *study_dir.parents):
+        if path.exists() and not path.is_dir():
+            what = "is a file" if path == study_dir else f"cannot be created: {path} is a file"
+            raise ConfigError(f"study_dir {study_dir} {what}, not a folder; set study_dir to a folder (a new one, or "
+                              "the folder of an earlier study to resume it)")
 
 
 def lock_study(study_dir: Path) -> FolderLock | None:
@@ -46,6 +52,9 @@ def lock_study(study_dir: Path) -> FolderLock | None:
         return None
     try:
         return lock_folder(study_dir, "study folder", check_inside=True)
+    except (FileExistsError, NotADirectoryError):
+        check_study_dir_name(study_dir)  # says which path is a file
+        raise
     except OSError as err:
         raise ConfigError(
             f"study_dir {study_dir} is not writable ({errno_name(err)}); make it writable for this user "

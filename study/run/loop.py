@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from harsanyi_lightning.interactions.errors import DataError
 
-from .failures import regime_failure
+from .failures import in_study_terms, regime_failure
 from .folders import check_study_folders, lock_study, remove_stale_temp_files
 from ..layout import ANNOTATION, MANIFEST, regime_dir, write_json
 from .processes import StudyProcesses
@@ -117,6 +117,8 @@ def _run_locked(plan: StudyPlan, make_cli: Callable[..., Any], report: bool, pro
             run_regime(run, plan.order.names.index(regime) + 1, regime, make_cli, processes)
         except Exception as err:  # noqa: BLE001 - re-raised, as a project error naming the regime when a rank died
             failure = regime_failure(err, _name(run, regime)) if processes.world_size > 1 else None
+            # the fix a regime's error gives, in this command's words (--shared.data..., not --data...)
+            failure = failure or in_study_terms(err)
             if failure is None:
                 raise
             raise failure from err

@@ -116,6 +116,7 @@ def run_regime(plan: StudyPlan, index: int, regime: str, make_cli: Callable[...,
     if plan.test and _has_test_data(dm):
         test_acc = _first(trainer.test(model, datamodule=dm, verbose=False), "test/acc")
     measured = dict(val_acc=val_acc, test_acc=test_acc, val_examples=_val_examples(trainer, dm),
+                    num_classes=_num_classes(model, dm),
                     global_step=int(trainer.global_step), wall_s=round(time.perf_counter() - t0, 2))
     return processes.on_zero(lambda: _finish(plan, regime, head, ckpt, {**measured, **_update(model, plan, regime)}))
 
@@ -171,6 +172,7 @@ def _finish(plan: StudyPlan, regime: str, head: str, ckpt: Path, measured: dict)
         "role": order.role(regime),
         "val_acc": measured["val_acc"],
         "val_examples": measured["val_examples"],
+        "num_classes": measured["num_classes"],
         "test_acc": measured["test_acc"],
         "final_epoch": int(content["epoch"]),
         "final_artifact": str(final_file.relative_to(folder)),
@@ -238,6 +240,19 @@ def _val_examples(trainer: pl.Trainer, dm: Any) -> int | None:
         return int(sum(len(dl.dataset) for dl in loaders))
     except TypeError:
         return None
+
+
+def _num_classes(model: Any, dm: Any) -> int | None:
+    """The classes the regime tells apart (its chance accuracy is one over them): the data module's ``num_classes``,
+    else the model's; ``None`` when neither says."""
+    for holder in (dm, model):
+        try:
+            value = getattr(holder, "num_classes", None)
+        except (NotImplementedError, AttributeError):
+            value = None
+        if isinstance(value, int) and not isinstance(value, bool) and value > 1:
+            return value
+    return None
 
 
 def _has_test_data(dm: Any) -> bool:

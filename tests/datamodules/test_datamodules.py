@@ -138,6 +138,30 @@ def test_sst2_missing_folder_names_the_folder_and_files(tmp_path, monkeypatch):
         SST2DataModule(data_dir=str(folder), backbone="tiny-bert").prepare_data()
 
 
+def test_sst2_says_once_which_folder_it_reads(small_sst2, capsys):
+    from harsanyi_lightning.datamodules import base
+
+    base._ANNOUNCED.clear()  # another test of this process may have read the same folder
+    for _ in range(2):  # a study's regimes each set up their own data module
+        dm = SST2DataModule(data_dir=str(small_sst2), backbone="tiny-bert")
+        dm.setup("fit")
+        dm.setup("test")
+    out = capsys.readouterr().out
+    assert out.count("[data] SST-2 from") == 1 and f"[data] SST-2 from {small_sst2}\n" in out
+    other = small_sst2 / "copy"
+    other.mkdir()
+    for name in ("train.tsv", "dev.tsv"):
+        (other / name).write_bytes((small_sst2 / name).read_bytes())
+    SST2DataModule(data_dir=str(other), backbone="tiny-bert").setup("fit")
+    assert f"[data] SST-2 from {other}\n" in capsys.readouterr().out  # another folder is named too
+
+
+def test_generated_data_names_no_folder(capsys):
+    TinyTextDataModule(backbone="tiny-bert").setup("fit")
+    TinyImageDataModule(backbone="tiny-cnn").setup("fit")
+    assert "[data]" not in capsys.readouterr().out
+
+
 def test_sst2_test_split_needs_labels(small_sst2):
     (small_sst2 / "test_labeled.tsv").unlink()
     dm = SST2DataModule(data_dir=str(small_sst2), backbone="tiny-bert")
@@ -145,7 +169,8 @@ def test_sst2_test_split_needs_labels(small_sst2):
         dm.setup("test")
 
 
-def test_sst2_shared_copy(sst2_dir):
+def test_sst2_shared_copy(sst2_dir, monkeypatch):
+    monkeypatch.delenv("HARSANYI_DATA", raising=False)  # else that folder comes first
     dm = SST2DataModule(backbone="minilm-l6", train_subset=2000)
     assert dm.data_dir == sst2_dir
     dm.setup("fit")

@@ -41,17 +41,43 @@ def test_in_this_checkout_the_repository_root_is_found():
     assert (base.REPO_ROOT / "datamodules" / "base.py").resolve() == Path(base.__file__).resolve()
 
 
-def test_a_checkout_uses_the_shared_data_folder_beside_it(tmp_path, monkeypatch):
-    monkeypatch.setenv("HARSANYI_DATA", str(tmp_path / "cache"))
+def test_a_checkout_uses_the_shared_data_folder_beside_it_when_no_folder_is_named(tmp_path, monkeypatch):
+    monkeypatch.delenv("HARSANYI_DATA", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "pyproject.toml").write_text("[project]\nname = 'x'\n")
     copy = copy_of_base(repo / "datamodules")
     assert copy.REPO_ROOT == repo.resolve()
     assert copy.checkout_root() == repo.resolve()
-    assert copy.default_data_dir("sst2") == tmp_path / "cache" / "sst2"  # no shared folder yet
+    cache = tmp_path / "home" / ".cache" / "harsanyi_lightning" / "data" / "sst2"
+    assert copy.default_data_dir("sst2") == cache  # no shared folder yet
     (tmp_path / "shared" / "data" / "sst2").mkdir(parents=True)
     assert copy.default_data_dir("sst2") == repo.resolve().parent / "shared" / "data" / "sst2"
+
+
+def test_harsanyi_data_wins_over_the_shared_folder_beside_the_checkout(tmp_path, monkeypatch):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    copy = copy_of_base(repo / "datamodules")
+    (tmp_path / "shared" / "data" / "sst2").mkdir(parents=True)
+    empty = tmp_path / "my_data"
+    empty.mkdir()  # named, even while it holds nothing: the user's choice is not second-guessed
+    monkeypatch.setenv("HARSANYI_DATA", str(empty))
+    assert copy.default_data_dir("sst2") == empty / "sst2"
+    monkeypatch.setenv("HARSANYI_DATA", "")  # set but empty: as if not set
+    assert copy.default_data_dir("sst2") == repo.resolve().parent / "shared" / "data" / "sst2"
+
+
+def test_an_explicit_data_dir_wins_over_harsanyi_data(tmp_path, monkeypatch):
+    from harsanyi_lightning.datamodules import CIFAR10DataModule, SST2DataModule
+
+    monkeypatch.setenv("HARSANYI_DATA", str(tmp_path / "env"))
+    assert SST2DataModule(data_dir=str(tmp_path / "mine")).data_dir == tmp_path / "mine"
+    assert SST2DataModule().data_dir == tmp_path / "env" / "sst2"
+    assert CIFAR10DataModule(data_dir=str(tmp_path / "mine")).data_dir == tmp_path / "mine"
+    assert CIFAR10DataModule().data_dir == tmp_path / "env" / "cifar10"
 
 
 def test_a_wheel_install_has_no_checkout_and_uses_the_data_cache(tmp_path, monkeypatch):

@@ -170,9 +170,10 @@ def test_the_numbers_as_report_json_content():
         "accuracy", "annotation_hash", "bootstrap", "budget", "data", "discard_over_preserve", "discard_share_by_order",
         "discard_share_vs_order_spearman", "estimator", "evaluations", "final_epoch", "findings", "findings_verdicts", "intervals",
         "jaccard", "jaccard_drops", "jaccard_first_at_level", "knowledge_by_order", "knowledge_by_order_salient",
-        "knowledge_totals", "loss", "model", "n", "new_high_order_share", "new_over_preserve", "new_share_by_order",
-        "num_samples", "paper", "r2_heldout", "ratio", "ratio_by_order", "reading_agreement", "readings",
-        "regime_comparison", "regime_findings", "regime_findings_left_out", "regime_findings_verdicts", "regimes",
+        "knowledge_totals", "learned", "learned_rule", "loss", "model", "n", "new_high_order_share",
+        "new_over_preserve", "new_share_by_order", "not_learned", "num_samples", "paper", "r2_heldout", "ratio",
+        "ratio_by_order", "reading_agreement", "readings", "trade_off", "regime_findings",
+        "regime_findings_left_out", "regime_findings_verdicts", "regimes",
         "scratch_vs_pretrain", "seeds",
         "strength_share", "strength_total", "study_dir", "two_phase", "two_phase_rule", "verdict_rule",
         "weak_models"])

@@ -11,8 +11,8 @@ import torch
 
 from harsanyi_lightning.study.bootstrap_options import BootstrapOptions
 from harsanyi_lightning.study.report.bootstrap import bootstrap_statistics
-from harsanyi_lightning.study.report.method_findings import MIN_RANKS, method_comparison, method_findings
-from harsanyi_lightning.study.report.regime_comparison import difference_key, rank_key, spearman_rows
+from harsanyi_lightning.study.report.method_findings import MIN_RANKS, method_regimes, method_findings
+from harsanyi_lightning.study.report.trade_off import difference_key, rank_key, spearman_rows
 from harsanyi_lightning.study.report.bootstrap import Interval
 from tests.reliability.harness import last_line, run_in_process
 from tests.tiny_study import write_tiny_study
@@ -78,7 +78,7 @@ def _iv(estimate: float, low: float, high: float) -> Interval:
 
 def test_which_findings_a_study_allows_and_why_the_others_are_left_out():
     three = {"probe": "probe", "finetune": "finetune", "scratch": "scratch"}
-    comparison = method_comparison(three, {})
+    comparison = method_regimes(three, {})
     found, left = method_findings({}, (), comparison)
     assert found == [] and {x.id for x in left} == {"lora_forgets_less", "lora_learns_less",
                                                    "forgetting_grows_with_rank"}
@@ -86,7 +86,7 @@ def test_which_findings_a_study_allows_and_why_the_others_are_left_out():
 
     kinds = {**three, "lora_r4": "lora", "lora_r16": "lora"}
     summaries = {"lora_r4": {"options": {"rank": 4}}, "lora_r16": {"options": {"rank": 16}}}
-    comparison = method_comparison(kinds, summaries)
+    comparison = method_regimes(kinds, summaries)
     assert comparison.pairs == [("lora_r4", "finetune"), ("lora_r16", "finetune")] and comparison.ranked == {}
     intervals = {}
     for lora, _ in comparison.pairs:
@@ -101,7 +101,7 @@ def test_which_findings_a_study_allows_and_why_the_others_are_left_out():
     assert verdicts[("lora_learns_less", "outputs", "lora_r4")] == "does not hold"
     assert [x.id for x in left] == ["forgetting_grows_with_rank"] and f"{MIN_RANKS} or more" in left[0].why
 
-    no_full = method_comparison({"probe": "probe", "lora_r4": "lora", "scratch": "scratch"}, summaries)
+    no_full = method_regimes({"probe": "probe", "lora_r4": "lora", "scratch": "scratch"}, summaries)
     found, left = method_findings({}, (), no_full)
     assert found == [] and all("kind finetune (full fine-tuning)" in x.why for x in left)
 
@@ -109,7 +109,7 @@ def test_which_findings_a_study_allows_and_why_the_others_are_left_out():
 def test_the_rank_finding_reads_the_spearman_interval_of_three_ranks():
     kinds = {"probe": "probe", "finetune": "finetune", "a": "lora", "b": "lora", "c": "lora", "scratch": "scratch"}
     summaries = {name: {"options": {"rank": r}} for name, r in (("a", 4), ("b", 16), ("c", 64))}
-    comparison = method_comparison(kinds, summaries)
+    comparison = method_regimes(kinds, summaries)
     assert comparison.ranked == {"rank": {"a": 4.0, "b": 16.0, "c": 64.0}}
     intervals = {f"{r}/{difference_key(x, 'finetune', k)}": _iv(0, -1, 1) for r in ("dense", "salient")
                  for x in "abc" for k in ("discard_over_preserve", "new_over_preserve")}

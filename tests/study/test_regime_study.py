@@ -68,7 +68,7 @@ def test_the_report_lists_every_regime_with_its_kind_numbers_and_update_ranks(st
     assert {name: r["kind"] for name, r in got["regimes"].items()} == KINDS
     order = sorted(got["regimes"], key=lambda name: got["regimes"][name]["order"])
     assert order == ["probe", "finetune", "lora_r1", "lora_r2", "lora_r4", "partial", "scratch"]
-    comparison = got["regime_comparison"]
+    comparison = got["trade_off"]
     assert set(comparison) == set(KINDS) - {"probe"}
     for name, row in comparison.items():
         for reading in ("dense", "salient"):
@@ -106,7 +106,7 @@ def test_the_paired_findings_have_intervals_and_verdicts_that_follow_from_them(s
         if f["verdict"] != "not measurable":
             assert f["verdict"] == verdict(low, high, f["threshold"], f["direction"]), f
     # the paired difference is the difference of the two regimes' numbers
-    comparison = got["regime_comparison"]
+    comparison = got["trade_off"]
     for f in found:
         if f["id"] == "lora_forgets_less":
             lora, full = f["needs"]
@@ -149,7 +149,7 @@ def test_an_independent_recomputation_gives_each_regimes_forgetting_and_learning
 
     a_dense = final("probe")
     n = a_dense.shape[1].bit_length() - 1
-    for name, row in got["regime_comparison"].items():
+    for name, row in got["trade_off"].items():
         for reading, view in (("dense", lambda d: d), ("salient", _salient)):
             a, b = view(a_dense), view(final(name))
             preserve = torch.where(a * b > 0, torch.minimum(a.abs(), b.abs()), torch.zeros_like(a))

@@ -1,5 +1,5 @@
-"""Every regime of a study compared with the pre-trained reference, side by side (docs/method.md#fine-tuning-methods;
-docs/study.md#regimes-side-by-side).
+"""Each regime's trade-off: what it learns and what it forgets of the pre-trained knowledge, against the reference,
+every regime side by side (docs/method.md#fine-tuning-methods; docs/study.md#regimes-side-by-side).
 
 For each regime ``r`` that trains its backbone (every regime but the reference ``v_pretrain``), against the
 reference's final interactions: its knowledge split by order (eqs. 6-7), its **forgetting** ``F_r`` = discarded /
@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from .artifacts import StudyRun
 
 __all__ = [
-    "FORGETTING", "LEARNING", "RegimeComparison", "comparison_intervals", "compare_regimes", "difference_key",
-    "rank_key", "regime_key", "spearman_rows",
+    "FORGETTING", "LEARNING", "TradeOff", "difference_key", "rank_key", "regime_key", "spearman_rows",
+    "trade_off_intervals", "trade_offs",
 ]
 
 #: the numbers of :func:`knowledge_statistics` that are a regime's forgetting and learning
@@ -73,7 +73,7 @@ def spearman_rows(x: Sequence[float], rows: Tensor) -> Tensor:
     return torch.where(bad, torch.full_like(rho, math.nan), rho)
 
 
-def comparison_intervals(runs: Sequence[StudyRun], options: BootstrapOptions, regimes: StudyRegimes,
+def trade_off_intervals(runs: Sequence[StudyRun], options: BootstrapOptions, regimes: StudyRegimes,
                          pairs: Sequence[tuple[str, str]] = (),
                          ranked: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, Any]:
     """Every regime's numbers against the reference with their intervals, keyed ``<reading>/regime/<regime>/...``
@@ -123,8 +123,8 @@ def comparison_intervals(runs: Sequence[StudyRun], options: BootstrapOptions, re
 
 
 @dataclass(frozen=True)
-class RegimeComparison:
-    """One regime beside the others (``report.json``'s ``regime_comparison``): its kind, role and options, its
+class TradeOff:
+    """One regime's trade-off, beside the others' (``report.json``'s ``trade_off``): its kind, role and options, its
     accuracy and last training loss, its forgetting ``F`` and learning ``L`` against the reference and the Ratio of
     its preserved knowledge a scratch model learns, in both readings, and the effective rank of its update."""
 
@@ -148,17 +148,17 @@ def _mean_update_ranks(summaries: Sequence[Mapping[str, Any]]) -> dict[str, floa
     return {m: sum(r[m] for r in ranks) / len(ranks) for m in ranks[0] if all(m in r for r in ranks)}
 
 
-def compare_regimes(runs: Sequence[StudyRun], regimes: StudyRegimes, intervals: Mapping[str, Any],
-                    losses: Mapping[str, Mapping[str, Mapping[int, float]]]) -> dict[str, RegimeComparison]:
-    """Every trained regime's :class:`RegimeComparison`, in training order, from the intervals of
-    :func:`comparison_intervals` (merged into ``intervals``) and the regimes' summaries and ``losses``."""
+def trade_offs(runs: Sequence[StudyRun], regimes: StudyRegimes, intervals: Mapping[str, Any],
+                    losses: Mapping[str, Mapping[str, Mapping[int, float]]]) -> dict[str, TradeOff]:
+    """Every trained regime's :class:`TradeOff`, in training order, from the intervals of
+    :func:`trade_off_intervals` (merged into ``intervals``) and the regimes' summaries and ``losses``."""
     out = {}
     for name in regimes.trained:
         summaries = [r.regimes[name].summary for r in runs]
         train = losses[name]["train"]
         by_order = {reading: {p: tuple(iv.estimate for iv in intervals[f"{reading}/{regime_key(name, f'K_{p}')}"])
                               for p in SPLIT} for reading in READINGS}
-        out[name] = RegimeComparison(
+        out[name] = TradeOff(
             kind=regimes.kinds[name],
             role=regimes.role(name),
             options=dict(summaries[0].get("options") or {}),
