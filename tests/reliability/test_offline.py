@@ -67,7 +67,7 @@ def test_sst2_download_offline_names_url_and_folder(no_network):
     with pytest.raises(OfflineError) as err:
         dm.prepare_data()
     msg = str(err.value)
-    assert SST2_URL in msg and str(folder) in msg and "data_dir=" in msg
+    assert SST2_URL in msg and str(folder) in msg and "--data.init_args.data_dir" in msg
     assert not list(folder.glob("*.part"))  # no half download left behind
 
 
@@ -77,4 +77,4 @@ def test_cifar10_download_offline_names_folder(no_network):
     dm = CIFAR10DataModule(data_dir=str(no_network / "cifar"), backbone="tiny-cnn")
     with pytest.raises(OfflineError) as err:
         dm.prepare_data()
-    assert str(no_network / "cifar") in str(err.value) and "data_dir=" in str(err.value)
+    assert str(no_network / "cifar") in str(err.value) and "--data.init_args.data_dir" in str(err.value)
