@@ -46,7 +46,7 @@ __all__ = ["REQUIRED_SETTINGS", "STUDY_COMMANDS", "STUDY_OWNED_CALLBACKS", "Stud
 
 STUDY_COMMANDS = {"study": {"model", "datamodule"}, "report": {"model", "datamodule"}}
 #: study settings that must not be null (the regimes and evaluation specs)
-REQUIRED_SETTINGS = ("regimes", "sample_set", "interactions", "test", "force", "report")
+REQUIRED_SETTINGS = ("regimes", "sample_set", "interactions", "test", "force", "report", "figures")
 
 
 class StudyCommandsMixin:
@@ -137,7 +137,8 @@ class StudyCommandsMixin:
 
     def study(self, study_dir: str, shared: dict | None, regimes: dict[str, RegimeSpec], sample_set: SampleSetSpec,
               interactions: InteractionSpec, test: bool, force: bool, report: bool, seeds: list[int] | None = None,
-              bootstrap: BootstrapOptions | None = None, configs: list[str] | None = None, **_: Any) -> None:
+              bootstrap: BootstrapOptions | None = None, configs: list[str] | None = None, figures: bool = True,
+              **_: Any) -> None:
         """Run the study described by the parsed config (see :meth:`StudyTrainer.study`)."""
         plan = StudyPlan(
             study_dir=Path(study_dir), regimes=dict(regimes), configs=list(configs or []),
@@ -168,13 +169,13 @@ class StudyCommandsMixin:
         def start_processes() -> StudyProcesses:
             return start_study_processes(_one_layout(layouts))
 
-        run_study(plan, make_cli, report=report, check_cli=check_cli, start_processes=start_processes)
+        run_study(plan, make_cli, report=report, figures=figures, check_cli=check_cli, start_processes=start_processes)
 
     def report(self, study_dirs: list[str], summary: str | None = None, bootstrap: BootstrapOptions | None = None,
-               out: str | None = None, study_reports: bool = False, **_: Any) -> None:
+               out: str | None = None, study_reports: bool = False, figures: bool = True, **_: Any) -> None:
         """The report of one study folder, or the comparison of several (see :meth:`StudyTrainer.report`)."""
         self.trainer.report(study_dirs=study_dirs, summary=summary, bootstrap=bootstrap or BootstrapOptions(), out=out,
-                            study_reports=study_reports)
+                            study_reports=study_reports, figures=figures)
 
 
 def _one_layout(layouts: dict[str, dict]) -> dict:

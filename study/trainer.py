@@ -32,6 +32,7 @@ class StudyTrainer(pl.Trainer):
         test: bool = True,
         force: bool = False,
         report: bool = True,
+        figures: bool = True,
         bootstrap: BootstrapOptions = BootstrapOptions(),
     ) -> None:
         """Train the study's regimes one after another on one annotated sample set, then write the report.
@@ -59,6 +60,8 @@ class StudyTrainer(pl.Trainer):
             test: also report test accuracy when the data module has a test split.
             force: redo every regime (and rebuild the sample set) even when complete.
             report: write ``<study_dir>/report/`` at the end.
+            figures: draw the report's figures (``<name>.png`` and their TensorBoard images). ``false``: report.json
+                and report.md alone, a few seconds sooner (``python cli.py report <study_dir>`` draws them later).
             bootstrap: the report's intervals: ``resamples`` (1,000), ``seed`` (0), ``confidence`` (0.95)
                 (docs/method.md#uncertainty-and-verdicts).
         """
@@ -66,7 +69,8 @@ class StudyTrainer(pl.Trainer):
 
     def report(self, study_dirs: list[str], summary: Optional[str] = None,
                bootstrap: BootstrapOptions = BootstrapOptions(), out: Optional[str] = None, study_reports: bool = False,
-               model: Optional[pl.LightningModule] = None, datamodule: Optional[pl.LightningDataModule] = None) -> None:
+               figures: bool = True, model: Optional[pl.LightningModule] = None,
+               datamodule: Optional[pl.LightningDataModule] = None) -> None:
         """Write the report of one study; compare several in one folder. Print one table with a row per study.
 
         Args:
@@ -77,6 +81,7 @@ class StudyTrainer(pl.Trainer):
             bootstrap: the intervals' ``resamples``, ``seed`` and ``confidence`` (``--bootstrap.resamples 2000``).
             out: the comparison folder of several studies (default: ``comparison/`` in their common parent folder).
             study_reports: with several studies, also (re)write each study's own ``<study_dir>/report/``.
+            figures: draw each study report's figures (``false``: report.json and report.md alone).
         """
         from .report.comparison import comparison_folder, write_comparison
         from .report.numbers import compute_study
@@ -94,7 +99,7 @@ class StudyTrainer(pl.Trainer):
         nums = [compute_study(d, bootstrap) for d in study_dirs]
         for d, num in zip(study_dirs, nums):
             if study_reports or not compare:
-                print(f"[report] {write_report(d, bootstrap=bootstrap, numbers=num)}", flush=True)
+                print(f"[report] {write_report(d, bootstrap=bootstrap, numbers=num, figures=figures)}", flush=True)
         if folder is not None:
             write_comparison(folder, study_dirs, nums)
             print(f"[report] comparison of {len(nums)} studies -> {folder} (comparison.md, headline.png, jaccard.png)",

@@ -210,7 +210,7 @@ def regimes_markdown(num: StudyNumbers) -> list[str]:
     return L + [""]
 
 
-def render_markdown(num: StudyNumbers) -> str:
+def render_markdown(num: StudyNumbers, figures: bool = True) -> str:
     """``report.md``: Table 1, the totals behind each figure, and the observations."""
     n = num.n
     k = num.knowledge_by_order
@@ -286,7 +286,10 @@ def render_markdown(num: StudyNumbers) -> str:
         cells = [number(getattr(num.loss[s], split).get(e), ".4f") for split, s in columns]
         L.append("| " + " | ".join([str(e)] + cells) + " |")
     L += [""] + regimes_markdown(num)
-    L += ["## Figures", ""] + [f"![{f}]({f}.png)" for f in drawn_figures(num)]
+    L += ["## Figures", ""]
+    if not figures:
+        return "\n".join(L + ["Not drawn (`figures: false`); `python cli.py report <study_dir>` draws them.", ""])
+    L += [f"![{f}]({f}.png)" for f in drawn_figures(num)]
     L += [f"- `{f}.png` is not drawn: it needs every dividend of a sample, and these are sparse estimates "
           "(docs/study.md#sparse-studies)" for f in FIGURES if f not in drawn_figures(num)] + [""]
     return "\n".join(L)

@@ -50,11 +50,13 @@ def check_report_folder(out: Path) -> None:
 
 
 def write_report(study_dir: str | os.PathLike, *, tensorboard: bool = True,
-                 bootstrap: BootstrapOptions | None = None, numbers: StudyNumbers | None = None) -> Path:
+                 bootstrap: BootstrapOptions | None = None, numbers: StudyNumbers | None = None,
+                 figures: bool = True) -> Path:
     """Write ``<study_dir>/report/`` (figures, ``report.md``, ``report.json``, ``tb/``); return that folder.
 
     ``bootstrap`` sets the intervals' resamples, seed and confidence (docs/method.md#uncertainty-and-verdicts);
-    ``numbers``: the study's numbers when already computed with them.
+    ``numbers``: the study's numbers when already computed with them; ``figures=False``: no PNG (and no figure
+    in ``tb/``), report.json and report.md alone (docs/study.md#report).
     Every file is written atomically. Raises :class:`DataError` naming the
     missing paths when ``study_dir`` is not a complete study, :class:`ConfigError` before any work when
     the report folder cannot be written, :class:`StorageError` naming the file when a write fails."""
@@ -90,12 +92,12 @@ def write_report(study_dir: str | os.PathLike, *, tensorboard: bool = True,
                                                {s: regime_color(num, s) for s in num.regimes})),
         "trade_off": (lambda: figure_trade_off(num)),
     }
-    pngs = {name: figure_bytes(figure()) for name, figure in draw.items() if name in drawn_figures(num)}
+    pngs = {name: figure_bytes(figure()) for name, figure in draw.items() if figures and name in drawn_figures(num)}
     for name, png in pngs.items():
         atomic_write_bytes(out / f"{name}.png", png)
     for name in set(draw) - set(pngs):  # not drawn for these artifacts: no stale figure of an earlier report
         (out / f"{name}.png").unlink(missing_ok=True)
-    md = render_markdown(num)
+    md = render_markdown(num, figures)
     if tensorboard:
         from torch.utils.tensorboard import SummaryWriter
 

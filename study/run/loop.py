@@ -59,13 +59,14 @@ def first_lost_regime(plan: StudyPlan, before: int) -> tuple[int, list[str]] | N
     return None
 
 
-def run_study(plan: StudyPlan, make_cli: Callable[..., Any], *, report: bool = True,
+def run_study(plan: StudyPlan, make_cli: Callable[..., Any], *, report: bool = True, figures: bool = True,
               check_cli: Optional[Callable[[list[str]], None]] = None,
               start_processes: Optional[Callable[[], StudyProcesses]] = None) -> Path:
     """Run the three regimes in order (for each seed, with ``seeds``), then the report; return the study folder.
 
     ``check_cli(args)`` parses a regime's stacked configs without building anything (see
     :meth:`StudyPlan.check`); everything it and the folder checks can find fails before any work.
+    ``figures=False``: the report without its figures (report.json and report.md).
     ``start_processes()`` starts the study's DDP ranks and process group (one process when not given)."""
     plan.check(check_cli)
     processes = start_processes() if start_processes is not None else StudyProcesses()
@@ -78,7 +79,7 @@ def run_study(plan: StudyPlan, make_cli: Callable[..., Any], *, report: bool = T
 
     try:
         processes.on_zero(take_lock)
-        _run_locked(plan, make_cli, report, processes)
+        _run_locked(plan, make_cli, report, processes, figures)
     finally:
         if lock is not None:
             lock.release()
@@ -93,7 +94,8 @@ def _prepare(plan: StudyPlan) -> None:
     remove_stale_temp_files(plan.study_dir, plan.order.names, plan.seeds)
 
 
-def _run_locked(plan: StudyPlan, make_cli: Callable[..., Any], report: bool, processes: StudyProcesses) -> None:
+def _run_locked(plan: StudyPlan, make_cli: Callable[..., Any], report: bool, processes: StudyProcesses,
+                figures: bool = True) -> None:
     processes.on_zero(lambda: _prepare(plan))
     t0 = time.perf_counter()
     todo = regime_runs(plan)
@@ -127,14 +129,14 @@ def _run_locked(plan: StudyPlan, make_cli: Callable[..., Any], report: bool, pro
         say(f"study finished in {time.perf_counter() - t0:.0f} s (no report: report=false; "
             f"`python cli.py report {plan.study_dir}` writes it)")
         return
-    processes.on_zero(lambda: _write_report(plan, t0))
+    processes.on_zero(lambda: _write_report(plan, t0, figures))
 
 
-def _write_report(plan: StudyPlan, t0: float) -> None:
+def _write_report(plan: StudyPlan, t0: float, figures: bool = True) -> None:
     from ..report.writer import write_report
 
     say(f"report -> {plan.study_dir / 'report'}")
-    out = write_report(plan.study_dir, bootstrap=plan.bootstrap)
+    out = write_report(plan.study_dir, bootstrap=plan.bootstrap, figures=figures)
     say(f"study finished in {time.perf_counter() - t0:.0f} s; open {out / 'report.md'}")
 
 
