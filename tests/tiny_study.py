@@ -46,12 +46,13 @@ def regime_files(folder: Path, kinds: dict[str, str] | None = None) -> dict[str,
 def write_tiny_study(folder: Path, study_dir: Path, kill: dict | None = None, n: int = 5, *, num_samples: int = 2,
                      num_workers: int = 0, seeds: list[int] | None = None, report: bool = True, test: bool = False,
                      batch_size: int = 16, interactions: str = "", probe_interactions: str = "", extra: str = "",
-                     more_regimes: dict[str, tuple[str, str]] | None = None) -> Path:
+                     more_regimes: dict[str, tuple[str, str]] | None = None, figures: bool = False) -> Path:
     """A tiny study config at ``folder/study.yaml`` writing into ``study_dir``.
 
     ``n``: words per sentence (= variables); ``kill``: init args of the test-only ``kill_callback.KillOnce`` added
     to every regime; ``num_workers``: DataLoader worker processes (persistent); ``seeds``: the study's ``seeds``;
-    ``report=False``: no report at the end; ``batch_size``: masked inputs per forward pass; ``interactions`` / ``probe_interactions``: extra flow-style items of the
+    ``report=False``: no report at the end; ``figures``: the report
+    draws its figures (off by default: the tests that look at figures ask for them); ``batch_size``: masked inputs per forward pass; ``interactions`` / ``probe_interactions``: extra flow-style items of the
     study's and the probe's ``interactions``; ``extra``: more top-level YAML; ``more_regimes``: ``{name: (kind,
     overrides)}`` regimes beside the paper's three, ``overrides`` a flow-style YAML mapping (``{model: ...}``)."""
     more = more_regimes or {}
@@ -75,7 +76,8 @@ shared:
 {more_yaml}sample_set: {{n: {n}, num_samples: {num_samples}, seed: 0}}
 interactions: {{batch_size: {batch_size}, progress: false, figures: false{', ' + interactions if interactions else ''}}}
 test: {str(test).lower()}
-""" + (f"seeds: {json.dumps(seeds)}\n" if seeds is not None else "") + ("" if report else "report: false\n") + extra)
+""" + (f"seeds: {json.dumps(seeds)}\n" if seeds is not None else "") + ("" if report else "report: false\n")
+           + ("" if figures else "figures: false\n") + extra)
     return cfg
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harsanyi_lightning.cli import run_from_command_line
-from tests.reliability.harness import run_cli
+from tests.reliability.harness import run_in_process
 from tests.reliability.test_bad_config import fit_config
 from tests.shared_data import ROOT
 from tests.tiny_study import regime_files
@@ -77,10 +77,10 @@ def test_harsanyi_data_wins_over_the_shared_folder_and_a_study_names_its_own_fla
 @pytest.mark.slow
 def test_fit_with_bad_input_prints_one_clean_error(tmp_path, case, override, words):
     args = [a.replace("{tmp}", str(tmp_path)) for a in override]
-    proc = run_cli("fit", "--config", str(fit_config(tmp_path)), *args)
-    assert proc.returncode == 2, (case, proc.stderr[-3000:])
-    assert "Traceback" not in proc.stderr
-    last = proc.stderr.strip().splitlines()[-1]
+    rc, _, err = run_in_process("fit", "--config", str(fit_config(tmp_path)), *args)
+    assert rc == 2, (case, err[-3000:])
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
     assert last.startswith("error (")
     for w in words:
         assert w in last, (w, last)

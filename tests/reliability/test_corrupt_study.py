@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from tests.reliability.harness import REGIMES, run_cli
+from tests.reliability.harness import REGIMES, run_in_process
 
 pytestmark = pytest.mark.slow
 
@@ -23,10 +23,10 @@ def test_rerun_with_corrupt_shared_annotation_fails_clearly_and_rebuilds_nothing
     try:
         anno.write_bytes(saved[: len(saved) // 3])
         before = stage_files(study)
-        proc = run_cli("study", "--config", str(cfg))
-        assert proc.returncode == 2, proc.stderr[-3000:]
-        assert "Traceback" not in proc.stderr
-        err = proc.stderr.strip().splitlines()[-1]
+        rc, _, stderr = run_in_process("study", "--config", str(cfg))
+        assert rc == 2, stderr[-3000:]
+        assert "Traceback" not in stderr
+        err = stderr.strip().splitlines()[-1]
         assert err.startswith("error (AnnotationError):") and str(anno) in err and "corrupt" in err
         assert "--force" in err
         assert anno.read_bytes() == saved[: len(saved) // 3]  # not rebuilt
@@ -41,6 +41,6 @@ def test_report_names_a_corrupt_epoch_file(finished_study, tmp_path):
     shutil.copytree(study, copy)
     final = copy / "scratch" / "interactions" / "epoch_002.pt"
     final.write_bytes(final.read_bytes()[:100])
-    proc = run_cli("report", str(copy))
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert str(final) in proc.stderr and "corrupt" in proc.stderr
+    rc, _, err = run_in_process("report", str(copy))
+    assert rc == 2 and "Traceback" not in err
+    assert str(final) in err and "corrupt" in err

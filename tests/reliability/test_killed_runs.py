@@ -1,9 +1,10 @@
-"""Killed runs: a study SIGKILLed (a) in training, (b) in an interaction evaluation, (c) while an
-artifact is written, then started again with the same command, ends with the same artifacts and
-report as a run that was never interrupted.
+"""Killed runs: a study SIGKILLed (a) in an interaction evaluation, (b) while an artifact is written, then
+started again with the same command, ends with the same artifacts and report as a run that was never interrupted.
+A kill in training is the same check inside a LoRA regime (tests/study/test_regime_study.py) and under DDP
+(tests/reliability/test_ddp_study.py).
 
-The kill is injected without touching the code under test: (a) and (b) by a test-only Lightning
-callback added through the study config (``inject/kill_callback.py``), (c) by a ``sitecustomize``
+The kill is injected without touching the code under test: (a) by a test-only Lightning
+callback added through the study config (``inject/kill_callback.py``), (b) by a ``sitecustomize``
 on the subprocess's PYTHONPATH that stops ``atomic_write_bytes`` between the temporary file and
 the rename (``inject/sitecustomize.py``). Each kills only once (marker file), so the second run of
 the same command goes through; it runs in the test's own process (no interpreter start-up).
@@ -38,14 +39,6 @@ def kill_then_rerun(cfg: Path, study: Path, marker: Path, env: dict | None = Non
     # the interrupted regime resumed from its checkpoint (it was not redone from the start)
     assert f"finetune -> {study / 'finetune'} (resuming from {study / 'finetune' / 'checkpoints' / 'last.ckpt'})" in second
     return second
-
-
-def test_killed_during_training_resumes_to_the_same_result(tiny_study_config, tmp_path, uninterrupted):
-    marker = tmp_path / "marker"
-    cfg, study = tiny_study_config(dict(marker=str(marker), regime="finetune", at="train", epoch=1, batch=0))
-    kill_then_rerun(cfg, study, marker)
-    assert "training epoch 1" in marker.read_text()
-    assert_same(snapshot(study), uninterrupted)
 
 
 def test_killed_during_an_interaction_evaluation_resumes_to_the_same_result(tiny_study_config, tmp_path,

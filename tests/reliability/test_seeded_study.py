@@ -50,15 +50,16 @@ def files_of(folder: Path) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory) -> dict:
-    """The tiny study with seeds [0, 1], run once to the end by ``python cli.py study`` (its kill callback
+    """The tiny study with seeds [0, 1], run once to the end by ``cli.py study`` in this process (its kill callback
     present but disarmed, as in the killed run): ``{"config", "study", "out", "snapshot"}``; the snapshot is
     taken right after the run (a later test changes the folder)."""
     root = tmp_path_factory.mktemp("seeded")
     marker = root / "marker"
     marker.write_text("disarmed")
     cfg = write_tiny_study(root / "configs", root / "study", dict(marker=str(marker)), seeds=SEEDS, report=False)
-    proc = run_cli("study", "--config", str(cfg), check=True)
-    return {"config": cfg, "study": root / "study", "out": proc.stdout,
+    rc, out, err = run_in_process("study", "--config", str(cfg))
+    assert rc == 0, out[-3000:] + err[-3000:]
+    return {"config": cfg, "study": root / "study", "out": out,
             "snapshot": snapshot(root / "study", report=False)}
 
 
@@ -169,7 +170,7 @@ def test_the_report_pools_the_seeds_and_shows_each_seeds_value(seeded, tmp_path)
 
     study = tmp_path / "study"
     shutil.copytree(seeded["study"], study)
-    num = json.loads((write_report(study, tensorboard=False) / "report.json").read_text())
+    num = json.loads((write_report(study, tensorboard=False, figures=False) / "report.json").read_text())
     assert num["seeds"] == SEEDS
     finals = {k: [final_dividends(study, k, s).to(torch.float64) for s in REGIMES] for k in SEEDS}
     pooled = [torch.cat([finals[k][i] for k in SEEDS]) for i in range(3)]

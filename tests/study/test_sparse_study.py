@@ -23,7 +23,7 @@ WORDS, BUDGET = 20, 400
 def sparse_study(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("sparse_study")
     cfg = write_tiny_study(root / "configs", root / "study", words=WORDS,
-                           interactions=f"estimator: sparse, budget: {BUDGET}, max_order: 3")
+                           interactions=f"estimator: sparse, budget: {BUDGET}, max_order: 3", figures=True)
     text = cfg.read_text().replace("sample_set: {", "sample_set: {max_variables: 62, ")
     cfg.write_text(text)
     run_study(cfg)

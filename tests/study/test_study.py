@@ -26,14 +26,15 @@ from tests.tiny_study import write_tiny_study as tiny_study_config
 pytestmark = pytest.mark.filterwarnings("ignore:LightningCLI's args parameter:UserWarning")
 
 def write_tiny_study(folder: Path, study_dir: Path, *, words: int = 10, interactions: str = "",
-                     probe_interactions: str = "") -> Path:
-    """The tiny study (tests/tiny_study.py) of ``words``-word sentences (= n), 3 of them, with test accuracy."""
+                     probe_interactions: str = "", figures: bool = False) -> Path:
+    """The tiny study (tests/tiny_study.py) of ``words``-word sentences (= n), 3 of them, with test accuracy;
+    ``figures``: the report draws its figures."""
     return tiny_study_config(folder, study_dir, n=words, num_samples=3, test=True, batch_size=1024,
-                             interactions=interactions, probe_interactions=probe_interactions)
+                             interactions=interactions, probe_interactions=probe_interactions, figures=figures)
 
 
-def run_study(cfg: Path) -> None:
-    cli.main(["study", "--config", str(cfg)])
+def run_study(cfg: Path, *args: str) -> None:
+    cli.main(["study", "--config", str(cfg), *args])
 
 
 def regime_files(study: Path, regime: str) -> dict[str, float]:
@@ -49,7 +50,7 @@ def regime_files(study: Path, regime: str) -> dict[str, float]:
 def tiny_study(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("study")
     study = root / "study"
-    cfg = write_tiny_study(root / "configs", study)
+    cfg = write_tiny_study(root / "configs", study, figures=True)
     run_study(cfg)
     return cfg, study
 
@@ -164,7 +165,7 @@ def test_report_bootstrap_options_reach_report_json(tiny_study, tmp_path):
     copy = tmp_path / "study"
     shutil.copytree(study, copy)
     assert cli.run_from_command_line(["report", str(copy), "--bootstrap.resamples", "200",
-                                      "--bootstrap.seed", "3"]) == 0
+                                      "--bootstrap.seed", "3", "--figures", "false"]) == 0
     num = json.loads((copy / "report" / "report.json").read_text())
     assert num["bootstrap"] == {"resamples": 200, "seed": 3, "confidence": 0.95}
     default = json.loads((study / "report" / "report.json").read_text())
@@ -180,12 +181,18 @@ def test_too_few_resamples_is_refused_before_any_work(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_rerunning_a_finished_study_trains_nothing(tiny_study):
+    """Rerun with ``--figures false``: the report is rewritten without figures, and no figure of the earlier
+    report is left beside it."""
     cfg, study = tiny_study
     before = {s: regime_files(study, s) for s in REGIMES}
     report_before = (study / "report" / "report.md").stat().st_mtime_ns
-    run_study(cfg)
+    assert (study / "report" / "jaccard.png").is_file()
+    run_study(cfg, "--figures", "false")
     assert {s: regime_files(study, s) for s in REGIMES} == before
     assert (study / "report" / "report.md").stat().st_mtime_ns > report_before
+    assert not list((study / "report").glob("*.png"))
+    md = (study / "report" / "report.md").read_text()
+    assert "Not drawn (`figures: false`)" in md and "![jaccard](jaccard.png)" not in md
 
 
 @pytest.mark.slow
@@ -195,7 +202,7 @@ def test_deleting_scratch_final_artifacts_redoes_only_scratch_and_the_report(tin
     report_before = (study / "report" / "report.md").stat().st_mtime_ns
     for p in (study / "scratch" / "interactions").glob("epoch_002.pt"):
         p.unlink()
-    run_study(cfg)
+    run_study(cfg, "--figures", "false")
     for s in ("probe", "finetune"):
         assert regime_files(study, s) == before[s], s
     after = regime_files(study, "scratch")
@@ -214,7 +221,7 @@ def test_an_interrupted_stage_resumes_from_its_last_checkpoint(tiny_study):
     epochs_before = epochs()
     step_before = json.loads((study / "scratch" / "summary.json").read_text())["global_step"]
     (study / "scratch" / "summary.json").unlink()  # as if killed after the last epoch, before the marker
-    run_study(cfg)
+    run_study(cfg, "--figures", "false")
     assert (study / "scratch" / "summary.json").is_file()
     # resumed at its end: no epoch was trained or evaluated again
     assert len(epochs_before) == 3 and epochs() == epochs_before
@@ -284,7 +291,7 @@ def and_or_study(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("and_or_study")
     study = root / "study"
     cfg = write_tiny_study(root / "configs", study, words=6, interactions="and_or: true",
-                           probe_interactions="and_or: false")
+                           probe_interactions="and_or: false", figures=True)
     run_study(cfg)
     return cfg, study
 

@@ -91,7 +91,8 @@ def test_report_with_out_and_study_reports_writes_both(two_studies, tmp_path, ca
     a, b = two_studies
     inode = (a / "report" / "report.md").stat().st_ino
     out = tmp_path / "mine"
-    assert run_from_command_line(["report", str(a), str(b), "--out", str(out), "--study_reports", "true"]) == 0
+    assert run_from_command_line(["report", str(a), str(b), "--out", str(out), "--study_reports", "true",
+                                 "--figures", "false"]) == 0
     assert (out / "jaccard.png").is_file() and not (a.parent / "comparison").exists()
     assert (a / "report" / "report.md").stat().st_ino != inode  # rewritten, as asked
     assert f"[report] {a / 'report'}" in capsys.readouterr().out
