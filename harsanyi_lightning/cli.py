@@ -75,13 +75,17 @@ OUTPUT_PATHS = {"InteractionCallback": ("sample_set", "output_dir", "references"
 
 
 def _below(root: str, value: Any) -> Any:
-    """``value`` (a path, or a dict of paths) with each relative local path taken from ``root``."""
+    """``value`` (a path, or a dict of paths) with each relative local path taken from ``root``; a relative path that
+    already lies inside a relative ``root`` (``runs/a/tb`` with the root ``runs/a``) is kept, not nested twice."""
     if isinstance(value, dict):
         return {k: _below(root, v) for k, v in value.items()}
     if not isinstance(value, (str, os.PathLike)) or "://" in str(value):
         return value
     path = os.path.expanduser(os.fspath(value))
-    return path if os.path.isabs(path) else os.path.join(root, path)
+    if os.path.isabs(path):
+        return path
+    inside = os.path.normpath(path) + os.sep
+    return path if inside.startswith(os.path.normpath(root) + os.sep) else os.path.join(root, path)
 
 
 def paths_below_root_dir(config: Namespace) -> list[str]:
@@ -89,7 +93,7 @@ def paths_below_root_dir(config: Namespace) -> list[str]:
     logger's ``save_dir`` and the :data:`OUTPUT_PATHS` of the configured callbacks (``InteractionCallback``:
     ``sample_set``, ``output_dir``, ``references``; ``ModelCheckpoint``: ``dirpath``). Without it they stay relative
     to the working folder, Lightning's own default root. An absolute path (or a URL) is kept: it pins its files
-    there. Returns the settings it changed (``trainer.logger.save_dir``, ``InteractionCallback.output_dir``, ...)."""
+    there; so is a relative path already inside a relative root (a study's ``<study_dir>/<regime>/tb``). Returns the settings it changed (``trainer.logger.save_dir``, ``InteractionCallback.output_dir``, ...)."""
     trainer = config.get("trainer")
     root = trainer.get("default_root_dir") if isinstance(trainer, Namespace) else None
     if not root:

@@ -73,5 +73,9 @@ def test_relative_output_paths_are_taken_from_default_root_dir_and_absolute_ones
     assert interactions.init_args.sample_set == "out/runs/a.pt" and interactions.init_args.output_dir is None
     assert interactions.init_args.references == {"pretrain": "out/runs/probe/interactions"}
     assert checkpoint.init_args.dirpath == "out/ckpt"
+    inside = config("runs")  # a relative path already inside the relative root is kept, not nested twice
+    assert paths_below_root_dir(inside) == ["ModelCheckpoint.dirpath"]
+    assert inside.trainer.logger[0].init_args.save_dir == "runs" and inside.trainer.callbacks[1].init_args.dirpath == "runs/ckpt"
+    assert inside.trainer.callbacks[0].init_args.sample_set == "runs/a.pt"
     unset = config(None)  # no default_root_dir: the working folder, as in Lightning
     assert paths_below_root_dir(unset) == [] and unset.trainer.logger[0].init_args.save_dir == "runs"

@@ -149,8 +149,6 @@ def test_under_slurm_the_study_resumes_and_rank_1_killed_in_an_evaluation_stops_
     assert "(resuming from" in second.stdout  # finetune resumed from run 1's checkpoint
     assert "regime 2/3: finetune done" in second.stdout
     assert "finetune/summary.json" in runs["after"][1] and "scratch/summary.json" not in runs["after"][1]
-    # the study folder's lock, left by the killed rank 0 of run 1, was taken over with a warning
-    assert "taking over the lock left by pid" in second.stderr
     # rank 0 stops with the error of its failed collective (no launcher watches the tasks under SLURM)
     assert second.returncode in (2, -signal.SIGKILL) and "error (WorkerError): regime scratch stopped" in second.stderr, (
         second.returncode, second.stderr[-3000:])

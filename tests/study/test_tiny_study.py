@@ -1,5 +1,6 @@
 """The tiny study as a user runs it: ``python cli.py study --config configs/tiny/study.yaml`` in a subprocess under
-umask 0022, once for the module. Every file it writes is readable by group and others (docs/troubleshooting.md),
+umask 0022, from a working folder of its own (the config's relative ``studies/tiny`` lands there), once for the
+module. Every file it writes is readable by group and others (docs/troubleshooting.md),
 its report says at its top that its models, at chance, did not learn: a smoke test
 (docs/study.md#models-that-did-not-learn); and ``cli.py report`` of two copies of it writes one comparison folder,
 leaving their reports as they were (docs/study.md#comparing-studies)."""
@@ -24,11 +25,15 @@ pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:LightningCLI'
 
 @pytest.fixture(scope="module")
 def tiny_study(tmp_path_factory) -> Path:
-    study = tmp_path_factory.mktemp("tiny") / "study"
-    proc = subprocess.run([sys.executable, "cli.py", "study", "--config", "configs/tiny/study.yaml", "--study_dir",
-                           str(study)], cwd=ROOT, env=cli_env(), capture_output=True, text=True,
-                          preexec_fn=lambda: os.umask(0o022))
+    """The study written where the user's working folder is, into the config's relative ``studies/tiny``."""
+    work = tmp_path_factory.mktemp("tiny")
+    command = [sys.executable, str(ROOT / "cli.py"), "study", "--config", str(ROOT / "configs" / "tiny" / "study.yaml")]
+    proc = subprocess.run(command, cwd=work, env=cli_env(), capture_output=True, text=True, preexec_fn=lambda: os.umask(0o022))
     assert proc.returncode == 0, proc.stderr[-3000:]
+    study = work / "studies" / "tiny"
+    for regime in ("probe", "finetune", "scratch"):  # each regime's logs in its own folder, not nested again
+        assert list((study / regime / "tb").glob("events.out.tfevents.*")), regime
+    assert not (study / "probe" / "studies").exists()
     return study
 
 
