@@ -93,7 +93,8 @@ def paths_below_root_dir(config: Namespace) -> list[str]:
     logger's ``save_dir`` and the :data:`OUTPUT_PATHS` of the configured callbacks (``InteractionCallback``:
     ``sample_set``, ``output_dir``, ``references``; ``ModelCheckpoint``: ``dirpath``). Without it they stay relative
     to the working folder, Lightning's own default root. An absolute path (or a URL) is kept: it pins its files
-    there; so is a relative path already inside a relative root (a study's ``<study_dir>/<regime>/tb``). Returns the settings it changed (``trainer.logger.save_dir``, ``InteractionCallback.output_dir``, ...)."""
+    there; so is a relative path already inside a relative root (a study's ``<study_dir>/<regime>/tb``). Returns
+    the settings it changed (``trainer.logger.save_dir``, ``InteractionCallback.output_dir``, ...)."""
     trainer = config.get("trainer")
     root = trainer.get("default_root_dir") if isinstance(trainer, Namespace) else None
     if not root:
