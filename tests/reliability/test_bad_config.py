@@ -63,12 +63,14 @@ def test_unknown_backbone(tmp_path):
                           model={"backbone": "resnet-9000"})
 
 
+# the class paths go through the installed package: a bare ``callbacks.X`` would import the checkout's top-level
+# folder a second time in this process, and every later test would see each class twice
 @pytest.mark.parametrize("key, given, known", [
-    ("--data.class_path", "datamodules.NoSuchDataModule", ["harsanyi_lightning.datamodules.SST2DataModule",
+    ("--data.class_path", "harsanyi_lightning.datamodules.NoSuchDataModule", ["harsanyi_lightning.datamodules.SST2DataModule",
                                                            "harsanyi_lightning.datamodules.TinyTextDataModule"]),
-    ("--model.class_path", "lightning_modules.NoSuchClassifier", ["harsanyi_lightning.lightning_modules.FinetuneClassifier",
+    ("--model.class_path", "harsanyi_lightning.lightning_modules.NoSuchClassifier", ["harsanyi_lightning.lightning_modules.FinetuneClassifier",
                                                                   "harsanyi_lightning.lightning_modules.ProbeClassifier"]),
-    ("--trainer.callbacks+", "callbacks.NoSuchCallback", ["harsanyi_lightning.callbacks.InteractionCallback",
+    ("--trainer.callbacks+", "harsanyi_lightning.callbacks.NoSuchCallback", ["harsanyi_lightning.callbacks.InteractionCallback",
                                                           "pytorch_lightning.callbacks.ModelCheckpoint"]),
 ])
 def test_unknown_class_path_names_it_and_lists_the_known_classes(tmp_path, key, given, known):
