@@ -252,7 +252,7 @@ def test_report_on_a_study_missing_a_stage_names_the_stage(tiny_study, tmp_path)
 
 #: every study config of the repository: the embedded default's family, the tiny study, the paper's protocols and
 #: the grid cells composed from them
-STUDY_CONFIGS = sorted([*ROOT.glob("configs/*/study*.yaml"), *ROOT.glob("configs/studies/*.yaml"),
+STUDY_CONFIGS = sorted([*ROOT.glob("configs/*/study*.yaml"), *ROOT.glob("configs/protocols/*.yaml"),
                         *ROOT.glob("configs/experiments/*.yaml")])
 
 
