@@ -23,14 +23,14 @@ from harsanyi_lightning.interactions.errors import ConfigError
 
 from ..bootstrap_options import BootstrapOptions
 from ..layout import write_json
-from .markdown import drawn_figures, render_markdown
+from .markdown import FIGURES, drawn_figures, render_markdown
 from .numbers import compute_study
 from .summary import write_summary
 
 if TYPE_CHECKING:
     from .numbers import StudyNumbers
 
-__all__ = ["check_report_folder", "compute_study", "write_report", "write_summary"]
+__all__ = ["check_report_folder", "compute_study", "draw_figures", "write_report", "write_summary"]
 
 
 def check_report_folder(out: Path) -> None:
@@ -49,6 +49,34 @@ def check_report_folder(out: Path) -> None:
         ) from None
 
 
+def draw_figures(study_dir: Path, num: StudyNumbers) -> dict[str, bytes]:
+    """``{name: PNG bytes}`` of the report's :data:`~.markdown.FIGURES` drawn for this study (:func:`drawn_figures`).
+    The figure modules are imported here, when a report draws its figures."""
+    from .figures import (
+        figure_bytes,
+        figure_jaccard,
+        figure_knowledge_by_order,
+        figure_loss,
+        figure_ratio,
+        figure_trade_off,
+        figure_two_phase,
+        regime_color,
+    )
+    from .sample_figures import figure_samples
+
+    draw = {
+        "knowledge_by_order": (lambda: figure_knowledge_by_order(num)),
+        "ratio": (lambda: figure_ratio(num)),
+        "jaccard": (lambda: figure_jaccard(num)),
+        "loss": (lambda: figure_loss(num)),
+        "samples": (lambda: figure_samples(study_dir, {s: regime_color(num, s) for s in num.paper.values()})),
+        "two_phase": (lambda: figure_two_phase(num.two_phase, num.n, num.title,
+                                               {s: regime_color(num, s) for s in num.regimes})),
+        "trade_off": (lambda: figure_trade_off(num)),
+    }
+    return {name: figure_bytes(draw[name]()) for name in drawn_figures(num)}
+
+
 def write_report(study_dir: str | os.PathLike, *, tensorboard: bool = True,
                  bootstrap: BootstrapOptions | None = None, numbers: StudyNumbers | None = None,
                  figures: bool = True) -> Path:
@@ -60,20 +88,6 @@ def write_report(study_dir: str | os.PathLike, *, tensorboard: bool = True,
     Every file is written atomically. Raises :class:`DataError` naming the
     missing paths when ``study_dir`` is not a complete study, :class:`ConfigError` before any work when
     the report folder cannot be written, :class:`StorageError` naming the file when a write fails."""
-    # the figure modules load matplotlib: only when a report is drawn
-    from .figures import (
-        figure_bytes,
-        figure_jaccard,
-        figure_knowledge_by_order,
-        figure_loss,
-        figure_ratio,
-        figure_trade_off,
-        figure_two_phase,
-        png_pixels,
-        regime_color,
-    )
-    from .sample_figures import figure_samples
-
     study_dir = Path(study_dir)
     out = study_dir / "report"
     check_report_folder(out)
@@ -82,20 +96,10 @@ def write_report(study_dir: str | os.PathLike, *, tensorboard: bool = True,
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise write_error(out, err) from err
-    draw = {
-        "knowledge_by_order": (lambda: figure_knowledge_by_order(num)),
-        "ratio": (lambda: figure_ratio(num)),
-        "jaccard": (lambda: figure_jaccard(num)),
-        "loss": (lambda: figure_loss(num)),
-        "samples": (lambda: figure_samples(study_dir, {s: regime_color(num, s) for s in num.paper.values()})),
-        "two_phase": (lambda: figure_two_phase(num.two_phase, num.n, num.title,
-                                               {s: regime_color(num, s) for s in num.regimes})),
-        "trade_off": (lambda: figure_trade_off(num)),
-    }
-    pngs = {name: figure_bytes(figure()) for name, figure in draw.items() if figures and name in drawn_figures(num)}
+    pngs = draw_figures(study_dir, num) if figures else {}
     for name, png in pngs.items():
         atomic_write_bytes(out / f"{name}.png", png)
-    for name in set(draw) - set(pngs):  # not drawn for these artifacts: no stale figure of an earlier report
+    for name in set(FIGURES) - set(pngs):  # not drawn this time: no stale figure of an earlier report
         (out / f"{name}.png").unlink(missing_ok=True)
     md = render_markdown(num, figures)
     if tensorboard:
@@ -107,6 +111,8 @@ def write_report(study_dir: str | os.PathLike, *, tensorboard: bool = True,
                 shutil.rmtree(tb)  # one report's events, not every rerun's
             writer = SummaryWriter(log_dir=str(tb))
             for name, png in pngs.items():  # the PNG as drawn once, not drawn again by add_figure
+                from .figures import png_pixels
+
                 writer.add_image(f"report/{name}", png_pixels(png), global_step=0, dataformats="HWC")
             writer.add_text("report/report.md", md, global_step=0)
             writer.close()
