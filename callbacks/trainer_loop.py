@@ -107,6 +107,7 @@ class TrainerLoop(TorchDistributed):
         try:
             for reporter in self._reporters():
                 reporter.on_log(self.args, self.state, self.control, logs=dict(scalars), **context)
+                _flush_async_mlflow(reporter)
         finally:
             self.state.global_step, self.control.should_log = current, should_log
 
@@ -120,6 +121,20 @@ class TrainerLoop(TorchDistributed):
     def write_layout(self, layout: dict[str, dict[str, list]]) -> None:
         for writer in self._tensorboard_writers():
             writer.add_custom_scalars(prefixed_layout(layout, TRAINER_TAG_PREFIX))
+
+
+def _flush_async_mlflow(reporter: Any) -> None:
+    """Wait for the batch the Trainer's ``MLflowCallback`` just queued. It logs asynchronously, so the recorder's
+    back-to-back steps (``knowledge/jaccard_to_final`` at every evaluation, at the end) would otherwise be written
+    by parallel threads, and MLflow's local file store loses a metric when two of them create its folder at once."""
+    from transformers.integrations import MLflowCallback
+
+    if isinstance(reporter, MLflowCallback):
+        import mlflow
+
+        flush = getattr(mlflow, "flush_async_logging", None)  # MLflow 2.8 and later, as is asynchronous logging
+        if callable(flush):
+            flush()
 
 
 __all__ = ["TRAINER_TAG_PREFIX", "TrainerLoop", "calling_handler", "prefixed_layout", "trainer_position"]
