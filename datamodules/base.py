@@ -127,7 +127,7 @@ def download_and_extract(url: str, folder: Path, what: str, timeout: float = DOW
         except OSError as err:  # URLError, HTTPError, socket.timeout
             raise OfflineError(
                 f"{what}: the download of {url} into {folder} failed ({err}). Download it on a machine with "
-                f"internet and unpack it into {folder}, or pass --data.init_args.data_dir <a folder that holds it>"
+                f"internet and unpack it into {folder}"
             ) from None
         if zipfile.is_zipfile(tmp):
             with zipfile.ZipFile(tmp) as zf:
