@@ -100,12 +100,17 @@ class EncoderLayout:
             for matrix, path in self.matrices.items():
                 yield matrix, layer, f"{prefix}.{path}"
 
+    def matrix_modules(self, network: nn.Module) -> Iterator[tuple[str, int, str, nn.Module]]:
+        """``(matrix type, layer, module name, module)`` of every attention and MLP matrix of ``network`` (the network
+        this layout was found in), layer by layer; an adapted matrix is its adapter's wrapper."""
+        modules = dict(network.named_modules())
+        for matrix, layer, name in self.matrix_names():
+            yield matrix, layer, name, modules[name]
+
     def matrix_weights(self, network: nn.Module) -> Iterator[tuple[str, int, Tensor]]:
         """``(matrix type, layer, weight[out, in])`` of every attention and MLP matrix of ``network`` (the network
         this layout was found in); a matrix wrapped by an adapter gives its base weight."""
-        modules = dict(network.named_modules())
-        for matrix, layer, name in self.matrix_names():
-            module = modules[name]
+        for matrix, layer, name, module in self.matrix_modules(network):
             weight = getattr(module, "weight", None)
             if weight is None:  # pragma: no cover - every known family's matrices are nn.Linear
                 raise ConfigError(f"{name} has no weight matrix")

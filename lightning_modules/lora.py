@@ -139,10 +139,8 @@ class LoraClassifier(HarsanyiClassifier):
         """The merged update ``(alpha / rank) · B · A`` of every adapted attention and MLP matrix
         (:mod:`~.update_rank`); 0 for a matrix without an adapter (it is frozen)."""
         layout = encoder_layout(self.net, self.backbone)
-        modules = dict(self.net.named_modules())
         with torch.no_grad():
-            for matrix, layer, name in layout.matrix_names():
-                module = modules[name]
+            for matrix, layer, _, module in layout.matrix_modules(self.net):
                 delta = torch.zeros_like(module.weight, device="cpu", dtype=torch.float32)
                 for adapter in getattr(module, "active_adapters", ()):
                     if adapter in getattr(module, "lora_A", {}):

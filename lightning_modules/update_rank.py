@@ -62,9 +62,7 @@ def effective_rank(delta: Tensor, energy: float = UPDATE_ENERGY) -> int:
     if not bool(delta.any()):
         return 0
     squares = torch.linalg.svdvals(delta.detach().to(torch.float64)) ** 2
-    total = float(squares.sum())
-    if total == 0.0:
-        return 0
+    total = float(squares.sum())  # > 0: delta has a non-zero entry, and its square does not underflow in float64
     kept = torch.cumsum(squares, 0)
     # relative tolerance: equal singular values must not miss the boundary by a rounding error
     return int(torch.searchsorted(kept, torch.tensor(energy * total * (1 - 1e-12), dtype=torch.float64))) + 1
