@@ -28,7 +28,7 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from harsanyi_lightning.datamodules import HarsanyiDataModule
 from harsanyi_lightning.interactions.errors import HarsanyiError
 from harsanyi_lightning.lightning_modules import HarsanyiClassifier
-from harsanyi_lightning.study.cli import StudyCommandsMixin
+from harsanyi_lightning.study.cli import StudyCommandsMixin, subcommand_at
 from harsanyi_lightning.study.config_errors import ArgumentError, parser_error
 from harsanyi_lightning.study.run.failures import exception_chain, project_error
 from harsanyi_lightning.study.trainer import StudyTrainer
@@ -123,8 +123,10 @@ def paths_below_root_dir(config: Namespace) -> list[str]:
 
 def _command(args: Any, commands: Iterable[str]) -> str | None:
     """The subcommand a command line runs (``fit``, ``study``, ...), if it names one."""
-    argv = list(sys.argv[1:] if args is None else args) if not isinstance(args, (dict, Namespace)) else []
-    return next((a for a in argv if a in set(commands)), None)
+    if isinstance(args, (dict, Namespace)):
+        return None
+    argv, at = subcommand_at(args, commands)
+    return None if at is None else argv[at]
 
 
 def command_options(parser: LightningArgumentParser, command: str | None) -> list[str]:

@@ -18,7 +18,7 @@ import importlib
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Sequence
 
 from jsonargparse import Namespace, get_loader
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
@@ -42,7 +42,10 @@ from .run.plan import DEFAULT_STUDY_CONFIG, InteractionSpec, SampleSetSpec, Stud
 from .run.processes import LAYOUT_KEYS, StudyProcesses, layout_of, start_study_processes
 from .trainer import StudyTrainer
 
-__all__ = ["REQUIRED_SETTINGS", "STUDY_COMMANDS", "STUDY_OWNED_CALLBACKS", "StudyCommandsMixin", "check_regime_kind"]
+__all__ = [
+    "REQUIRED_SETTINGS", "STUDY_COMMANDS", "STUDY_OWNED_CALLBACKS", "StudyCommandsMixin", "check_regime_kind",
+    "subcommand_at",
+]
 
 STUDY_COMMANDS = {"study": {"model", "datamodule"}, "report": {"model", "datamodule"}}
 #: study settings that must not be null (the regimes and evaluation specs)
@@ -79,8 +82,7 @@ class StudyCommandsMixin:
         its siblings kept. ``--print_config`` prints the result: what will run."""
         if isinstance(args, (dict, Namespace)):
             return super().parse_arguments(parser, args)
-        argv = list(sys.argv[1:] if args is None else args)
-        at = next((i for i, a in enumerate(argv) if a in self.subcommands()), None)
+        argv, at = subcommand_at(args, self.subcommands())
         if at is None or argv[at] != "study":
             return super().parse_arguments(parser, args)
         head, tail = argv[: at + 1], argv[at + 1:]
@@ -190,6 +192,14 @@ def _one_layout(layouts: dict[str, dict]) -> dict:
             raise ConfigError(f"the regimes ask for different trainer.{key} ({shown}); one set of processes runs "
                               f"every regime: set trainer.{key} once, in shared.trainer.{key}")
     return first
+
+
+def subcommand_at(args: Sequence[str] | None, commands: Iterable[str]) -> tuple[list[str], int | None]:
+    """The command line (``args``, or ``sys.argv[1:]`` when ``None``) as a list, and the index of its subcommand:
+    the first argument that is one of ``commands`` (``None`` when none is)."""
+    argv = list(sys.argv[1:] if args is None else args)
+    names = set(commands)
+    return argv, next((i for i, a in enumerate(argv) if a in names), None)
 
 
 def check_regime_kind(regime: str, kind: str, model: Any) -> None:

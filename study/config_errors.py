@@ -167,12 +167,17 @@ def nearest_configs(given: str | os.PathLike, n: int = NEAREST_CONFIGS) -> list[
     return sorted(shown, key=lambda c: -difflib.SequenceMatcher(None, target, c).ratio())[:n]
 
 
+def nearest_hint(given: str | os.PathLike) -> str:
+    """``"; the nearest existing ones: a, b, c"`` (:func:`nearest_configs`), or ``""`` when there are none: the
+    clause a missing config's error ends with."""
+    near = nearest_configs(given)
+    return f"; the nearest existing ones: {', '.join(near)}" if near else ""
+
+
 def missing_config(given: str | os.PathLike, what: str = "config file") -> ConfigError:
     """The :class:`ConfigError` for a config file that does not exist: the path and the nearest existing ones."""
-    near = nearest_configs(given)
     shown = _shown(Path(given).resolve()) if os.path.isabs(given) else str(given)
-    hint = f"; the nearest existing ones: {', '.join(near)}" if near else ""
-    return ConfigError(f"{what} {shown} does not exist{hint}. Fix the path (relative paths are taken from the "
+    return ConfigError(f"{what} {shown} does not exist{nearest_hint(given)}. Fix the path (relative paths are taken from the "
                        f"working folder {Path.cwd()})")
 
 
@@ -222,5 +227,5 @@ def parser_error(err: BaseException, options: Sequence[str] = (), command: str |
 
 __all__ = [
     "ArgumentError", "CLASS_KEYS", "NEAREST_CONFIGS", "SETTING_FIXES", "closest_option", "config_files", "known_classes",
-    "missing_config", "nearest_configs", "one_line", "parser_error", "public_path", "unknown_options",
+    "missing_config", "nearest_configs", "nearest_hint", "one_line", "parser_error", "public_path", "unknown_options",
 ]

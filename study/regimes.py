@@ -45,11 +45,6 @@ class RegimeSpec:
     overrides: dict = field(default_factory=dict)
     interactions: dict = field(default_factory=dict)
 
-    @property
-    def role(self) -> str:
-        """The role the regime's kind plays (``pretrain``, ``finetune`` or ``scratch``)."""
-        return regime_kind(self.kind).role
-
 
 @dataclass(frozen=True)
 class StudyRegimes:

@@ -120,12 +120,10 @@ def resolve_config_path(path: str | Path) -> Path:
     q = REPO_ROOT / p
     if q.exists():
         return q
-    from ..config_errors import nearest_configs
+    from ..config_errors import nearest_hint
 
-    near = nearest_configs(p)
-    raise ConfigError(f"regime config {path} not found (looked in {Path.cwd()} and {REPO_ROOT})"
-                      + (f"; the nearest existing ones: {', '.join(near)}" if near else "")
-                      + ". Fix the path in the study config")
+    raise ConfigError(f"regime config {path} not found (looked in {Path.cwd()} and {REPO_ROOT}){nearest_hint(p)}. "
+                      "Fix the path in the study config")
 
 
 def check_seeds(seeds: Any) -> tuple[int, ...] | None:
