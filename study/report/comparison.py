@@ -116,16 +116,12 @@ def _check_writable(folder: Path) -> None:
 
 def headline_intervals(num: StudyNumbers) -> dict[str, Interval | None]:
     """``{label: interval}`` of :data:`HEADLINE` for one study (``None`` where the study has no such number)."""
-    fill = {"reading": "salient" if num.estimated else "dense", **num.paper}
+    fill = {"reading": num.judged_reading, **num.paper}
     out = {}
     for h in HEADLINE:
         value = num.intervals.get(h.key.format(**fill))
         out[h.label] = value if isinstance(value, Interval) else None
     return out
-
-
-def _not_learned(num: StudyNumbers) -> list[str]:
-    return [s for s, c in num.learned.items() if not c.learned]
 
 
 def comparison_markdown(names: Sequence[str], nums: Sequence[StudyNumbers]) -> str:
@@ -138,7 +134,7 @@ def comparison_markdown(names: Sequence[str], nums: Sequence[StudyNumbers]) -> s
     for name, num in zip(names, nums):
         seeds = [s for s in num.seeds if s is not None]
         L.append(f"| {name} | `{num.study_dir}` | {num.title} | {', '.join(map(str, seeds)) or 'one'} | "
-                 f"{num.findings_verdicts.get(HOLDS, 0)}/{len(num.findings)} | {', '.join(_not_learned(num)) or 'none'} |")
+                 f"{num.findings_verdicts.get(HOLDS, 0)}/{len(num.findings)} | {', '.join(num.not_learned) or 'none'} |")
     L += ["", "## Headline numbers [95% interval]", "",
           "| number | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     tables = [headline_intervals(num) for num in nums]
@@ -146,7 +142,7 @@ def comparison_markdown(names: Sequence[str], nums: Sequence[StudyNumbers]) -> s
         L.append(f"| {h.label} | " + " | ".join(interval_text(t[h.label], h.fmt) for t in tables) + " |")
     if any(num.estimated for num in nums):
         L += ["", "A study of sparse estimates is compared in its salient reading (docs/study.md#sparse-studies)."]
-    if any(_not_learned(num) for num in nums):
+    if any(num.not_learned for num in nums):
         L += ["", "A study with a model that did not learn the task compares numbers of an untrained network "
               "(docs/study.md#models-that-did-not-learn): read its columns as a smoke test."]
     L += ["", "## The multi-study table", "", summary_table(nums, names).rstrip("\n"), "",
@@ -157,7 +153,7 @@ def comparison_markdown(names: Sequence[str], nums: Sequence[StudyNumbers]) -> s
 def _json(name: str, num: StudyNumbers) -> dict[str, Any]:
     ivs = headline_intervals(num)
     return {"name": name, "study_dir": num.study_dir, "title": num.title, "estimator": num.estimator,
-            "seeds": list(num.seeds), "findings_verdicts": dict(num.findings_verdicts), "not_learned": _not_learned(num),
+            "seeds": list(num.seeds), "findings_verdicts": dict(num.findings_verdicts), "not_learned": num.not_learned,
             "headline": {h.label: None if ivs[h.label] is None else
                          {"estimate": ivs[h.label].estimate, "ci": [ivs[h.label].low, ivs[h.label].high]}
                          for h in HEADLINE}}

@@ -69,7 +69,7 @@ def figure_comparison_jaccard(names: Sequence[str], nums: Sequence[StudyNumbers]
     fig = Figure(figsize=(8.5, 4.8))
     ax = fig.subplots()
     for i, (name, num) in enumerate(zip(names, nums)):
-        reading = "salient" if num.estimated else "dense"
+        reading = num.judged_reading
         for role in ("finetune", "scratch"):
             regime = num.paper.get(role)
             curve = num.jaccard.get(regime, {}) if regime else {}

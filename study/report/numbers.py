@@ -24,6 +24,7 @@ from harsanyi_lightning.interactions import (
     knowledge_by_order,
     knowledge_totals,
     preserved_ratio,
+    strength_by_order,
 )
 from harsanyi_lightning.interactions.errors import DataError
 
@@ -191,6 +192,17 @@ class StudyNumbers:
         return bool(estimator_class(self.estimator).result.estimated)
 
     @property
+    def judged_reading(self) -> str:
+        """The reading the findings are judged in: the salient one for sparse estimates, else the dense one
+        (docs/study.md#sparse-studies)."""
+        return SALIENT if self.estimated else DENSE
+
+    @property
+    def not_learned(self) -> list[str]:
+        """The regimes that did not learn the task (:data:`LEARNED_RULE`), in training order."""
+        return [s for s, c in self.learned.items() if not c.learned]
+
+    @property
     def title(self) -> str:
         """``model / data`` (whichever is known), else the study folder's name."""
         parts = [p for p in (self.model, self.data) if p]
@@ -202,7 +214,7 @@ class StudyNumbers:
         out["two_phase_rule"] = TWO_PHASE_RULE
         out["verdict_rule"] = VERDICT_RULE
         out["learned_rule"] = LEARNED_RULE
-        out["not_learned"] = [s for s, c in self.learned.items() if not c.learned]
+        out["not_learned"] = self.not_learned
         return out
 
     def interval(self, key: str) -> Interval:
@@ -332,8 +344,9 @@ def compute_study(study_dir: str | os.PathLike, options: BootstrapOptions | None
     n = runs[0].n
     # a sparse study's tables are [sample, slot] with their orders (docs/study.md#sparse-studies)
     slots = dict(orders=_pooled([r.orders for r in runs]), n=n) if runs[0].estimated else {}
-    by_order = {k: v[1:].tolist() for k, v in knowledge_by_order(a, b, **slots).items()}
-    totals = knowledge_totals(knowledge_by_order(a, b, **slots))
+    pretrain_to_finetune = knowledge_by_order(a, b, **slots)
+    by_order = {k: v[1:].tolist() for k, v in pretrain_to_finetune.items()}
+    totals = knowledge_totals(pretrain_to_finetune)
     # how much of the scratch model's knowledge the pretrained one also has (symmetry check of the story)
     scratch_split = {k: v[1:].tolist() for k, v in knowledge_by_order(a, c, **slots).items()}
     salient = knowledge_by_order(*(reading_dividends(x, SALIENT) for x in (a, b)), **slots)
@@ -354,7 +367,7 @@ def compute_study(study_dir: str | os.PathLike, options: BootstrapOptions | None
 
     discard_share = share("discard", "pretrain")
     high = [i for i in range(1, n + 1) if i > n / 2]
-    strength_total = _strength_totals(runs, regimes, a, totals, scratch_split, slots)
+    strength_total = _strength_totals(runs, regimes, totals, scratch_split, slots)
     top = max(strength_total.values())
     weak = weak_models(strength_total)
     methods = method_regimes(regimes.kinds, summaries)
@@ -418,7 +431,7 @@ def compute_study(study_dir: str | os.PathLike, options: BootstrapOptions | None
     )
 
 
-def _strength_totals(runs: list[StudyRun], regimes: StudyRegimes, a: Tensor, totals: Mapping[str, float],
+def _strength_totals(runs: list[StudyRun], regimes: StudyRegimes, totals: Mapping[str, float],
                      scratch_split: Mapping[str, list[float]], slots: Mapping[str, Any]) -> dict[str, float]:
     """Each regime's interaction strength (the sum over orders of the mean ``|I(S)|``): the paper's three from the
     knowledge splits already computed, every other regime from its own final dividends."""
@@ -429,6 +442,6 @@ def _strength_totals(runs: list[StudyRun], regimes: StudyRegimes, a: Tensor, tot
     for name in regimes.names:
         if name not in known:
             final = _pooled([r.regimes[name].final for r in runs])
-            known[name] = sum(knowledge_by_order(a, final, **slots)["finetune"][1:].tolist())
+            known[name] = sum(strength_by_order(final, **slots)[1:].tolist())
         out[name] = known[name]
     return out

@@ -15,7 +15,7 @@ means (over samples, or over a bootstrap resample: a leading resample axis) into
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import torch
 from torch import Tensor
@@ -30,7 +30,7 @@ from harsanyi_lightning.interactions import (
 
 __all__ = [
     "DENSE", "PARTS", "READINGS", "SALIENT", "average_ranks", "jaccard_features", "knowledge_features",
-    "knowledge_statistics", "reading_dividends", "spearman_with_order",
+    "knowledge_statistics", "reading_dividends", "spearman_rows", "spearman_with_order",
 ]
 
 DENSE, SALIENT = "dense", "salient"
@@ -97,17 +97,23 @@ def average_ranks(values: Tensor) -> Tensor:
     return less + (equal - 1) / 2
 
 
-def spearman_with_order(values: Tensor) -> Tensor:
-    """Spearman rho of the order ``1..k`` against each row of ``values[row, k]`` (average ranks for ties; NaN
-    for a constant row or one with a NaN), as :func:`~harsanyi_lightning.study.report.statistics.spearman`."""
-    k = values.shape[-1]
-    rx = torch.arange(k, dtype=torch.float64) - (k - 1) / 2
-    ry = average_ranks(values)
+def spearman_rows(x: Sequence[float], rows: Tensor) -> Tensor:
+    """Spearman rho of ``x`` against each row of ``rows[row, k]`` (average ranks for ties), as
+    :func:`~harsanyi_lightning.study.report.statistics.spearman`; NaN for a constant side or a row with a NaN."""
+    k = rows.shape[-1]
+    rx = average_ranks(torch.tensor([list(x)], dtype=torch.float64))[0]
+    rx = rx - rx.mean()
+    ry = average_ranks(rows)
     ry = ry - ry.mean(dim=-1, keepdim=True)
     den = (rx.square().sum() * ry.square().sum(dim=-1)).sqrt()
     rho = (ry * rx).sum(dim=-1) / den.clamp_min(1e-300)
-    bad = (den == 0) | torch.isnan(values).any(dim=-1)
+    bad = (den == 0) | torch.isnan(rows).any(dim=-1) | (k < 2)
     return torch.where(bad, torch.full_like(rho, math.nan), rho)
+
+
+def spearman_with_order(values: Tensor) -> Tensor:
+    """Spearman rho of the order ``1..k`` against each row of ``values[row, k]``: :func:`spearman_rows`."""
+    return spearman_rows(range(values.shape[-1]), values)
 
 
 def _ratio(x: Tensor, y: Tensor) -> Tensor:

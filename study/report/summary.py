@@ -35,7 +35,7 @@ def summary_row(num: StudyNumbers, name: str | None = None) -> list[str]:
     judged in (docs/study.md#sparse-studies)."""
     t = num.knowledge_totals
     acc = num.accuracy
-    reading = "salient" if num.estimated else "dense"
+    reading = num.judged_reading
     name = (name or Path(num.study_dir).name) + (f" (sparse estimates, budget {num.budget}; ratios in the salient "
                                                  "reading)" if num.estimated else "")
     pretrain, finetune, scratch = (num.paper[role] for role in ("pretrain", "finetune", "scratch"))

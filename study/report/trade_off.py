@@ -15,14 +15,13 @@ resample too.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import torch
 
 from .bootstrap import Interval, bootstrap_statistics
-from .readings import READINGS, average_ranks, knowledge_features, knowledge_statistics, reading_dividends
+from .readings import READINGS, knowledge_features, knowledge_statistics, reading_dividends, spearman_rows
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -32,7 +31,7 @@ if TYPE_CHECKING:
     from .artifacts import StudyRun
 
 __all__ = [
-    "FORGETTING", "LEARNING", "TradeOff", "difference_key", "rank_key", "regime_key", "spearman_rows",
+    "FORGETTING", "LEARNING", "TradeOff", "difference_key", "rank_key", "regime_key",
     "trade_off_intervals", "trade_offs",
 ]
 
@@ -57,20 +56,6 @@ def rank_key(option: str, regimes: Sequence[str]) -> str:
     """The interval path (without the reading) of the Spearman correlation of ``option`` with ``F_r`` across
     ``regimes``: ``spearman/<option>/<first>..<last>``."""
     return f"spearman/{option}/{regimes[0]}..{regimes[-1]}"
-
-
-def spearman_rows(x: Sequence[float], rows: Tensor) -> Tensor:
-    """Spearman rho of ``x`` against each row of ``rows[row, k]`` (average ranks for ties); NaN for a constant side
-    or a row with a NaN."""
-    k = rows.shape[-1]
-    rx = average_ranks(torch.tensor([list(x)], dtype=torch.float64))[0]
-    rx = rx - rx.mean()
-    ry = average_ranks(rows)
-    ry = ry - ry.mean(dim=-1, keepdim=True)
-    den = (rx.square().sum() * ry.square().sum(dim=-1)).sqrt()
-    rho = (ry * rx).sum(dim=-1) / den.clamp_min(1e-300)
-    bad = (den == 0) | torch.isnan(rows).any(dim=-1) | (k < 2)
-    return torch.where(bad, torch.full_like(rho, math.nan), rho)
 
 
 def trade_off_intervals(runs: Sequence[StudyRun], options: BootstrapOptions, regimes: StudyRegimes,

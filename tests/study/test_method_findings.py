@@ -12,7 +12,8 @@ import torch
 from harsanyi_lightning.study.bootstrap_options import BootstrapOptions
 from harsanyi_lightning.study.report.bootstrap import bootstrap_statistics
 from harsanyi_lightning.study.report.method_findings import MIN_RANKS, method_regimes, method_findings
-from harsanyi_lightning.study.report.trade_off import difference_key, rank_key, spearman_rows
+from harsanyi_lightning.study.report.readings import spearman_rows
+from harsanyi_lightning.study.report.trade_off import difference_key, rank_key
 from harsanyi_lightning.study.report.bootstrap import Interval
 from tests.reliability.harness import last_line, run_in_process
 from tests.tiny_study import write_tiny_study
